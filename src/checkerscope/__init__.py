@@ -1,7 +1,35 @@
 """checkerscope: find, explain and remove checkerboard artifacts in neural networks."""
 
-from checkerscope import nn
+from checkerscope import analysis, nn
+from checkerscope.analysis import (
+    checkerboard_map,
+    checkerboard_score,
+    frequency_response,
+    gradient_checkerboard,
+    operator_matrix,
+    overlap,
+    overlap_summary,
+    parameter_tying,
+    phase_imbalance,
+    spectrum,
+)
+from checkerscope.convert import convert
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "nn"]
+__all__ = [
+    "__version__",
+    "analysis",
+    "checkerboard_map",
+    "checkerboard_score",
+    "convert",
+    "frequency_response",
+    "gradient_checkerboard",
+    "nn",
+    "operator_matrix",
+    "overlap",
+    "overlap_summary",
+    "parameter_tying",
+    "phase_imbalance",
+    "spectrum",
+]

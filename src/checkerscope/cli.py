@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 app = typer.Typer(
@@ -24,3 +27,171 @@ def version() -> None:
     from checkerscope import __version__
 
     typer.echo(f"checkerscope {__version__} (torch {torch.__version__})")
+
+
+@app.command()
+def overlap(
+    kernel: int = typer.Option(..., help="Kernel size of each transposed convolution."),
+    stride: int = typer.Option(..., help="Stride of each transposed convolution."),
+    layers: int = typer.Option(1, help="How many such layers are stacked."),
+    dims: int = typer.Option(2, help="Spatial axes for the n-D ratio."),
+    size: int = typer.Option(6, help="Input size of the plotted counts."),
+    plot: str | None = typer.Option(None, help="Write the 1-D bars and the 2-D map to this PNG."),
+) -> None:
+    """Print the interior overlap pattern of stacked transposed convolutions and its unevenness."""
+    from checkerscope.analysis import overlap as counts
+    from checkerscope.analysis import overlap_summary
+
+    specs = [(kernel, stride)] * layers if layers > 0 else []
+    try:
+        if dims < 1:
+            raise ValueError(f"dims must be a positive integer, got {dims}")
+        summary = overlap_summary(specs, (1,) * dims)
+        if plot is not None:
+            from checkerscope.report.figures_overlap import overlap_figure
+
+            title = f"{layers} x (kernel {kernel}, stride {stride})"
+            fig = overlap_figure(counts(specs, size), counts(specs, (size, size)), title)
+    except ValueError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(code=2) from err
+    axis = summary.axes[0]
+    typer.echo(f"stack: {layers} x (kernel {kernel}, stride {stride})")
+    typer.echo(f"interior pattern (1-D, period {axis.period}): {' '.join(map(str, axis.pattern))}")
+    nd = f", {summary.ratio:g} in {dims}-D" if dims > 1 else ""
+    typer.echo(f"max/min ratio: {axis.ratio:g} in 1-D{nd}")
+    by_period = ", ".join(f"{p}: {r:g}" for p, r in axis.period_ratios.items())
+    typer.echo(f"max/min of the pattern averaged mod p, by period p: {by_period}")
+    uneven = ", ".join(map(str, axis.uneven_periods)) or "none (flat)"
+    typer.echo(f"periods that carry unevenness: {uneven}")
+    if plot is not None:
+        fig.savefig(plot, dpi=120)
+        typer.echo(f"wrote {plot}")
+
+
+@app.command()
+def scan(
+    paths: Annotated[
+        list[Path], typer.Argument(exists=True, help="Image files, or folders to search.")
+    ],
+    threshold: float | None = typer.Option(
+        None, help="Flag scores above this, in dB. [default: the validated 12 dB]"
+    ),
+    workers: int | None = typer.Option(
+        None, min=1, help="Processes that decode and score. [default: min(4, CPUs)]"
+    ),
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Write JSON Lines, one object per image, here ('-': stdout)."),
+    ] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write a CSV row per image here ('-': stdout).")
+    ] = None,
+    top: int = typer.Option(20, min=0, help="Rows in the table of worst images."),
+    max_pixels: int = typer.Option(
+        2**26, min=1, help="Larger images are scored on a top band of rows."
+    ),
+) -> None:
+    """Score every image (PNG, JPEG, WebP, TIFF) for checkerboard artifacts.
+
+    Exit status: 0 if none scored above the threshold, 1 if some did, 2 on a usage error.
+    Files that cannot be decoded are listed as errors and do not change the status.
+    """
+    import contextlib
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.table import Table
+
+    from checkerscope import scan as scanning
+    from checkerscope.analysis.score import THRESHOLD
+
+    threshold = THRESHOLD if threshold is None else threshold
+    if str(json_out) == "-" and str(csv_out) == "-":
+        typer.echo("Error: only one of --json and --csv can write to stdout", err=True)
+        raise typer.Exit(code=2)
+    console = Console(stderr="-" in (str(json_out), str(csv_out)))
+    summary = scanning.ScanSummary(threshold, top)
+    total = sum(1 for _ in scanning.iter_image_files(paths))
+    with contextlib.ExitStack() as stack:
+        writers = []
+        for out, fmt in ((json_out, "json"), (csv_out, "csv")):
+            if out is not None:
+                stream = (
+                    sys.stdout
+                    if str(out) == "-"
+                    else stack.enter_context(out.open("w", newline=""))
+                )
+                writers.append(scanning.ResultWriter(stream, fmt, threshold))
+        columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+        progress = stack.enter_context(Progress(*columns, TimeRemainingColumn(), console=console))
+        task = progress.add_task("scanning", total=total)
+        for result in scanning.scan(paths, workers, max_pixels):
+            summary.add(result)
+            for writer in writers:
+                writer.write(result)
+            progress.advance(task)
+    table = Table(title=f"{len(summary.worst())} highest checkerboard scores")
+    for name in ("score (dB)", "period", "size", "block grid (dB)", "path"):
+        table.add_column(name, justify="left" if name == "path" else "right", overflow="fold")
+    for r in summary.worst():
+        style = "bold red" if r.flagged(threshold) else None
+        grid = "" if r.block_grid_db is None else f"{r.block_grid_db:.1f}"
+        size = f"{r.width}x{r.height}" + ("*" if r.rows_scored != r.height else "")
+        table.add_row(f"{r.score_db:.1f}", str(r.period), size, grid, r.path, style=style)
+    if summary.worst():
+        console.print(table)
+    if summary.errors:
+        errors = Table(title=f"{summary.failed} files could not be scored")
+        errors.add_column("path")
+        errors.add_column("error")
+        for r in summary.errors:
+            errors.add_row(r.path, r.error)
+        console.print(errors)
+    console.print(
+        f"{summary.scanned} files, {summary.flagged} above {threshold:g} dB, "
+        f"{summary.failed} errors"
+    )
+    raise typer.Exit(code=summary.exit_code)
+
+
+@app.command()
+def reproduce(
+    scale: str = typer.Option("default", help="quick (<3 min), default (<15 min), full (GPU)."),
+    out: Annotated[Path, typer.Option(help="Folder for results.json and the figures.")] = Path(
+        "results"
+    ),
+    only: str | None = typer.Option(None, help="Comma-separated experiment ids to run."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    data: Annotated[
+        Path | None, typer.Option(help="A folder of images instead of the embedded data.")
+    ] = None,
+    resume: bool = typer.Option(False, help="Skip finished experiments, continue the unfinished."),
+    seed: int = typer.Option(0, help="Base seed; each experiment derives its own from it."),
+) -> None:
+    """Run the study's experiments and decide its claims; writes OUT/results.json and PNGs.
+
+    Under torchrun the training runs with DistributedDataParallel (gloo on CPU, nccl on GPU).
+    """
+    import os
+
+    from rich.console import Console
+
+    from checkerscope import experiments
+
+    try:
+        results = experiments.run(
+            scale, out, only.split(",") if only else None, device, data, resume, seed
+        )
+    except (ValueError, experiments.ExperimentError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err
+    if os.environ.get("RANK", "0") != "0":
+        return
+    console = Console()
+    for claim in results["claims"]:
+        mark = "[green]holds[/green]" if claim["holds"] else "[red]does not hold[/red]"
+        console.print(f"{claim['id']}: {mark}")
+    held = sum(c["holds"] for c in results["claims"])
+    console.print(f"{held}/{len(results['claims'])} claims hold; results in {out / 'results.json'}")

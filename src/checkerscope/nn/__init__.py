@@ -1,5 +1,21 @@
 """Layers that upsample and downsample without making checkerboards."""
 
+from checkerscope.nn.blurpool import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
+from checkerscope.nn.factory import DOWNSAMPLERS, UPSAMPLERS, downsampler, upsampler
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
+from checkerscope.nn.subpixel import SubPixelConv2d
 
-__all__ = ["ResizeConv1d", "ResizeConv2d", "ResizeConv3d"]
+__all__ = [
+    "DOWNSAMPLERS",
+    "UPSAMPLERS",
+    "AntiAliasedConv1d",
+    "AntiAliasedConv2d",
+    "BlurPool1d",
+    "BlurPool2d",
+    "ResizeConv1d",
+    "ResizeConv2d",
+    "ResizeConv3d",
+    "SubPixelConv2d",
+    "downsampler",
+    "upsampler",
+]

@@ -1,0 +1,39 @@
+"""Overlap, operators and scores: the article's arithmetic, pointed at any layer or model."""
+
+from checkerscope.analysis.frequency import frequency_response
+from checkerscope.analysis.imbalance import PhaseImbalance, phase_imbalance
+from checkerscope.analysis.metrics import METRICS, Metric, get_metric
+from checkerscope.analysis.operator import ParameterTying, operator_matrix, parameter_tying
+from checkerscope.analysis.overlap import AxisOverlap, OverlapSummary, overlap, overlap_summary
+from checkerscope.analysis.score import (
+    block_grid,
+    checkerboard_map,
+    checkerboard_score,
+    gradient_checkerboard,
+    period_scores,
+)
+from checkerscope.analysis.spectrum import Spectrum, periodic_smooth, spectrum
+
+__all__ = [
+    "METRICS",
+    "AxisOverlap",
+    "Metric",
+    "OverlapSummary",
+    "ParameterTying",
+    "PhaseImbalance",
+    "Spectrum",
+    "block_grid",
+    "checkerboard_map",
+    "checkerboard_score",
+    "frequency_response",
+    "get_metric",
+    "gradient_checkerboard",
+    "operator_matrix",
+    "overlap",
+    "overlap_summary",
+    "parameter_tying",
+    "period_scores",
+    "periodic_smooth",
+    "phase_imbalance",
+    "spectrum",
+]

@@ -1,0 +1,246 @@
+"""Scales and per-experiment configurations: the one place that decides what each scale means.
+
+Every experiment has a frozen dataclass of its settings and a table with one instance per
+scale. The runner picks the instance for ``--scale`` (and applies test overrides), hands it to
+the experiment as ``ctx.config`` and writes it, resolved, beside the results. Experiments never
+branch on the scale's name. To add an experiment's settings, add its dataclass and table here.
+
+Scales:
+    quick: every experiment, tiny, under 3 minutes on 2 CPU cores; used by the tests.
+    default: the README demo, under 15 minutes on 2 CPU cores; every claim must hold here.
+    full: the article's sizes, for a GPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+SCALES = ("quick", "default", "full")
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """The embedded data: deterministic random crops of the bundled colour photographs."""
+
+    crop_size: int
+    strong_colors: bool = True
+
+
+DATA = {
+    "quick": DataConfig(crop_size=32),
+    "default": DataConfig(crop_size=64),
+    "full": DataConfig(crop_size=64),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class GanConfig:
+    """``gan_training``: a DCGAN trained twice, with deconv and with resize-conv upsampling.
+
+    Optimiser and initialisation are those of DCGAN (Radford et al. 2016): Adam, lr 2e-4, betas
+    (0.5, 0.999); weights N(0, 0.02), batch-norm scales N(1, 0.02) (``init="dcgan"``), or the
+    layers' own initialisation (``init="default"``).
+    """
+
+    image_size: int
+    nz: int
+    ngf: int
+    ndf: int
+    batch_size: int
+    steps: int
+    n_train: int
+    n_eval: int
+    eval_every: int
+    checkpoint_every: int
+    seeds: int
+    kid_subsets: int
+    kid_subset_size: int
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    variants: tuple[str, ...] = ("deconv", "resize_conv")
+    downsample: str = "strided_conv"
+    init: str = "dcgan"
+
+
+GAN_TRAINING = {
+    "quick": GanConfig(
+        image_size=32,
+        nz=32,
+        ngf=16,
+        ndf=16,
+        batch_size=32,
+        steps=60,
+        n_train=512,
+        n_eval=128,
+        eval_every=20,
+        checkpoint_every=20,
+        seeds=1,
+        kid_subsets=20,
+        kid_subset_size=64,
+    ),
+    "default": GanConfig(
+        image_size=32,
+        nz=64,
+        ngf=32,
+        ndf=32,
+        batch_size=64,
+        steps=800,
+        n_train=2048,
+        n_eval=256,
+        eval_every=100,
+        checkpoint_every=100,
+        seeds=2,
+        kid_subsets=50,
+        kid_subset_size=128,
+    ),
+    "full": GanConfig(
+        image_size=64,
+        nz=100,
+        ngf=64,
+        ndf=64,
+        batch_size=128,
+        steps=20000,
+        n_train=20000,
+        n_eval=2048,
+        eval_every=1000,
+        checkpoint_every=500,
+        seeds=3,
+        kid_subsets=100,
+        kid_subset_size=1000,
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ArithmeticConfig:
+    """``arithmetic``: overlap counts, stacks, stride-1 layers and operator matrices (exact).
+
+    Every scale computes the same grid; only the number of random weight draws for the
+    phase-imbalance check grows.
+    """
+
+    weight_draws: int
+    kernel_sizes: tuple[int, ...] = (2, 3, 4, 5, 6, 7)
+    strides: tuple[int, ...] = (2, 3, 4)
+    stack_depths: tuple[int, ...] = (1, 2, 3)
+    stride1_depths: tuple[int, ...] = (1, 2)
+    stride1_kernel_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
+    matrix_size: int = 8
+
+
+ARITHMETIC = {
+    "quick": ArithmeticConfig(weight_draws=20),
+    "default": ArithmeticConfig(weight_draws=200),
+    "full": ArithmeticConfig(weight_draws=2000),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class InitArtifactsConfig:
+    """``init_artifacts``: DCGAN generators with random weights, one per seed and upsampler.
+
+    ``batchnorm="train"`` normalizes with batch statistics, as the generator runs in training.
+    """
+
+    image_size: int
+    nz: int
+    ngf: int
+    seeds: int
+    batch_size: int
+    n_data: int
+    batchnorm: str = "train"
+    hf_cutoff: float = 0.25
+    variants: tuple[str, ...] = (
+        "deconv_k4",
+        "deconv_k3",
+        "subpixel",
+        "subpixel_icnr",
+        "resize_conv",
+        "bilinear_resize_conv",
+    )
+
+
+INIT_ARTIFACTS = {
+    "quick": InitArtifactsConfig(image_size=32, nz=32, ngf=16, seeds=8, batch_size=4, n_data=32),
+    "default": InitArtifactsConfig(
+        image_size=32, nz=64, ngf=32, seeds=64, batch_size=8, n_data=256
+    ),
+    "full": InitArtifactsConfig(image_size=64, nz=100, ngf=64, seeds=256, batch_size=16, n_data=1024),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class StrongColorsConfig:
+    """``strong_colors``: small decoders fitted to flat colours at growing distance from grey.
+
+    Each colour gets its own fixed random code (``code_channels`` x ``code_size``**2); one
+    decoder of ``layers`` x2 upsamplers (``channels`` wide, LeakyReLU between, bias on) learns
+    them all at once with Adam, so its bias can hold the mean colour and its weights must make
+    the rest.
+    """
+
+    steps: int
+    seeds: int
+    code_size: int
+    levels: int
+    code_channels: int = 8
+    channels: int = 16
+    layers: int = 2
+    kernel_size: int = 3
+    lr: float = 1e-2
+    variants: tuple[str, ...] = ("deconv", "resize_conv")
+
+
+STRONG_COLORS = {
+    "quick": StrongColorsConfig(steps=60, seeds=1, code_size=4, levels=4),
+    "default": StrongColorsConfig(steps=200, seeds=3, code_size=8, levels=6),
+    "full": StrongColorsConfig(steps=1000, seeds=8, code_size=8, levels=11),
+}
+
+
+def check_scale(scale: str) -> str:
+    """Return ``scale`` if it is one of :data:`SCALES`, or raise naming the choices."""
+    if scale not in SCALES:
+        choices = ", ".join(repr(s) for s in SCALES)
+        raise ValueError(f"scale must be one of {choices}, got {scale!r}")
+    return scale
+
+
+def for_scale(table: Mapping[str, T], scale: str, overrides: Mapping[str, Any] | None = None) -> T:
+    """Pick the configuration of ``scale`` from ``table`` and apply ``overrides`` (field: value).
+
+    Example:
+        >>> for_scale(GAN_TRAINING, "quick", {"steps": 4}).steps
+        4
+    """
+    config = table[check_scale(scale)]
+    if not overrides:
+        return config
+    fields = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise ValueError(
+            f"overrides name unknown fields {unknown} of {type(config).__name__}; "
+            f"known fields: {sorted(fields)}"
+        )
+    return dataclasses.replace(config, **overrides)  # type: ignore[type-var]
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    """A configuration as a plain dict (tuples become lists), as written to results.json."""
+    if config is None:
+        return {}
+    return _plain(dataclasses.asdict(config))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(x) for k, x in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(x) for x in value]
+    return value

@@ -1,0 +1,439 @@
+"""The runner every experiment shares: seeding, device, data, progress bars, checkpoints, results.
+
+An experiment is a module in ``checkerscope/experiments/`` that defines ``EXPERIMENT``, an
+:class:`Experiment` naming its id, the ids of the claims it decides, its configuration per scale
+(see ``config.py``) and a function ``run(ctx) -> ExperimentResult``. Inside ``run`` the
+experiment reads ``ctx.config``, ``ctx.seed``, ``ctx.device`` and ``ctx.data``, shows progress
+with ``ctx.progress(total, description)``, keeps resumable state under ``ctx.checkpoint_dir``,
+and decides each of its claims from its own numbers with ``ctx.claim(id, statement, holds,
+evidence)``. The runner writes ``OUT/results.json`` after every experiment (atomically), and the
+figures as ``OUT/<experiment id>_<name>.png`` beside it::
+
+    {"claims": [{"id", "statement", "holds", "evidence": {...}}],
+     "experiments": {id: {...numbers, "figures": [png names], "config": {...}, "seconds"}},
+     "environment": {"versions", "device", "seeds", "time", ...}}
+
+With ``resume=True`` finished experiments are skipped and the unfinished one finds its own
+checkpoints; without it, an experiment's old checkpoints are removed before it runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import platform
+import shutil
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from checkerscope.experiments import config as C
+from checkerscope.experiments import distributed
+from checkerscope.experiments.checkpoint import atomic_write_bytes
+
+RESERVED_KEYS = ("figures", "config", "seconds", "seed")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class ExperimentError(RuntimeError):
+    """An experiment stopped for a reason the user can act on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One statement of the study, decided by an experiment from its own numbers."""
+
+    id: str
+    statement: str
+    holds: bool
+    evidence: dict[str, Any]
+
+
+@dataclass
+class ExperimentResult:
+    """What ``run`` returns: the numbers to record and the figures (name -> matplotlib Figure)."""
+
+    numbers: dict[str, Any]
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An experiment: its id, the claim ids it decides, its configs per scale, and ``run``."""
+
+    id: str
+    title: str
+    claims: tuple[str, ...]
+    configs: Mapping[str, Any]
+    run: Callable[[Context], ExperimentResult]
+
+
+class Data:
+    """The images experiments learn from: the embedded photographs, or every image in a folder.
+
+    ``crops(n, size, seed)`` gives deterministic random crops (n, 3, size, size) in [0, 1],
+    favouring strong colours (see :func:`checkerscope.data.random_crops`).
+    """
+
+    def __init__(self, folder: str | Path | None = None, strong_colors: bool = True) -> None:
+        if folder is not None and not Path(folder).is_dir():
+            raise ValueError(f"data must be a folder of images, got {str(folder)!r}")
+        self.folder = None if folder is None else Path(folder)
+        self.strong_colors = strong_colors
+        self._images: list[torch.Tensor] | None = None
+
+    @property
+    def source(self) -> str:
+        return "embedded" if self.folder is None else str(self.folder)
+
+    def images(self) -> list[torch.Tensor]:
+        """All source images as RGB tensors (3, H, W) in [0, 1] (grey images are repeated)."""
+        if self._images is None:
+            from checkerscope import data
+
+            if self.folder is None:
+                images = list(data.embedded_photographs().values())
+            else:
+                files = sorted(
+                    p for p in self.folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
+                )
+                images = [data.load_image(p) for p in files]
+            self._images = [im.expand(3, -1, -1) if im.shape[0] == 1 else im[:3] for im in images]
+            if not self._images:
+                raise ValueError(f"data folder {self.source!r} holds no image files")
+        return self._images
+
+    def crops(self, n: int, size: int, seed: int) -> torch.Tensor:
+        """``n`` deterministic random crops (n, 3, size, size) of the images large enough."""
+        from checkerscope import data
+
+        pool = [im for im in self.images() if min(im.shape[-2:]) >= size]
+        if not pool:
+            raise ValueError(f"no image in data {self.source!r} is at least {size}x{size} pixels")
+        return data.random_crops(pool, n, size, seed, strong_colors=self.strong_colors)
+
+
+class Bar:
+    """A handle on one progress bar: ``advance(n)``."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, n: float = 1) -> None:
+        self._progress.advance(self._task, n)
+
+
+class Context:
+    """Everything an experiment's ``run`` needs, for one experiment at one scale."""
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        scale: str,
+        config: Any,
+        seed: int,
+        data: Data,
+        out_dir: Path,
+        dist: distributed.Dist,
+        progress: Any,
+        writer: Any,
+    ) -> None:
+        self.experiment = experiment
+        self.scale = scale
+        self.config = config
+        self.seed = seed
+        self.data = data
+        self.out_dir = out_dir
+        self.checkpoint_dir = out_dir / "checkpoints" / experiment.id
+        self.dist = dist
+        self.device = dist.device
+        self.claims: list[Claim] = []
+        self._progress = progress
+        self._writer = writer
+
+    @contextlib.contextmanager
+    def progress(self, total: int, description: str, completed: int = 0) -> Iterator[Bar]:
+        """A progress bar with ETA under the experiment's own, removed when the block ends."""
+        task = self._progress.add_task(
+            f"  {self.experiment.id}: {description}", total=total, completed=completed
+        )
+        try:
+            yield Bar(self._progress, task)
+        finally:
+            self._progress.remove_task(task)
+
+    def claim(self, id: str, statement: str, holds: bool, evidence: Mapping[str, Any]) -> Claim:
+        """Record the verdict on claim ``id``; ``evidence`` holds the numbers it rests on."""
+        if id not in self.experiment.claims:
+            raise ValueError(
+                f"claim id {id!r} is not declared by experiment {self.experiment.id!r}, "
+                f"which declares {list(self.experiment.claims)}"
+            )
+        c = Claim(id, statement, bool(holds), _jsonable(dict(evidence)))
+        self.claims = [x for x in self.claims if x.id != id] + [c]
+        return c
+
+    def log_scalar(self, tag: str, value: float, step: int) -> None:
+        """Log to TensorBoard (when installed) under ``<experiment id>/<tag>``; rank 0 only."""
+        if self._writer is not None and self.dist.is_main:
+            self._writer.add_scalar(f"{self.experiment.id}/{tag}", value, step)
+
+
+def experiment_seed(seed: int, experiment_id: str) -> int:
+    """The seed of one experiment: the same whichever other experiments run beside it."""
+    return (seed * 1_000_003 + zlib.crc32(experiment_id.encode())) % 2**31
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (all devices)."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def run(
+    experiments: Sequence[Experiment],
+    scale: str = "quick",
+    out: str | Path = "results",
+    only: Sequence[str] | None = None,
+    device: str = "cpu",
+    data: str | Path | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    show_progress: bool = True,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Run ``experiments`` (those named in ``only``, if given) and return the results dict.
+
+    ``overrides`` maps an experiment id to config fields to replace (used by tests to shrink a
+    run). Under ``torchrun`` every process runs every experiment; rank 0 alone writes files.
+
+    Example:
+        >>> from checkerscope.experiments import EXPERIMENTS  # doctest: +SKIP
+        >>> run(EXPERIMENTS, "quick", "out", only=["gan_training"])["claims"]  # doctest: +SKIP
+    """
+    C.check_scale(scale)
+    known = [e.id for e in experiments]
+    if only:
+        unknown = [i for i in only if i not in known]
+        if unknown:
+            raise ValueError(f"only names unknown experiments {unknown}; known: {known}")
+        experiments = [e for e in experiments if e.id in only]
+    overrides = dict(overrides or {})
+    bad = sorted(set(overrides) - set(known))
+    if bad:
+        raise ValueError(f"overrides name unknown experiments {bad}; known: {known}")
+    configs = {e.id: C.for_scale(e.configs, scale, overrides.get(e.id)) for e in experiments}
+    source = Data(data, C.DATA[scale].strong_colors)
+    out = Path(out)
+    results_path = out / "results.json"
+
+    dist = distributed.setup(device)
+    try:
+        results = _start_results(results_path, scale, seed, source, resume, dist)
+        if dist.is_main:
+            _write(results_path, results)
+        writer = _tensorboard(out / "tensorboard") if dist.is_main else None
+        with _progress_display(dist.is_main and show_progress) as progress:
+            overall = progress.add_task("experiments", total=len(experiments))
+            for experiment in experiments:
+                if resume and experiment.id in results["experiments"]:
+                    progress.advance(overall)
+                    continue
+                progress.update(overall, description=f"experiments ({experiment.id})")
+                _run_one(
+                    experiment,
+                    configs[experiment.id],
+                    scale,
+                    seed,
+                    source,
+                    out,
+                    dist,
+                    progress,
+                    writer,
+                    results,
+                    resume,
+                )
+                if dist.is_main:
+                    _write(results_path, results)
+                progress.advance(overall)
+        results["environment"]["time"]["finished"] = _now()
+        if dist.is_main:
+            _write(results_path, results)
+        if writer is not None:
+            writer.close()
+        return results
+    finally:
+        distributed.cleanup()
+
+
+def _run_one(
+    experiment: Experiment,
+    config: Any,
+    scale: str,
+    seed: int,
+    source: Data,
+    out: Path,
+    dist: distributed.Dist,
+    progress: Any,
+    writer: Any,
+    results: dict[str, Any],
+    resume: bool,
+) -> None:
+    exp_seed = experiment_seed(seed, experiment.id)
+    ctx = Context(experiment, scale, config, exp_seed, source, out, dist, progress, writer)
+    if not resume and dist.is_main and ctx.checkpoint_dir.exists():
+        shutil.rmtree(ctx.checkpoint_dir)
+    dist.barrier()
+    seed_everything(exp_seed)
+    start = time.perf_counter()
+    result = experiment.run(ctx)
+    seconds = time.perf_counter() - start
+
+    decided = {c.id for c in ctx.claims}
+    if decided != set(experiment.claims):
+        raise ExperimentError(
+            f"experiment {experiment.id!r} declares claims {sorted(experiment.claims)} but "
+            f"decided {sorted(decided)}"
+        )
+    clash = sorted(set(result.numbers) & set(RESERVED_KEYS))
+    if clash:
+        raise ExperimentError(f"experiment {experiment.id!r} numbers use reserved keys {clash}")
+    figure_names = []
+    for name, figure in result.figures.items():
+        filename = f"{experiment.id}_{name}.png"
+        if dist.is_main:
+            figure.savefig(out / filename, dpi=120, bbox_inches="tight")
+        _close(figure)
+        figure_names.append(filename)
+    results["experiments"][experiment.id] = {
+        **_jsonable(result.numbers),
+        "figures": figure_names,
+        "config": C.as_dict(config),
+        "seed": exp_seed,
+        "seconds": round(seconds, 3),
+    }
+    results["claims"] = [c for c in results["claims"] if c["id"] not in decided] + [
+        {"id": c.id, "statement": c.statement, "holds": c.holds, "evidence": c.evidence}
+        for c in ctx.claims
+    ]
+    results["environment"]["seeds"]["experiments"][experiment.id] = exp_seed
+
+
+def _start_results(
+    path: Path,
+    scale: str,
+    seed: int,
+    source: Data,
+    resume: bool,
+    dist: distributed.Dist,
+) -> dict[str, Any]:
+    if resume and path.exists():
+        results = json.loads(path.read_text())
+        env = results["environment"]
+        if (env["scale"], env["seeds"]["base"], env["data"]) != (scale, seed, source.source):
+            raise ValueError(
+                f"resume must use the settings of the interrupted run in {str(path.parent)!r} "
+                f"(scale {env['scale']!r}, seed {env['seeds']['base']}, data {env['data']!r}), "
+                f"got scale {scale!r}, seed {seed}, data {source.source!r}"
+            )
+        results["environment"]["time"]["resumed"] = _now()
+        return results
+    return {"claims": [], "experiments": {}, "environment": _environment(scale, seed, source, dist)}
+
+
+def _environment(scale: str, seed: int, source: Data, dist: distributed.Dist) -> dict[str, Any]:
+    import checkerscope
+
+    device = str(dist.device)
+    if dist.device.type == "cuda":
+        device += f" ({torch.cuda.get_device_name(dist.device)})"
+    return {
+        "scale": scale,
+        "data": source.source,
+        "device": device,
+        "world_size": dist.world_size,
+        "threads": torch.get_num_threads(),
+        "seeds": {"base": seed, "experiments": {}},
+        "versions": {
+            "checkerscope": checkerscope.__version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+        },
+        "command": sys.argv,
+        "time": {"started": _now()},
+    }
+
+
+def _write(path: Path, results: dict[str, Any]) -> None:
+    text = json.dumps(_jsonable(results), indent=2, allow_nan=False)
+    atomic_write_bytes(path, (text + "\n").encode())
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: tensors and numpy numbers become Python numbers, NaN becomes None."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(x) for k, x in value.items()}
+    if isinstance(value, torch.Tensor | np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, list | tuple):
+        return [_jsonable(x) for x in value]
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot write a {type(value).__name__} to results.json: {value!r}")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _close(figure: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def _tensorboard(logdir: Path) -> Any:
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(logdir))
+
+
+def _progress_display(show: bool) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        disable=not show,
+    )

@@ -1,0 +1,262 @@
+"""Fixed feature extractors for perceptual losses: real VGG-16 weights, or a random network.
+
+Johnson, Alahi & Fei-Fei (2016), "Perceptual Losses for Real-Time Style Transfer and
+Super-Resolution", compare images through the activations of a fixed VGG-16 (Simonyan &
+Zisserman 2015): Gram matrices of several layers for style, one layer's maps for content.
+No weights can be downloaded here, so :class:`VGG16Features` loads them from a file the user
+has (torchvision's ``vgg16`` layout), and :class:`RandomMultiScaleCNN` is the stand-in that
+needs none: Ustyuzhaninov, Brendel, Gatys & Bethge (2017), "What does it take to generate
+natural textures?", show that Gram matrices of a shallow network with *random* weights
+already synthesise convincing textures. Both map images (N, 3, H, W) in [0, 1] to a list of
+feature maps with ``features(x)``; neither is ever trained (their weights are buffers or
+frozen parameters).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from checkerscope import _validation as v
+
+VGG16_CONFIG: tuple[int | str, ...] = (
+    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
+)  # fmt: skip
+"""torchvision's ``vgg16`` ``features``: channel counts of the 3x3 convolutions, "M" max-pools."""
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def _vgg16_relu_indices() -> dict[str, int]:
+    """``"relu<block>_<conv>"`` -> index of that ReLU in the ``features`` Sequential."""
+    names, index, block, conv = {}, 0, 1, 0
+    for item in VGG16_CONFIG:
+        if item == "M":
+            block, conv, index = block + 1, 0, index + 1
+        else:
+            conv += 1
+            names[f"relu{block}_{conv}"] = index + 1
+            index += 2
+    return names
+
+
+VGG16_LAYERS: dict[str, int] = _vgg16_relu_indices()
+"""The ReLU outputs of VGG-16 by name (``relu1_1`` ... ``relu5_3``) and their index."""
+
+JOHNSON_STYLE_LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+"""The layers Johnson et al. (2016) take for the style loss (content: ``relu2_2``)."""
+
+
+def gram_matrix(f: torch.Tensor) -> torch.Tensor:
+    """Gram matrices of feature maps, normalised as Johnson et al.: (N, C, H, W) -> (N, C, C).
+
+    ``G[n, a, b] = sum_{h, w} f[n, a, h, w] f[n, b, h, w] / (C H W)``.
+
+    Example:
+        >>> gram_matrix(torch.ones(2, 4, 3, 3))[0, 0, 0].item()
+        0.25
+    """
+    v.check_input("f", f, dims=2, channels=None)
+    n, c, h, w = f.shape
+    flat = f.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+class FeatureExtractor(nn.Module):
+    """A fixed network giving a list of feature maps of images (N, 3, H, W) in [0, 1]."""
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.features(x)
+
+
+class RandomMultiScaleCNN(FeatureExtractor):
+    """A fixed random-weight CNN whose stages see the image at 1, 1/2, 1/4 ... of its size.
+
+    Stage i is a 3x3 convolution (reflect padding) and a ReLU; stages after the first see the
+    previous stage 2x2-average-pooled (average pooling passes gradients back evenly, so the
+    loss itself adds no checkerboard). ``features(x)`` returns every stage's ReLU maps,
+    (N, widths[i], H / 2**i, W / 2**i). Weights are He-normal draws from
+    ``torch.Generator().manual_seed(seed)`` with zero biases, held as buffers, so the same
+    seed gives the same network everywhere and nothing is trained. Random shallow networks
+    suffice for Gram-matrix texture synthesis (Ustyuzhaninov et al. 2017).
+
+    Example:
+        >>> [f.shape[1:] for f in RandomMultiScaleCNN(widths=(8, 16))(torch.rand(1, 3, 32, 32))]
+        [torch.Size([8, 32, 32]), torch.Size([16, 16, 16])]
+    """
+
+    def __init__(
+        self, in_channels: int = 3, widths: tuple[int, ...] = (64, 128, 256), seed: int = 0
+    ) -> None:
+        super().__init__()
+        self.in_channels = v.positive_int("in_channels", in_channels)
+        if not isinstance(widths, tuple | list) or not widths:
+            raise ValueError(f"widths must be a non-empty tuple of positive ints, got {widths!r}")
+        self.widths = tuple(v.positive_int("widths", w) for w in widths)
+        self.seed = v.nonnegative_int("seed", seed)
+        g = torch.Generator().manual_seed(self.seed)
+        channels = self.in_channels
+        for i, width in enumerate(self.widths):
+            std = math.sqrt(2.0 / (channels * 9))
+            self.register_buffer(f"weight{i}", torch.randn(width, channels, 3, 3, generator=g) * std)
+            self.register_buffer(f"bias{i}", torch.zeros(width))
+            channels = width
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        v.check_input("x", x, dims=2, channels=self.in_channels)
+        h = x * 2 - 1
+        out = []
+        for i in range(len(self.widths)):
+            if i > 0:
+                h = F.avg_pool2d(h, 2)
+            h = F.pad(h, (1, 1, 1, 1), mode="reflect")
+            h = F.relu(F.conv2d(h, getattr(self, f"weight{i}"), getattr(self, f"bias{i}")))
+            out.append(h)
+        return out
+
+    def extra_repr(self) -> str:
+        return f"in_channels={self.in_channels}, widths={self.widths}, seed={self.seed}"
+
+
+class VGG16Features(FeatureExtractor):
+    """The convolutional part of VGG-16 (torchvision layout), returning chosen ReLU outputs.
+
+    ``self.features_net`` is ``nn.Sequential`` laid out exactly as torchvision's
+    ``vgg16().features`` (conv3-64 x2, pool, 128 x2, pool, 256 x3, pool, 512 x3, pool,
+    512 x3, pool), so its state dict keys are ``0.weight`` ... ``28.bias``. Inputs in [0, 1]
+    are normalised with the ImageNet mean and standard deviation, as torchvision's weights
+    expect. ``features(x)`` returns the outputs of ``layers`` (names from
+    :data:`VGG16_LAYERS`), in network order; the network runs only as deep as the deepest
+    one. Built without weights it is randomly initialised; use :meth:`from_file` for real ones.
+    Parameters are frozen (``requires_grad=False``).
+
+    Example:
+        >>> net = VGG16Features(layers=("relu1_2", "relu2_2"))
+        >>> [f.shape[1] for f in net(torch.rand(1, 3, 32, 32))]
+        [64, 128]
+    """
+
+    def __init__(self, layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS) -> None:
+        super().__init__()
+        if not isinstance(layers, tuple | list) or not layers:
+            raise ValueError(f"layers must be a non-empty tuple of layer names, got {layers!r}")
+        for name in layers:
+            v.one_of("layers", name, tuple(VGG16_LAYERS))
+        self.layers = tuple(sorted(set(layers), key=VGG16_LAYERS.__getitem__))
+        modules: list[nn.Module] = []
+        channels = 3
+        for item in VGG16_CONFIG:
+            if item == "M":
+                modules.append(nn.MaxPool2d(2, 2))
+            else:
+                assert isinstance(item, int)
+                modules += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=False)]
+                channels = item
+        self.features_net = nn.Sequential(*modules)
+        self.features_net.requires_grad_(False)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path, layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS
+    ) -> VGG16Features:
+        """Load VGG-16 weights from a ``.safetensors`` file or a torch file (``weights_only``).
+
+        Accepted key layouts: a whole torchvision ``vgg16`` state dict (``features.0.weight``
+        ...; ``classifier.*`` keys are ignored), ``vgg16().features.state_dict()`` (``0.weight``
+        ...), either with a ``module.`` prefix (DataParallel). Torch files are loaded with
+        ``weights_only=True``, so a pickle holding anything but tensors and containers is
+        refused. Raises ``ValueError`` listing missing, unexpected and mis-shaped keys.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"vgg_weights must be an existing file, got {str(path)!r}")
+        state = _load_state(path)
+        model = cls(layers)
+        expected = model.features_net.state_dict()
+        mapped, unexpected = {}, []
+        for key, value in state.items():
+            name = key.removeprefix("module.")
+            if name.startswith("classifier."):
+                continue
+            name = name.removeprefix("features.")
+            if name in expected:
+                mapped[name] = value
+            else:
+                unexpected.append(key)
+        missing = sorted(set(expected) - set(mapped), key=_key_order)
+        shapes = [
+            f"{k}: expected {tuple(expected[k].shape)}, got {tuple(t.shape)}"
+            for k, t in sorted(mapped.items(), key=lambda kv: _key_order(kv[0]))
+            if tuple(t.shape) != tuple(expected[k].shape)
+        ]
+        if missing or unexpected or shapes:
+            problems = []
+            if missing:
+                problems.append(f"missing keys {missing}")
+            if unexpected:
+                problems.append(f"unexpected keys {sorted(unexpected)}")
+            if shapes:
+                problems.append(f"wrong shapes [{'; '.join(shapes)}]")
+            raise ValueError(
+                f"vgg_weights file {str(path)!r} does not hold torchvision VGG-16 weights "
+                f"(features.0.weight ... features.28.bias, conv3-64 x2, 128 x2, 256 x3, "
+                f"512 x3, 512 x3; vgg16_bn is not supported): {', '.join(problems)}"
+            )
+        model.features_net.load_state_dict({k: t.float() for k, t in mapped.items()})
+        return model
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        v.check_input("x", x, dims=2, channels=3)
+        h = (x - self.mean) / self.std
+        wanted = {VGG16_LAYERS[name] for name in self.layers}
+        out = []
+        for i, module in enumerate(self.features_net):
+            h = module(h)
+            if i in wanted:
+                out.append(h)
+                if len(out) == len(wanted):
+                    break
+        return out
+
+    def extra_repr(self) -> str:
+        return f"layers={self.layers}"
+
+
+def _key_order(key: str) -> tuple[int, str]:
+    index, _, rest = key.partition(".")
+    return (int(index), rest) if index.isdigit() else (-1, key)
+
+
+def _load_state(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        lines = str(error).splitlines()
+        reason = next((line.strip() for line in lines if "Unsupported global" in line), lines[0])
+        raise ValueError(
+            f"vgg_weights file {str(path)!r} was refused: torch.load(weights_only=True) only "
+            f"reads tensors and plain containers, and this file holds other objects ({reason})"
+        ) from error
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
+        raise ValueError(
+            f"vgg_weights file {str(path)!r} must hold a state dict (name -> tensor), "
+            f"got {type(state).__name__}"
+        )
+    return state

@@ -1,0 +1,1 @@
+"""Figures and HTML templates for the reproduce report and the audit page."""

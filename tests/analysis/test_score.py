@@ -1,0 +1,325 @@
+"""The checkerboard score: its spectrum against brute force, its invariances, and its figures."""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from checkerscope.analysis import score as S
+from checkerscope.analysis import validation as V
+from checkerscope.analysis.spectrum import periodic_rfft2, periodic_smooth, spectrum
+from checkerscope.data import embedded_photographs, random_crops
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, torch.Tensor]:
+    return embedded_photographs()
+
+
+@pytest.fixture(scope="module")
+def crops(photos: dict[str, torch.Tensor]) -> torch.Tensor:
+    return V.quantize(0.1 + 0.8 * random_crops(photos, 12, 128, seed=3))
+
+
+def reference_energy(x: torch.Tensor, p: int) -> tuple[float, float]:
+    """Brute force for one image (C, H, W), H and W multiples of p: full fft2 of the spatial
+    periodic component, every lattice point and ring bin visited in a loop."""
+    c, h, w = x.shape
+    power = torch.fft.fft2(periodic_smooth(x.double())[0]).abs().square().mean(dim=0)
+    r_out = min(4, min(h, w) // p // 2)
+    r_in = 2 if r_out >= 3 else 1
+    art = bg = 0.0
+    for a in range(p):
+        for b in range(p):
+            if a == b == 0:
+                continue
+            ky, kx = a * h // p, b * w // p
+            art += float(power[ky, kx])
+            ring = [
+                float(power[(ky + dy) % h, (kx + dx) % w])
+                for dy in range(-r_out, r_out + 1)
+                for dx in range(-r_out, r_out + 1)
+                if max(abs(dy), abs(dx)) >= r_in
+            ]
+            bg += float(torch.tensor(ring).median()) / math.log(2)
+    return art, bg
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.integers(4, 40),
+    w=st.integers(4, 40),
+    c=st.sampled_from([1, 2]),
+    p=st.sampled_from([2, 4, 8]),
+    seed=st.integers(0, 2**16),
+)
+def test_energy_matches_brute_force(h: int, w: int, c: int, p: int, seed: int) -> None:
+    h, w = max(h // p * p, 2 * p), max(w // p * p, 2 * p)
+    x = torch.rand(c, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    art, bg = S.artifact_energy(x, (p,), tile=None, color="mean")
+    ref_art, ref_bg = reference_energy(x, p)
+    assert float(art) == pytest.approx(ref_art, rel=1e-9, abs=1e-9)
+    assert float(bg) == pytest.approx(ref_bg, rel=1e-9)
+
+
+@pytest.mark.parametrize("p", [2, 4, 8])
+def test_peak_energy_is_the_phase_means_variance(p: int) -> None:
+    """Energy on the lattice = (HW)^2 / p^2 * sum of squared deviations of the p x p phase means
+    of the periodic component (Parseval on the p x p grid): no FFT on one side."""
+    x = torch.rand(3, 8 * p, 6 * p, dtype=torch.float64, generator=torch.Generator().manual_seed(p))
+    periodic, _ = periodic_smooth(x)
+    h, w = x.shape[-2:]
+    means = periodic.reshape(3, h // p, p, w // p, p).mean(dim=(1, 3))
+    expected = (h * w) ** 2 / p**2 * (means - means.mean(dim=(1, 2), keepdim=True)).square()
+    art, _ = S.artifact_energy(x, (p,), tile=None, color="mean")
+    assert float(art) == pytest.approx(float(expected.sum(dim=(1, 2)).mean()), rel=1e-9)
+
+
+def test_periodic_smooth_solves_moisans_equation() -> None:
+    """s satisfies laplacian_periodic(s) = v (the edge jumps) with zero mean, and the
+    closed-form spectrum equals the transform of the spatial periodic component."""
+    x = torch.rand(2, 13, 22, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    p, s = periodic_smooth(x)
+    lap = sum(torch.roll(s, k, d) for k in (1, -1) for d in (-1, -2)) - 4 * s
+    v = torch.zeros_like(x)
+    h, w = x.shape[-2:]
+    for j in range(w):
+        v[:, 0, j] += x[:, h - 1, j] - x[:, 0, j]
+        v[:, h - 1, j] += x[:, 0, j] - x[:, h - 1, j]
+    for i in range(h):
+        v[:, i, 0] += x[:, i, w - 1] - x[:, i, 0]
+        v[:, i, w - 1] += x[:, i, 0] - x[:, i, w - 1]
+    torch.testing.assert_close(lap, v - v.mean(dim=(-2, -1), keepdim=True))
+    torch.testing.assert_close(s.mean(dim=(-2, -1)), torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(p + s, x)
+    torch.testing.assert_close(periodic_rfft2(x), torch.fft.rfft2(p))
+
+
+def test_periodic_component_has_no_border_cross() -> None:
+    """A ramp jumps at the border: its plain spectrum has a bright axis, the periodic one not."""
+    ramp = torch.linspace(0, 1, 64).expand(64, 64)[None] + 0.01 * torch.rand(1, 64, 64)
+    plain = torch.fft.fft2(ramp - ramp.mean()).abs().square()[0]
+    periodic = spectrum(ramp).log_power[0]
+    axis, off_axis = plain[0, 16:48].mean(), plain[5, 16:48].mean()
+    assert axis > 100 * off_axis
+    centre = 32
+    row = periodic[centre, centre + 16 : centre + 30]  # on the horizontal axis
+    other = periodic[centre + 5, centre + 16 : centre + 30]
+    assert (row.mean() - other.mean()).abs() < 6  # dB
+
+
+def test_spectrum_shapes_and_white_noise_is_flat() -> None:
+    s = spectrum(torch.randn(2, 3, 64, 48, generator=torch.Generator().manual_seed(1)))
+    assert s.log_power.shape == (2, 64, 48) and s.radial.shape == (2, 25)
+    assert s.frequency[-1] == pytest.approx(0.5)
+    assert float(s.radial[:, 3:].std()) < 1.0  # dB
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    gain=st.floats(0.01, 100).map(lambda g: g if g > 0 else -g) | st.floats(-100, -0.01),
+    offsets=st.lists(st.floats(-10, 10), min_size=3, max_size=3),
+    seed=st.integers(0, 100),
+)
+def test_affine_invariance(gain: float, offsets: list[float], seed: int) -> None:
+    """a * x + b scores as x: scalar gain (either sign), per-channel offsets."""
+    x = torch.rand(3, 72, 56, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    x[:, ::2, ::2] += 0.05  # something to score
+    y = gain * x + torch.tensor(offsets, dtype=torch.float64)[:, None, None]
+    for color in S.COLORS:
+        torch.testing.assert_close(
+            S.period_scores(y, color=color), S.period_scores(x, color=color), atol=1e-6, rtol=0
+        )
+
+
+def test_per_channel_gain_changes_the_score() -> None:
+    """The documented limit of the invariance: gains that differ per channel re-weight them."""
+    x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    x[0, ::2, ::2] += 0.2  # a pattern in red only
+    y = x * torch.tensor([0.1, 1.0, 1.0])[:, None, None]
+    assert float(S.checkerboard_score(y)) < float(S.checkerboard_score(x)) - 3
+
+
+@pytest.mark.parametrize("kind", ["checkerboard", "random"])
+@pytest.mark.parametrize("p", [2, 4])
+def test_score_grows_monotonically_with_amplitude(crops: torch.Tensor, kind: str, p: int) -> None:
+    pats = torch.stack([V.pattern(kind, p, 3, 128, 128, seed=i) for i in range(len(crops))])
+    scores = torch.stack(
+        [S.checkerboard_score(V.quantize(crops + a * pats)) for a in (0.0, *V.AMPLITUDES)]
+    )
+    assert (scores.diff(dim=0) > 0).all(), scores
+
+
+def test_planted_patterns_separate_from_clean_crops(crops: torch.Tensor) -> None:
+    clean = S.checkerboard_score(crops)
+    planted = torch.cat(
+        [
+            S.checkerboard_score(V.quantize(crops + 0.01 * V.pattern(k, p, 3, 128, 128, seed=p)))
+            for k in ("checkerboard", "random")
+            for p in (2, 4)
+        ]
+    )
+    assert V.roc_auc(planted, clean) == 1.0
+    assert (clean < S.THRESHOLD).all() and (planted > S.THRESHOLD).all()
+
+
+def test_dominant_period_is_the_planted_one(crops: torch.Tensor) -> None:
+    for p in (2, 4, 8):
+        scores = S.period_scores(V.quantize(crops + 0.04 * V.pattern("random", p, 3, 128, 128, 0)))
+        assert (scores.argmax(dim=1) == S.PERIODS.index(p)).all()
+
+
+def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
+    array = (x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, "JPEG", quality=quality)
+    return torch.from_numpy(np.asarray(Image.open(io.BytesIO(buffer.getvalue()))).copy())
+
+
+@pytest.mark.parametrize("quality", [75, 50])
+def test_jpeg_photographs_are_not_flagged(photos: dict[str, torch.Tensor], quality: int) -> None:
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        decoded = jpeg(photos[name], quality).permute(2, 0, 1)  # uint8 (3, H, W)
+        assert float(S.checkerboard_score(decoded)) < S.THRESHOLD, name
+        assert float(S.block_grid(decoded)) > float(S.block_grid(photos[name])), name
+
+
+def test_block_grid_against_a_direct_computation() -> None:
+    """Banded, integer-input path against the formula written out on the whole float image."""
+    x = torch.randint(0, 256, (2, 3, 1100, 40), dtype=torch.uint8)
+    y = S.luma(x.float())[:, 0]
+    across = y.diff(dim=-1).square().mean(dim=1)[:, :32].reshape(2, 4, 8).mean(dim=1)
+    down = y.diff(dim=-2).square().mean(dim=2)[:, :1096].reshape(2, 137, 8).mean(dim=1)
+    offsets = across + down
+    expected = 10 * torch.log10((offsets[:, 7] / offsets[:, :7].median(dim=1).values).clamp(min=1))
+    torch.testing.assert_close(S.block_grid(x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_odd_sizes_batch_and_single_image() -> None:
+    gen = torch.Generator().manual_seed(0)
+    batch = torch.rand(3, 3, 301, 263, generator=gen)
+    batch[1, :, ::2, ::2] += 0.3  # one image with a pattern, on sizes not divisible by 2, 4, 8
+    scores = S.checkerboard_score(batch)
+    assert scores.shape == (3,)
+    assert scores[1] > S.THRESHOLD and (scores[[0, 2]] < S.THRESHOLD).all()
+    for i in range(3):
+        torch.testing.assert_close(S.checkerboard_score(batch[i]), scores[i : i + 1])
+
+
+def test_grayscale_equals_the_same_gray_in_rgb() -> None:
+    gray = torch.rand(1, 1, 64, 80)
+    gray[..., 1::2, ::2] -= 0.1
+    torch.testing.assert_close(S.period_scores(gray.expand(1, 3, 64, 80)), S.period_scores(gray))
+
+
+def test_integer_input_scores_as_float() -> None:
+    x = torch.randint(0, 256, (2, 3, 96, 64), dtype=torch.uint8)
+    torch.testing.assert_close(S.period_scores(x), S.period_scores(x.float() / 255))
+
+
+def test_tiles_are_welch_sums_of_their_windows() -> None:
+    x = torch.rand(1, 1, 300, 520, generator=torch.Generator().manual_seed(2))
+    art, bg = S.artifact_energy(x, (2, 4), tile=256)
+    parts = [
+        S.artifact_energy(x[..., i : i + 256, j : j + 256], (2, 4), tile=None)
+        for i in S.tile_starts(300, 256)
+        for j in S.tile_starts(520, 256)
+    ]
+    torch.testing.assert_close(art, sum(a for a, _ in parts))
+    torch.testing.assert_close(bg, sum(b for _, b in parts))
+
+
+def test_tiling_keeps_a_pattern_on_the_scale_of_one_tile() -> None:
+    """Untiled, the same faint pattern scores higher on a bigger image; tiled, about the same."""
+    gen = torch.Generator().manual_seed(0)
+    small, big = (
+        torch.rand(1, 1, 256, 256, generator=gen),
+        torch.rand(1, 1, 1024, 1024, generator=gen),
+    )
+    for x in (small, big):
+        x[..., ::2, ::2] += 0.02
+    tiled = [float(S.checkerboard_score(x)) for x in (small, big)]
+    whole = [float(S.checkerboard_score(x, tile=None)) for x in (small, big)]
+    assert abs(tiled[1] - tiled[0]) < 1.5
+    assert whole[1] > whole[0] + 9  # 16x the area: about +12 dB
+
+
+def test_map_finds_where_the_pattern_is() -> None:
+    x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(0))
+    x[..., :64, :64] += 0.1 * V.pattern("checkerboard", 2, 3, 64, 64, 0)
+    m = S.checkerboard_map(x, period=2, window=64, stride=64)
+    assert m.shape == (1, 2, 3)
+    assert m[0, 0, 0] > S.THRESHOLD and (m.flatten()[1:] < S.THRESHOLD).all()
+    torch.testing.assert_close(m[0, 1, 2], S.checkerboard_score(x[..., 64:, 128:], period=2)[0])
+
+
+def test_gradient_of_strided_convolutions_is_a_checkerboard() -> None:
+    torch.manual_seed(0)
+    strided = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, stride=2), torch.nn.ReLU(), torch.nn.Conv2d(16, 1, 3, stride=2)
+    )
+    pooled = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2),
+        torch.nn.Conv2d(16, 1, 3, padding=1),
+    )
+    x = torch.rand(2, 3, 64, 64)
+    assert (S.gradient_checkerboard(strided, x) > S.THRESHOLD).all()
+    assert (S.gradient_checkerboard(pooled, x) < S.THRESHOLD).all()
+    assert x.grad is None and all(p.grad is None for p in strided.parameters())
+
+
+def test_constant_image_scores_zero() -> None:
+    assert float(S.checkerboard_score(torch.full((3, 32, 32), 0.5))) == 0.0
+    assert float(S.block_grid(torch.zeros(1, 32, 32))) == 0.0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu() -> None:
+    x = torch.rand(2, 3, 100, 90)
+    torch.testing.assert_close(
+        S.period_scores(x.cuda()).cpu(), S.period_scores(x), atol=1e-3, rtol=0
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda: S.checkerboard_score(torch.rand(3, 64, 64), period=0),
+            "period must be a positive",
+        ),
+        (lambda: S.checkerboard_score(torch.rand(3, 64, 64), period=1), "must be integers >= 2"),
+        (lambda: S.checkerboard_score(torch.rand(3, 12, 64), period=8), "at least 16 pixels"),
+        (lambda: S.checkerboard_score(torch.rand(3, 3, 64)), "at least 4x4"),
+        (lambda: S.checkerboard_score(torch.rand(64, 64)), "must have shape"),
+        (lambda: S.checkerboard_score([[0.0]]), "must be a torch.Tensor"),
+        (lambda: S.checkerboard_score(torch.rand(3, 64, 64), color="rgb"), "color must be one"),
+        (lambda: S.checkerboard_score(torch.rand(3, 64, 64), tile=0), "tile must be a positive"),
+        (lambda: S.block_grid(torch.rand(1, 8, 64)), "at least 16x16"),
+        (lambda: S.checkerboard_map(torch.rand(1, 32, 32), window=64), "window must be at most"),
+    ],
+)
+def test_bad_arguments_raise_value_errors(call, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.slow
+def test_validation_set_separates() -> None:
+    result = V.validate(n_crops=8, size=128, n_generated=8)
+    assert result.auc_planted() == 1.0
+    assert result.auc_generator("transposed_k3") == 1.0
+    assert result.auc_generator("transposed_k4") == 1.0
+    assert result.monotone_fraction() == 1.0
+    assert max(result.photographs.values()) < S.THRESHOLD
+    assert max(result.jpeg.values()) < S.THRESHOLD
+    assert (result.generators["resize_conv"] < S.THRESHOLD).all()

@@ -1,0 +1,238 @@
+"""The fused resize-convolution against its definition, ``resize_conv_reference``."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from checkerscope.functional.resize_conv import (
+    MODES,
+    PADDING_MODES,
+    resize_conv,
+    resize_conv_fused,
+    resize_conv_reference,
+    same_padding,
+)
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def reflect_fits(kernel: tuple[int, ...], sizes: tuple[int, ...], s: int) -> bool:
+    return all(max(same_padding(k)) < s * n for k, n in zip(kernel, sizes, strict=True))
+
+
+def values_and_grads(
+    fn: object,
+    x: torch.Tensor,
+    w: torch.Tensor,
+    b: torch.Tensor,
+    s: int,
+    mode: str,
+    padding_mode: str,
+    grad_out: torch.Tensor,
+) -> tuple[torch.Tensor, ...]:
+    """Output and the gradients of <output, grad_out> for input, weight and bias."""
+    leaves = [t.detach().clone().requires_grad_() for t in (x, w, b)]
+    y = fn(*leaves, s, mode, padding_mode)  # type: ignore[operator]
+    return (y.detach(), *torch.autograd.grad(y, leaves, grad_out))
+
+
+def assert_agree(
+    x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, s: int, mode: str, padding_mode: str
+) -> None:
+    out_shape = (x.shape[0], w.shape[0], *(s * n for n in x.shape[2:]))
+    grad_out = torch.randn(out_shape, dtype=x.dtype, generator=torch.Generator().manual_seed(9))
+    args = (x, w, b, s, mode, padding_mode, grad_out)
+    fused = values_and_grads(resize_conv_fused, *args)
+    ref = values_and_grads(resize_conv_reference, *args)
+    for name, got, want in zip(
+        ("output", "d input", "d weight", "d bias"), fused, ref, strict=True
+    ):
+        torch.testing.assert_close(
+            got, want, atol=1e-9, rtol=1e-9, msg=lambda m, n=name: f"{n}: {m}"
+        )
+
+
+# ------------------------------------------------------- agreement: every configuration
+
+
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("s", [2, 3, 4])
+def test_fused_equals_reference_every_kernel_size_2d(s: int, mode: str, padding_mode: str) -> None:
+    """All of k = 1..7 for this (s, mode, padding), on inputs from 1 pixel up, borders included."""
+    gen = torch.Generator().manual_seed(s)
+    for k, (h, w) in itertools.product(range(1, 8), [(1, 2), (2, 3), (5, 4)]):
+        if padding_mode == "reflect" and not reflect_fits((k, k), (h, w), s):
+            continue
+        x = torch.randn(2, 3, h, w, generator=gen, dtype=torch.float64)
+        weight = torch.randn(2, 3, k, k, generator=gen, dtype=torch.float64)
+        bias = torch.randn(2, generator=gen, dtype=torch.float64)
+        assert_agree(x, weight, bias, s, mode, padding_mode)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dims=st.integers(1, 3),
+    data=st.data(),
+    s=st.integers(1, 4),
+    mode=st.sampled_from(MODES),
+    padding_mode=st.sampled_from(PADDING_MODES),
+    seed=st.integers(0, 2**16),
+)
+def test_fused_equals_reference_random_configurations(
+    dims: int, data: st.DataObject, s: int, mode: str, padding_mode: str, seed: int
+) -> None:
+    """Per-axis kernel sizes and input sizes, 1-D to 3-D: values and all three gradients."""
+    most = {1: 12, 2: 8, 3: 4}[dims]
+    kernel = tuple(data.draw(st.lists(st.integers(1, 7), min_size=dims, max_size=dims)))
+    sizes = tuple(data.draw(st.lists(st.integers(1, most), min_size=dims, max_size=dims)))
+    assume(padding_mode != "reflect" or reflect_fits(kernel, sizes, s))
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 3, *sizes, generator=gen, dtype=torch.float64)
+    weight = torch.randn(4, 3, *kernel, generator=gen, dtype=torch.float64)
+    bias = torch.randn(4, generator=gen, dtype=torch.float64)
+    assert_agree(x, weight, bias, s, mode, padding_mode)
+
+
+def test_nearest_3x3_is_a_4_tap_transposed_convolution() -> None:
+    """The lift of the lead's derivation, written out by hand: v = [w2, w1+w2, w0+w1, w0].
+
+    With zero padding no border handling is needed, so the fused path must be exactly one
+    ``conv_transpose2d(kernel_size=4, stride=2, padding=1)``: the cost of ConvTranspose2d.
+    """
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 6, 5, generator=gen, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 3, generator=gen, dtype=torch.float64)
+    b = torch.randn(4, generator=gen, dtype=torch.float64)
+    lift = torch.tensor(
+        [[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float64
+    )  # taps x kernel
+    taps = torch.einsum("oiab,ta,ub->iotu", w, lift, lift)
+    expected = F.conv_transpose2d(x, taps, b, stride=2, padding=1)
+    torch.testing.assert_close(resize_conv_fused(x, w, b, 2, "nearest", "zeros"), expected)
+    torch.testing.assert_close(resize_conv_reference(x, w, b, 2, "nearest", "zeros"), expected)
+
+
+# ------------------------------------------------------------------------ gradcheck
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "s", "mode", "padding_mode"),
+    [
+        ((1, 2, 5), (4,), 3, "bilinear", "reflect"),
+        ((1, 2, 4, 3), (3, 3), 2, "nearest", "reflect"),
+        ((1, 2, 3, 4), (5, 2), 2, "bilinear", "zeros"),
+        ((1, 2, 4, 4), (4, 4), 2, "nearest", "reflect"),
+        ((1, 1, 2, 2, 3), (3, 2, 3), 2, "bilinear", "replicate"),
+    ],
+)
+def test_gradcheck_fused(
+    shape: tuple[int, ...], kernel: tuple[int, ...], s: int, mode: str, padding_mode: str
+) -> None:
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(*shape, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2, shape[1], *kernel, generator=gen, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: resize_conv_fused(x, w, b, s, mode, padding_mode), (x, w, b)
+    )
+
+
+# --------------------------------------------------------------- dtypes and layouts
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("mode", MODES)
+def test_bfloat16_close_to_float32_reference(device: str, mode: str) -> None:
+    gen = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 8, 9, 7, generator=gen)
+    w = torch.randn(4, 8, 3, 3, generator=gen) / 5
+    b = torch.randn(4, generator=gen)
+    want = resize_conv_reference(x, w, b, 2, mode, "reflect")
+    args = (x, w, b)
+    got = resize_conv_fused(*(t.to(device, torch.bfloat16) for t in args), 2, mode, "reflect")
+    assert got.dtype == torch.bfloat16
+    torch.testing.assert_close(got.float().cpu(), want, atol=0.1, rtol=0.05)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_channels_last_and_non_contiguous_inputs(device: str) -> None:
+    gen = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 6, 7, 10, generator=gen, dtype=torch.float64)
+    w = torch.randn(3, 6, 3, 3, generator=gen, dtype=torch.float64)
+    b = torch.randn(3, generator=gen, dtype=torch.float64)
+    want = resize_conv_reference(x, w, b, 2, "bilinear", "reflect")
+    x, w, b = (t.to(device) for t in (x, w, b))
+    for variant in (x.to(memory_format=torch.channels_last), x.transpose(2, 3).contiguous().mT):
+        got = resize_conv_fused(variant, w, b, 2, "bilinear", "reflect")
+        torch.testing.assert_close(got.cpu(), want)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+def test_cuda_equals_cpu(padding_mode: str) -> None:
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(2, 3, 6, 5, generator=gen, dtype=torch.float64)
+    w = torch.randn(4, 3, 5, 5, generator=gen, dtype=torch.float64)
+    b = torch.randn(4, generator=gen, dtype=torch.float64)
+    want = resize_conv_reference(x, w, b, 3, "bilinear", padding_mode)
+    got = resize_conv_fused(x.cuda(), w.cuda(), b.cuda(), 3, "bilinear", padding_mode)
+    torch.testing.assert_close(got.cpu(), want)
+
+
+# --------------------------------------------------------------- dispatch and errors
+
+
+def test_auto_is_fused_and_reference_is_the_definition() -> None:
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(1, 2, 5, 5, generator=gen)
+    w = torch.randn(3, 2, 3, 3, generator=gen)
+    fused = resize_conv_fused(x, w, None, 2, "bilinear", "reflect")
+    reference = resize_conv_reference(x, w, None, 2, "bilinear", "reflect")
+    assert not torch.equal(fused, reference)  # same operator, different float rounding
+    assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", impl="auto"), fused)
+    assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "fused"), fused)
+    assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "reference"), reference)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scale_factor": 0}, "scale_factor must be an integer >= 1, got 0"),
+        ({"scale_factor": 1.5}, "scale_factor must be an integer >= 1, got 1.5"),
+        ({"mode": "bicubic"}, "mode must be one of 'nearest', 'bilinear', got 'bicubic'"),
+        ({"padding_mode": "circular"}, "padding_mode must be one of"),
+        ({"impl": "triton"}, "impl must be one of 'auto', 'fused', 'reference', got 'triton'"),
+    ],
+)
+def test_bad_arguments_raise_value_error(kwargs: dict, message: str) -> None:
+    args = {"scale_factor": 2, "mode": "nearest", "padding_mode": "reflect", "impl": "auto"}
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        resize_conv(torch.randn(1, 2, 4, 4), torch.randn(3, 2, 3, 3), None, **args)
+
+
+@pytest.mark.parametrize("impl", ["fused", "reference"])
+def test_reflect_wider_than_the_upsampled_input_raises(impl: str) -> None:
+    # k=7 pads 3 per side; a 1-pixel input upsampled by 2 has only 2 samples to reflect.
+    x, w = torch.randn(1, 2, 1, 4), torch.randn(3, 2, 7, 7)
+    with pytest.raises(ValueError, match=r"padding_mode='reflect'.*\(1, 2, 1, 4\).*upsamples to 2"):
+        resize_conv(x, w, None, 2, "nearest", "reflect", impl)
+    assert resize_conv(x, w, None, 2, "nearest", "replicate", impl).shape == (1, 3, 2, 8)
+
+
+def test_wrong_rank_or_channels_raise() -> None:
+    w = torch.randn(3, 2, 3, 3)
+    with pytest.raises(ValueError, match=r"input must have shape \(N, C, H, W\).*\(2, 4, 4\)"):
+        resize_conv(torch.randn(2, 4, 4), w, None, 2)
+    with pytest.raises(ValueError, match=r"input has 5 channels.*in_channels=2"):
+        resize_conv(torch.randn(1, 5, 4, 4), w, None, 2)
+    with pytest.raises(ValueError, match="weight must have shape"):
+        resize_conv(torch.randn(1, 2, 4, 4), torch.randn(3, 2), None, 2)

@@ -1,0 +1,367 @@
+"""SubPixelConv2d, ICNR and the zero-order-hold blur: checked against independent computations."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from checkerscope.functional.resize_conv import resize_conv_reference
+from checkerscope.functional.subpixel import (
+    icnr_,
+    icnr_weight,
+    nearest_resize_conv_weight,
+    subpixel_conv2d,
+)
+from checkerscope.nn import ResizeConv2d, SubPixelConv2d
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def sub_kernel_and_bias(layer: SubPixelConv2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """Phase 0 of every output channel: the w0, b0 that ICNR copied."""
+    phases = layer.scale_factor**2
+    return layer.conv.weight[::phases], layer.conv.bias[::phases]
+
+
+def nearest_of_conv(x: torch.Tensor, w0: torch.Tensor, b0: torch.Tensor, s: int) -> torch.Tensor:
+    return F.interpolate(F.conv2d(x, w0, b0, padding="same"), scale_factor=s, mode="nearest")
+
+
+def interior(y: torch.Tensor, margin: int) -> torch.Tensor:
+    return y[..., margin:-margin, margin:-margin] if margin else y
+
+
+# ---------------------------------------------------------------- ICNR: the two equalities
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(1, 5),
+    s=st.integers(1, 4),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    seed=st.integers(0, 2**16),
+)
+def test_icnr_equals_nearest_upsample_of_conv(k: int, s: int, h: int, w: int, seed: int) -> None:
+    torch.manual_seed(seed)
+    layer = SubPixelConv2d(3, 2, kernel_size=k, scale_factor=s, init="icnr")
+    x = torch.randn(2, 3, h, w)
+    w0, b0 = sub_kernel_and_bias(layer)
+    with warnings.catch_warnings():  # even k: torch warns that "same" pads a copy
+        warnings.simplefilter("ignore", UserWarning)
+        expected = nearest_of_conv(x, w0, b0, s)
+        got = layer(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    k=st.integers(1, 5),
+    s=st.integers(1, 4),
+    h=st.integers(1, 7),
+    w=st.integers(1, 7),
+    seed=st.integers(0, 2**16),
+)
+def test_icnr_equals_nearest_resize_conv(k: int, s: int, h: int, w: int, seed: int) -> None:
+    torch.manual_seed(seed)
+    layer = SubPixelConv2d(3, 2, kernel_size=k, scale_factor=s, init="icnr")
+    w0, b0 = sub_kernel_and_bias(layer)
+    hr_kernel = nearest_resize_conv_weight(w0.detach(), s)
+    resize = ResizeConv2d(
+        3, 2, hr_kernel.shape[-1], s, mode="nearest", padding_mode="zeros", impl="reference"
+    )
+    with torch.no_grad():
+        resize.weight.copy_(hr_kernel)
+        resize.bias.copy_(b0)
+    x = torch.randn(2, 3, h, w)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        got = layer(x)
+    torch.testing.assert_close(got, resize(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("s", [2, 3])
+def test_odd_kernel_resize_conv_weight_is_the_plain_dilation(s: int) -> None:
+    w0 = torch.randn(2, 3, 3, 3)
+    dilated = torch.zeros(2, 3, s * 2 + 1, s * 2 + 1)
+    dilated[..., ::s, ::s] = w0
+    assert torch.equal(nearest_resize_conv_weight(w0, s), dilated)
+
+
+def test_even_kernel_plain_dilation_is_off_the_block_grid() -> None:
+    # Why even k needs the s-1 leading zeros: the plain dilation is not the same operator.
+    torch.manual_seed(0)
+    s, k = 2, 4
+    w0, b0 = torch.randn(2, 3, k, k), torch.randn(2)
+    plain = torch.zeros(2, 3, s * (k - 1) + 1, s * (k - 1) + 1)
+    plain[..., ::s, ::s] = w0
+    x = torch.randn(1, 3, 6, 6)
+    target = resize_conv_reference(x, nearest_resize_conv_weight(w0, s), b0, s, "nearest", "zeros")
+    off = resize_conv_reference(x, plain, b0, s, "nearest", "zeros")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        torch.testing.assert_close(target, nearest_of_conv(x, w0, b0, s))
+    assert (off - target).abs().max() > 0.1
+
+
+def test_icnr_copies_bias_and_weight_into_every_phase() -> None:
+    layer = SubPixelConv2d(4, 3, scale_factor=3)
+    weight = layer.conv.weight.view(3, 9, 4, 3, 3)
+    bias = layer.conv.bias.view(3, 9)
+    assert torch.equal(weight, weight[:, :1].expand_as(weight))
+    assert torch.equal(bias, bias[:, :1].expand_as(bias))
+    assert bias.std(dim=0).min() > 0  # channels still differ from each other
+
+
+def test_icnr_init_has_the_scale_of_nn_conv2d() -> None:
+    torch.manual_seed(0)
+    layer = SubPixelConv2d(16, 8, kernel_size=3)
+    bound = 1 / math.sqrt(16 * 9)  # kaiming_uniform(a=sqrt(5)) and the bias both use this
+    w0, b0 = sub_kernel_and_bias(layer)
+    assert w0.abs().max() <= bound and w0.abs().max() > 0.9 * bound
+    assert b0.abs().max() <= bound
+    torch.testing.assert_close(w0.std().item(), bound / math.sqrt(3), rtol=0.1, atol=0)
+
+
+def test_icnr_weight_matches_pixel_shuffle_order() -> None:
+    # Brute force: pixel_shuffle sends channel c*s*s + i*s + j to channel c, phase (i, j).
+    w0 = torch.randn(2, 3, 3, 3)
+    expanded = icnr_weight(w0, 2)
+    for c in range(2):
+        for i in range(2):
+            for j in range(2):
+                assert torch.equal(expanded[c * 4 + i * 2 + j], w0[c])
+
+
+def test_icnr_uses_the_given_init() -> None:
+    weight = torch.empty(8, 3, 3, 3)
+    icnr_(weight, 2, init=nn.init.ones_)
+    assert torch.equal(weight, torch.ones(8, 3, 3, 3))
+
+
+def test_icnr_rejects_bad_shapes() -> None:
+    with pytest.raises(ValueError, match=r"divisible by 4, got shape \(6, 3, 3, 3\)"):
+        icnr_(torch.empty(6, 3, 3, 3), 2)
+    with pytest.raises(ValueError, match=r"bias must have shape \(8,\).*got \(4,\)"):
+        icnr_(torch.empty(8, 3, 3, 3), 2, bias=torch.empty(4))
+    with pytest.raises(ValueError, match="scale_factor must be an integer >= 1, got 0"):
+        icnr_(torch.empty(8, 3, 3, 3), 0)
+
+
+# ---------------------------------------------------------------- constant in, constant out
+
+
+@settings(max_examples=30, deadline=None)
+@given(value=st.floats(-3, 3), s=st.integers(2, 4), k=st.sampled_from([1, 3, 5]))
+def test_icnr_maps_a_constant_to_a_constant(value: float, s: int, k: int) -> None:
+    layer = SubPixelConv2d(2, 3, kernel_size=k, scale_factor=s, init="icnr")
+    y = layer(torch.full((1, 2, 8, 8), value))
+    inner = interior(y, s * (k // 2))  # zero padding reaches k//2 low-res pixels in
+    per_channel = inner.flatten(2)
+    torch.testing.assert_close(per_channel, per_channel[..., :1].expand_as(per_channel))
+
+
+def test_default_init_maps_a_constant_to_a_checkerboard() -> None:
+    torch.manual_seed(0)
+    layer = SubPixelConv2d(2, 3, kernel_size=3, scale_factor=2, init="default")
+    inner = interior(layer(torch.ones(1, 2, 8, 8)), 2).detach()
+    spread = inner.flatten(2).std(dim=-1)
+    assert spread.min() > 1e-2
+    # ... and the pattern repeats with period s: it is made of the s*s phases.
+    torch.testing.assert_close(inner[..., :-2, :], inner[..., 2:, :])
+
+
+@pytest.mark.parametrize("s", [2, 3])
+def test_blur_maps_a_constant_to_a_constant_for_any_weights(s: int) -> None:
+    # Sugawara et al.: the zero-order hold averages the s phases of every period.
+    torch.manual_seed(0)
+    layer = SubPixelConv2d(2, 3, kernel_size=3, scale_factor=s, init="default", blur=True)
+    inner = interior(layer(torch.ones(1, 2, 8, 8)), 2 * s).detach().flatten(2)
+    torch.testing.assert_close(inner, inner[..., :1].expand_as(inner))
+
+
+# ---------------------------------------------------------------- independent references
+
+
+def test_default_init_equals_a_transposed_conv_with_kernel_s_times_k() -> None:
+    # Sub-pixel conv with an odd k is a stride-s ConvTranspose2d of kernel s*k (the article's
+    # "kernel size divisible by the stride"); tap (s*(k-1-a) + i, s*(k-1-b) + j) of its kernel
+    # is tap (a, b) of phase (i, j).
+    torch.manual_seed(0)
+    s, k, cin, cout = 2, 3, 3, 2
+    layer = SubPixelConv2d(cin, cout, kernel_size=k, scale_factor=s, init="default")
+    w = layer.conv.weight.detach().view(cout, s, s, cin, k, k)
+    deconv = torch.zeros(cin, cout, s * k, s * k)
+    for a in range(k):
+        for b in range(k):
+            for i in range(s):
+                for j in range(s):
+                    tap = w[:, i, j, :, a, b].T
+                    deconv[:, :, s * (k - 1 - a) + i, s * (k - 1 - b) + j] = tap
+    x = torch.randn(2, cin, 5, 6)
+    phase_bias = layer.conv.bias.detach().view(cout, s, s).repeat(1, 5, 6)
+    expected = F.conv_transpose2d(x, deconv, None, s, s * (k - 1) // 2) + phase_bias
+    torch.testing.assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("blur", [False, True])
+@pytest.mark.parametrize("k", [3, 4])
+def test_module_equals_function(padding_mode: str, blur: bool, k: int) -> None:
+    layer = SubPixelConv2d(3, 2, k, 2, "default", blur, padding_mode)
+    x = torch.randn(2, 3, 5, 6)
+    expected = subpixel_conv2d(x, layer.conv.weight, layer.conv.bias, 2, padding_mode, blur)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        got = layer(x)
+    torch.testing.assert_close(got, expected)
+
+
+# ---------------------------------------------------------------- shapes, state, devices
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("s", [1, 2, 3])
+@pytest.mark.parametrize("kernel_size", [1, 3, (3, 5)])
+@pytest.mark.parametrize("blur", [False, True])
+def test_cardinality(device: str, s: int, kernel_size: int | tuple[int, int], blur: bool) -> None:
+    layer = SubPixelConv2d(4, 3, kernel_size, s, blur=blur, device=device)
+    assert layer(torch.randn(2, 4, 5, 7, device=device)).shape == (2, 3, 5 * s, 7 * s)
+
+
+def test_state_dict_is_a_plain_conv2d_and_blur_is_a_2x2_mean() -> None:
+    layer = SubPixelConv2d(4, 3, blur=True, init="default")
+    assert list(layer.state_dict()) == ["conv.weight", "conv.bias"]
+    plain = nn.Conv2d(4, 12, 3, padding=1)
+    plain.load_state_dict({k.removeprefix("conv."): t for k, t in layer.state_dict().items()})
+    x = torch.randn(1, 4, 5, 5)
+    shuffled = F.pixel_shuffle(plain(x), 2)
+    # Each output is the mean of the 2x2 window starting at it; the far edges repeat.
+    expected = F.avg_pool2d(F.pad(shuffled, (0, 1, 0, 1), mode="replicate"), 2, stride=1)
+    torch.testing.assert_close(layer(x), expected)
+
+
+def test_no_bias() -> None:
+    layer = SubPixelConv2d(4, 3, bias=False)
+    assert layer.conv.bias is None and "bias=False" in repr(layer)
+    assert layer(torch.randn(1, 4, 3, 3)).shape == (1, 3, 6, 6)
+
+
+def test_repr_shows_the_arguments() -> None:
+    text = repr(SubPixelConv2d(4, 3, 5, 3, init="default", blur=True, padding_mode="reflect"))
+    for part in ["4, 3", "kernel_size=(5, 5)", "scale_factor=3", "init='default'", "blur=True"]:
+        assert part in text
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("blur", [False, True])
+def test_dtypes_match_float32(dtype: torch.dtype, blur: bool) -> None:
+    layer = SubPixelConv2d(4, 3, blur=blur)
+    x = torch.randn(2, 4, 6, 6)
+    expected = layer(x)
+    got = layer.to(dtype)(x.to(dtype))
+    assert got.dtype == dtype
+    tol = 1e-5 if dtype == torch.float64 else 5e-2
+    torch.testing.assert_close(got.float(), expected, atol=tol, rtol=tol)
+
+
+@pytest.mark.parametrize("blur", [False, True])
+def test_channels_last_and_non_contiguous(blur: bool) -> None:
+    layer = SubPixelConv2d(4, 3, blur=blur)
+    x = torch.randn(2, 4, 6, 7)
+    expected = layer(x)
+    torch.testing.assert_close(layer(x.to(memory_format=torch.channels_last)), expected)
+    layer_cl = SubPixelConv2d(4, 3, blur=blur).to(memory_format=torch.channels_last)
+    layer_cl.load_state_dict(layer.state_dict())
+    torch.testing.assert_close(layer_cl(x.to(memory_format=torch.channels_last)), expected)
+    transposed = x.transpose(2, 3).contiguous().transpose(2, 3)
+    assert not transposed.is_contiguous()
+    torch.testing.assert_close(layer(transposed), expected)
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
+@pytest.mark.parametrize("blur", [False, True])
+def test_gradcheck(padding_mode: str, blur: bool) -> None:
+    x = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(2 * 4, 2, 3, 3, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2 * 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, w, b: subpixel_conv2d(x, w, b, 2, padding_mode, blur), (x, w, b)
+    )
+
+
+# ---------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
+        ({"out_channels": -1}, "out_channels must be a positive integer, got -1"),
+        ({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
+        ({"kernel_size": (3, 3, 3)}, r"kernel_size must be an int or a sequence of 2 ints"),
+        ({"scale_factor": 0}, "scale_factor must be an integer >= 1, got 0"),
+        ({"scale_factor": 1.5}, "scale_factor must be an integer >= 1, got 1.5"),
+        ({"init": "orthogonal"}, "init must be one of 'icnr', 'default', got 'orthogonal'"),
+        ({"blur": "yes"}, "blur must be True or False, got 'yes'"),
+        ({"padding_mode": "mirror"}, "padding_mode must be one of .* got 'mirror'"),
+        ({"bias": 1}, "bias must be True or False, got 1"),
+    ],
+)
+def test_bad_arguments(kwargs: dict, message: str) -> None:
+    args = {"in_channels": 4, "out_channels": 3, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        SubPixelConv2d(**args)
+
+
+def test_bad_input() -> None:
+    layer = SubPixelConv2d(4, 3)
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\) with 4 dimensions.*\(4, 5, 5\)"):
+        layer(torch.randn(4, 5, 5))
+    with pytest.raises(ValueError, match=r"has 5 channels .* expects in_channels=4"):
+        layer(torch.randn(1, 5, 5, 5))
+    reflect = SubPixelConv2d(4, 3, kernel_size=5, padding_mode="reflect")
+    with pytest.raises(ValueError, match=r"too small for padding_mode='reflect'.*size 2"):
+        reflect(torch.randn(1, 4, 2, 8))
+
+
+# ---------------------------------------------------------------- compile, trace, ONNX
+
+
+@pytest.mark.slow
+def test_compile_matches_eager() -> None:
+    layer = SubPixelConv2d(4, 3, blur=True, init="default")
+    x = torch.randn(2, 4, 6, 6)
+    torch.testing.assert_close(torch.compile(layer)(x), layer(x), atol=1e-5, rtol=1e-5)
+
+
+def test_trace_matches_eager() -> None:
+    layer = SubPixelConv2d(4, 3, blur=True).eval()
+    x = torch.randn(2, 4, 6, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = torch.jit.trace(layer, x)
+    torch.testing.assert_close(traced(x), layer(x))
+
+
+@pytest.mark.slow
+def test_onnx_export_runs_the_same() -> None:
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxscript")
+    from onnx.reference import ReferenceEvaluator
+
+    layer = SubPixelConv2d(3, 2, blur=True, init="default").eval()
+    x = torch.randn(1, 3, 5, 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = torch.onnx.export(layer, (x,), dynamo=True, verbose=False).model_proto
+    onnx.checker.check_model(model)
+    (out,) = ReferenceEvaluator(model).run(None, {model.graph.input[0].name: x.numpy()})
+    torch.testing.assert_close(torch.from_numpy(out), layer(x).detach(), atol=1e-5, rtol=1e-5)
