@@ -8,7 +8,7 @@ with a lower peak memory than the reference.
 
 Timing runs every layer in one process, in rotating order, one fwd+bwd each per round, so
 that the machine's load falls on all of them alike; the median over rounds is reported.
-Peak memory on CPU is the growth of the peak resident set (``ru_maxrss``) over one fwd+bwd,
+Peak memory on CPU is the growth of the peak resident set (VmHWM) over one fwd+bwd,
 each layer in a fresh subprocess; on CUDA it is ``torch.cuda.max_memory_allocated``.
 
     python benchmarks/layers.py [--device cpu|cuda] [--repeats 15] [--threads N]
@@ -123,10 +123,32 @@ def peak_bytes_here(name: str, shape: Shape, device: str) -> int:
         step(layer, x, grad)
         torch.cuda.synchronize()
         return torch.cuda.max_memory_allocated() - before
-    # ru_maxrss only grows, so no warm-up: this pass's peak is the first that counts.
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # No warm-up on CPU: the peak resident set of this fresh process is what one pass needs.
+    before = reset_resident_peak()
     step(layer, x, grad)
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024  # KiB on Linux
+    return resident_peak() - before
+
+
+def resident_peak() -> int:
+    """Peak resident set of this process in bytes (Linux's VmHWM, else ru_maxrss)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def reset_resident_peak() -> int:
+    """Lower the recorded peak to the current resident set where Linux allows; return it."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        pass
+    return resident_peak()
 
 
 def peak_bytes(name: str, shape: Shape, device: str, threads: int) -> int:

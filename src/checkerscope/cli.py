@@ -75,10 +75,10 @@ def scan(
         list[Path], typer.Argument(exists=True, help="Image files, or folders to search.")
     ],
     threshold: float | None = typer.Option(
-        None, help="Flag scores above this, in dB. [default: the validated 12 dB]"
+        None, help="Flag scores above this many dB (default: 12, set by the score's validation)."
     ),
     workers: int | None = typer.Option(
-        None, min=1, help="Processes that decode and score. [default: min(4, CPUs)]"
+        None, min=1, help="Processes that decode and score (default: min(4, CPUs))."
     ),
     json_out: Annotated[
         Path | None,
@@ -170,7 +170,8 @@ def reproduce(
     resume: bool = typer.Option(False, help="Skip finished experiments, continue the unfinished."),
     seed: int = typer.Option(0, help="Base seed; each experiment derives its own from it."),
 ) -> None:
-    """Run the study's experiments and decide its claims; writes OUT/results.json and PNGs.
+    """Run the study's experiments and decide its claims; writes OUT/results.json, PNGs and the
+    report OUT/index.html.
 
     Under torchrun the training runs with DistributedDataParallel (gloo on CPU, nccl on GPU).
     """
@@ -179,6 +180,7 @@ def reproduce(
     from rich.console import Console
 
     from checkerscope import experiments
+    from checkerscope.report import build
 
     try:
         results = experiments.run(
@@ -186,6 +188,9 @@ def reproduce(
         )
     except (ValueError, experiments.ExperimentError) as err:
         typer.echo(f"Error: {err}", err=True)
+        if isinstance(err, experiments.ExperimentError) and (out / "results.json").is_file():
+            page = build.build(out, experiments.experiments())
+            typer.echo(f"report of the experiments that finished: {page.resolve()}", err=True)
         raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err
     if os.environ.get("RANK", "0") != "0":
         return
@@ -195,3 +200,28 @@ def reproduce(
         console.print(f"{claim['id']}: {mark}")
     held = sum(c["holds"] for c in results["claims"])
     console.print(f"{held}/{len(results['claims'])} claims hold; results in {out / 'results.json'}")
+    typer.echo(f"report: {build.build(out, experiments.experiments()).resolve()}")
+
+
+@app.command()
+def report(
+    out: Annotated[
+        Path, typer.Argument(help="A folder written by `checkerscope reproduce`.")
+    ] = Path("results"),
+    screenshot: Annotated[
+        Path | None, typer.Option(help="Also save a PNG of the page's top here (needs chromium).")
+    ] = None,
+) -> None:
+    """Rebuild OUT/index.html from OUT/results.json and the figures beside it."""
+    from checkerscope import experiments
+    from checkerscope.report import build
+    from checkerscope.report import screenshot as shots
+
+    try:
+        page = build.build(out, experiments.experiments())
+        typer.echo(f"report: {page.resolve()}")
+        if screenshot is not None:
+            typer.echo(f"screenshot: {shots.screenshot(page, screenshot)}")
+    except (ValueError, RuntimeError) as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err

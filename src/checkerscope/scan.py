@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -43,7 +43,8 @@ class ScanResult:
     """One scanned file. On failure only ``path`` and ``error`` are set.
 
     ``score_db``: the checkerboard score (dB); ``period``: the period with the highest score;
-    ``block_grid_db``: the JPEG 8x8 block-grid measure (dB, ``None`` below 16x16 pixels);
+    ``block_grid_db``: the 8x8 block-grid measure of JPEG files (dB; ``None`` for other
+    formats, whose grid is not JPEG's, and below 16x16 pixels);
     ``rows_scored``: rows decoded and scored, less than ``height`` above :data:`MAX_PIXELS`.
     """
 
@@ -111,10 +112,17 @@ def _as_array(im: Any) -> np.ndarray:
     return np.asarray(im)
 
 
-def read_image(
-    path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS
-) -> tuple[np.ndarray, int, int]:
-    """Decode an image file as ``(array, width, height)``, array (rows, W) or (rows, W, 3).
+class Decoded(NamedTuple):
+    """An image file's pixels (rows, W) or (rows, W, 3), its full size and its PIL format."""
+
+    array: np.ndarray
+    width: int
+    height: int
+    format: str | None
+
+
+def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Decoded:
+    """Decode an image file; the array holds all rows, or a top band of the largest ones.
 
     ``rows`` is the height, or for images above ``max_pixels`` the largest multiple of 8 with
     ``rows * width <= max_pixels``, decoded without decoding the rest (non-interlaced PNG,
@@ -126,7 +134,7 @@ def read_image(
         width, height = im.size
         if width * height <= max_pixels:
             im.load()
-            return _as_array(im), width, height
+            return Decoded(_as_array(im), width, height, im.format)
         rows = max_pixels // width // 8 * 8
         sequential = (im.format == "PNG" and not im.info.get("interlace")) or (
             im.format == "JPEG" and "progression" not in im.info
@@ -145,7 +153,7 @@ def read_image(
             im.load()
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = truncated
-        return _as_array(im), width, height
+        return Decoded(_as_array(im), width, height, im.format)
 
 
 def _luma(array: np.ndarray) -> np.ndarray:
@@ -174,16 +182,23 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
     """
     import torch
 
-    from checkerscope.analysis.score import TILE, _default_periods, block_grid, period_scores
+    from checkerscope.analysis.score import (
+        BLOCK,
+        TILE,
+        _default_periods,
+        block_grid,
+        period_scores,
+    )
 
     try:
-        array, width, height = read_image(path, max_pixels)
+        array, width, height, fmt = read_image(path, max_pixels)
         y = torch.from_numpy(_luma(array))[None]
         del array
         periods = _default_periods(*(min(n, TILE) for n in y.shape[-2:]))
         scores = period_scores(y, periods)[0]
         best = int(scores.argmax())
-        grid = float(block_grid(y)[0]) if min(y.shape[-2:]) >= 16 else None
+        jpeg = fmt in ("JPEG", "MPO") and min(y.shape[-2:]) >= 2 * BLOCK
+        grid = float(block_grid(y)[0]) if jpeg else None
         return ScanResult(
             os.fspath(path), float(scores[best]), periods[best], width, height, grid, y.shape[-2]
         )

@@ -209,3 +209,15 @@ def test_every_scale_has_every_config() -> None:
     for table in (C.DATA, C.GAN_TRAINING):
         assert set(table) == set(C.SCALES)
         assert all(dataclasses.is_dataclass(cfg) for cfg in table.values())
+
+
+def test_cli_reproduce_reports_bad_arguments(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from checkerscope.cli import app
+
+    result = CliRunner().invoke(app, ["reproduce", "--only", "nope", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "only names unknown experiments ['nope']" in result.output
+    result = CliRunner().invoke(app, ["reproduce", "--scale", "huge", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "scale must be one of" in result.output

@@ -102,27 +102,36 @@ def _geometry(
     h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype, device: torch.device
 ) -> tuple[torch.Tensor, ...]:
     """What :func:`_energy` reads, on ``device``: the rfft2 bins it needs (N,), their rows and
-    columns, the smooth-component factors there, and per period the positions of the peaks (L,)
-    and their rings (L, R) in the bin list. A few thousand bins, not the whole spectrum."""
+    columns, the smooth-component factors there, the positions in that list of all peaks (L,),
+    a (L, P) matrix that sums per period, and the rings (L, R) of each period (one tensor for
+    all when their widths agree, as they do from 64 pixels up). A few thousand bins, not the
+    whole spectrum.
+    """
     lattices = [_lattice(h, w, p) for p in periods]
     flat = torch.cat([torch.cat([peak, ring.flatten()]) for peak, ring in lattices])
     bins, position = torch.unique(flat, return_inverse=True)
-    groups, k = [], 0
-    for peak, ring in lattices:
-        groups.append(position[k : k + len(peak)])
-        k += len(peak)
-        groups.append(position[k : k + ring.numel()].view(ring.shape))
-        k += ring.numel()
+    peaks, rings, owner, k = [], [], [], 0
+    for i, (peak, ring) in enumerate(lattices):
+        peaks.append(position[k : k + len(peak)])
+        rings.append(position[k + len(peak) : k + len(peak) + ring.numel()].view(ring.shape))
+        k += len(peak) + ring.numel()
+        owner += [i] * len(peak)
+    if len({r.shape[1] for r in rings}) == 1:
+        rings = [torch.cat(rings)]
     half = w // 2 + 1
     a, b = smooth_factors(h, w, dtype, device)
     bins = bins.to(device)
+    real = torch.float64 if dtype == torch.float64 else torch.float32
+    by_period = torch.nn.functional.one_hot(torch.tensor(owner), len(periods)).to(device, real)
     return (
         bins,
         bins // half,
         bins % half,
         a.flatten()[bins],
         b.flatten()[bins],
-        *(g.to(device) for g in groups),
+        torch.cat(peaks).to(device),
+        by_period,
+        *(r.to(device) for r in rings),
     )
 
 
@@ -135,13 +144,13 @@ def _energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Tensor, to
     m = math.lcm(*periods)
     h, w = x.shape[-2] // m * m, x.shape[-1] // m * m
     x = x[..., :h, :w]
-    bins, ky, kx, a, b, *groups = _geometry(h, w, periods, x.dtype, x.device)
+    bins, ky, kx, a, b, peaks, by_period, *rings = _geometry(h, w, periods, x.dtype, x.device)
     rows, cols = edge_jumps(x)
     spec = torch.fft.rfft2(x).flatten(-2)[..., bins] - (a * rows[..., kx] + b * cols[..., ky])
     power = torch.view_as_real(spec).square().sum(dim=-1).mean(dim=1)  # (B, N)
-    art = torch.stack([power[:, peak].sum(dim=1) for peak in groups[::2]], dim=1)
-    medians = [power[:, ring].median(dim=-1).values.sum(dim=1) for ring in groups[1::2]]
-    bg = torch.stack(medians, dim=1) / math.log(2)
+    art = power[:, peaks] @ by_period
+    medians = torch.cat([power[:, ring].median(dim=-1).values for ring in rings], dim=1)
+    bg = medians @ by_period / math.log(2)
     # An image without any texture has no background; a relative floor keeps the ratio finite.
     tiny = torch.finfo(power.dtype)
     floor = (power.sum(dim=1, keepdim=True) * tiny.eps).clamp(min=tiny.tiny)
@@ -175,16 +184,20 @@ def artifact_energy(
     periods = _check_periods("periods", periods, th, tw)
     corners = [(i, j) for i in tile_starts(h, th) for j in tile_starts(w, tw)]
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+
+    def energy(tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        tiles = tiles.to(dtype)
+        return _energy(luma(tiles) if color == "luma" and tiles.shape[1] == 3 else tiles, periods)
+
+    if len(corners) == 1:
+        return energy(x[..., :th, :tw])
     art = torch.zeros(x.shape[0], len(periods), dtype=dtype, device=x.device)
     bg = torch.zeros_like(art)
     # Tiles are converted to float a chunk at a time, so a uint8 image is never copied whole.
     chunk = max(1, _TILE_BATCH // x.shape[0])
     for k in range(0, len(corners), chunk):
-        tiles = torch.cat([x[..., i : i + th, j : j + tw] for i, j in corners[k : k + chunk]])
-        tiles = tiles.to(dtype)
-        if color == "luma" and tiles.shape[1] == 3:
-            tiles = luma(tiles)
-        a, b = _energy(tiles, periods)
+        part = [x[..., i : i + th, j : j + tw] for i, j in corners[k : k + chunk]]
+        a, b = energy(torch.cat(part))
         art += a.view(-1, x.shape[0], len(periods)).sum(dim=0)
         bg += b.view(-1, x.shape[0], len(periods)).sum(dim=0)
     return art, bg
@@ -211,6 +224,7 @@ def period_scores(
         torch.Size([1, 3])
     """
     x = as_image_batch("x", x, floating=False)
+    tile = None if tile is None else v.positive_int("tile", tile)
     if periods is None:
         sides = x.shape[-2:] if tile is None else [min(n, tile) for n in x.shape[-2:]]
         periods = _default_periods(*sides)
@@ -314,13 +328,14 @@ def block_grid(x: torch.Tensor, color: str = "luma") -> torch.Tensor:
         band = x[..., r0 : r0 + _BAND + 1, :].to(dtype)  # one extra row for the steps down
         band = luma(band) if color == "luma" and band.shape[1] == 3 else band
         rows = min(_BAND, h - r0)
-        steps = band[..., :rows, :].diff(dim=-1).square().mean(dim=1).sum(dim=1)
-        across += steps[:, :n_h].reshape(b, -1, BLOCK).sum(dim=1)
-        steps = band.diff(dim=-2).square().mean(dim=1).sum(dim=-1)  # (B, rows)
+        steps = band[..., :rows, 1:] - band[..., :rows, :-1]
+        across += steps.square_().sum(dim=(1, 2))[:, :n_h].view(b, -1, BLOCK).sum(dim=1)
+        steps = (band[..., 1:, :] - band[..., :-1, :]).square_().sum(dim=(1, 3))  # (B, rows)
         index = torch.arange(r0, r0 + steps.shape[1], device=x.device)
         keep = index < n_v
         down.index_add_(1, index[keep] % BLOCK, steps[:, keep])
-    offsets = across / (h * n_h / BLOCK) + down / (w * n_v / BLOCK)
+    c = x.shape[1] if not (color == "luma" and x.shape[1] == 3) else 1
+    offsets = across / (c * h * n_h / BLOCK) + down / (c * w * n_v / BLOCK)
     others = offsets[:, : BLOCK - 1].median(dim=1).values
     floor = (offsets.sum(dim=1) * torch.finfo(offsets.dtype).eps).clamp(
         min=torch.finfo(offsets.dtype).tiny

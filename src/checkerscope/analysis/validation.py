@@ -11,12 +11,10 @@ JPEG round trips of the photographs check that compression is not mistaken for a
 from __future__ import annotations
 
 import io
-import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 
 from checkerscope import _validation as v
 from checkerscope.analysis.score import checkerboard_score
@@ -25,7 +23,9 @@ from checkerscope.data import embedded_photographs, random_crops
 AMPLITUDES: tuple[float, ...] = (0.01, 0.02, 0.04, 0.08)
 PLANT_PERIODS: tuple[int, ...] = (2, 4)
 JPEG_QUALITIES: tuple[int, ...] = (95, 75, 50, 30)
-UPSAMPLERS: tuple[str, ...] = ("transposed_k3", "transposed_k4", "resize_conv")
+UPSAMPLERS: tuple[str, ...] = ("deconv", "subpixel", "subpixel_icnr", "resize_conv")
+"""Generators compared: transposed convolution and plain sub-pixel convolution (checkerboards
+at init), ICNR-initialized sub-pixel and resize-convolution (artifact-free at init)."""
 
 
 def quantize(x: torch.Tensor) -> torch.Tensor:
@@ -59,28 +59,24 @@ def pattern(kind: str, period: int, channels: int, h: int, w: int, seed: int) ->
     return torch.stack(tiles).repeat(reps)[:, :h, :w]
 
 
-def generator(upsampler: str, seed: int, width: int = 64) -> nn.Sequential:
-    """A random-init 3-layer generator, (B, width, 8, 8) -> (B, 3, 64, 64), in DCGAN's shape.
+def generated(upsample: str, n: int, seed: int = 0, size: int = 64) -> torch.Tensor:
+    """``n`` images (n, 3, size, size) in [0, 1] from random-init DCGAN generators.
 
-    ``upsampler``: ``"transposed_k3"`` (stride 2, kernel 3: uneven overlap),
-    ``"transposed_k4"`` (stride 2, kernel 4: even overlap) or ``"resize_conv"``
-    (nearest-neighbour resize then a 3x3 convolution, :class:`checkerscope.nn.ResizeConv2d`).
+    :class:`checkerscope.models.DCGANGenerator` with ``upsample`` as its upsampler (``"deconv"``:
+    stride-2 transposed convolutions; ``"resize_conv"``: nearest resize then convolution; any
+    kind of :func:`checkerscope.nn.upsampler`), four images from each of ``ceil(n / 4)`` seeds,
+    in eval mode so BatchNorm is the identity, as in the article's untrained samples.
     """
-    from checkerscope.nn import ResizeConv2d
+    from checkerscope.models import DCGANGenerator
 
-    v.one_of("upsampler", upsampler, UPSAMPLERS)
-    torch.manual_seed(seed)
-    chans = (width, width // 2, width // 4, 3)
-    layers: list[nn.Module] = []
-    for i, (c_in, c_out) in enumerate(itertools.pairwise(chans)):
-        if upsampler == "transposed_k3":
-            layers.append(nn.ConvTranspose2d(c_in, c_out, 3, stride=2, padding=1, output_padding=1))
-        elif upsampler == "transposed_k4":
-            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
-        else:
-            layers.append(ResizeConv2d(c_in, c_out, kernel_size=3))
-        layers.append(nn.Tanh() if i == len(chans) - 2 else nn.ReLU())
-    return nn.Sequential(*layers)
+    images = []
+    for i in range(-(-v.positive_int("n", n) // 4)):
+        torch.manual_seed(seed + i)
+        model = DCGANGenerator(nz=64, ngf=32, image_size=size, upsample=upsample).eval()
+        z = torch.randn(4, 64, generator=torch.Generator().manual_seed(seed + i))
+        with torch.no_grad():
+            images.append(model(z))
+    return quantize(torch.cat(images)[:n] * 0.5 + 0.5)
 
 
 def roc_auc(positive: torch.Tensor, negative: torch.Tensor) -> float:
@@ -113,7 +109,7 @@ class Validation:
     photographs: dict[str, float]  # whole photographs, all channels
     jpeg: dict[tuple[str, int], float]  # (photo, quality) -> score of the decoded JPEG
     jpeg_mean: dict[tuple[str, int], float]  # the same with color="mean", for comparison
-    generators: dict[str, torch.Tensor]  # upsampler -> (n,)
+    generators: dict[str, torch.Tensor]  # upsampler kind -> (n,)
     settings: dict[str, object] = field(default_factory=dict)
 
     def auc_planted(self, amplitude: float | None = None) -> float:
@@ -139,14 +135,18 @@ class Validation:
 
 
 def validate(
-    n_crops: int = 64, size: int = 256, n_generated: int = 64, seed: int = 0
+    n_crops: int = 64,
+    size: int = 256,
+    n_generated: int = 64,
+    seed: int = 0,
+    qualities: tuple[int, ...] = JPEG_QUALITIES,
 ) -> Validation:
     """Build the planted test set and score every part of it with :func:`checkerboard_score`.
 
     ``n_crops`` crops of ``size`` pixels (strong colours favoured), each with every pattern
     kind, period in (2, 4) and amplitude in (1%, 2%, 4%, 8%) planted; ``n_generated`` 64x64
-    outputs of each random-init generator (4 per model, ``n_generated / 4`` seeds); the whole
-    photographs; and each photograph through JPEG at qualities (95, 75, 50, 30), 4:2:0.
+    outputs of each random-init generator in :data:`UPSAMPLERS` (see :func:`generated`); the
+    whole photographs; and each photograph through JPEG at ``qualities``, 4:2:0.
 
     Example:
         >>> result = validate(n_crops=4, size=64, n_generated=8)
@@ -171,19 +171,16 @@ def validate(
     photographs = {k: float(checkerboard_score(quantize(x))) for k, x in photos.items()}
     jpeg, jpeg_mean = {}, {}
     for k, x in photos.items():
-        for q in JPEG_QUALITIES:
+        for q in qualities:
             decoded = jpeg_roundtrip(x, q)
             jpeg[k, q] = float(checkerboard_score(decoded))
             jpeg_mean[k, q] = float(checkerboard_score(decoded, color="mean"))
-    generators = {}
-    per_model = 4
-    with torch.no_grad():
-        for up in UPSAMPLERS:
-            outs = []
-            for i in range(-(-n_generated // per_model)):
-                z = torch.randn(per_model, 64, 8, 8, generator=torch.Generator().manual_seed(i))
-                outs.append(generator(up, seed=seed + i)(z))
-            images = quantize(torch.cat(outs)[:n_generated] * 0.5 + 0.5)
-            generators[up] = checkerboard_score(images)
-    settings = {"n_crops": n_crops, "size": size, "n_generated": n_generated, "seed": seed}
+    generators = {up: checkerboard_score(generated(up, n_generated, seed)) for up in UPSAMPLERS}
+    settings = {
+        "n_crops": n_crops,
+        "size": size,
+        "n_generated": n_generated,
+        "seed": seed,
+        "qualities": qualities,
+    }
     return Validation(clean, planted, photographs, jpeg, jpeg_mean, generators, settings)

@@ -20,7 +20,12 @@ from checkerscope.experiments.runner import (
     ExperimentResult,
 )
 
-MODULES: tuple[str, ...] = ("checkerscope.experiments.gan",)
+MODULES: tuple[str, ...] = (
+    "checkerscope.experiments.gan",
+    "checkerscope.experiments.arithmetic",
+    "checkerscope.experiments.init_artifacts",
+    "checkerscope.experiments.strong_colors",
+)
 
 
 def experiments() -> list[Experiment]:

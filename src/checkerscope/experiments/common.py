@@ -120,17 +120,65 @@ def hf_fraction(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
 
 @torch.no_grad()
 def random_init_outputs(
-    build: Callable[[], nn.Module], seed: int, z: torch.Tensor, batchnorm: str = "train"
-) -> tuple[nn.Module, torch.Tensor]:
-    """A freshly initialized generator (``build()`` after seeding torch with ``seed``) and
-    its outputs for ``z``.
+    build: Callable[[], nn.Module], seed: int, z: torch.Tensor
+) -> tuple[nn.Module, dict[str, torch.Tensor]]:
+    """A freshly initialized generator (``build()`` after seeding torch with ``seed``) and its
+    outputs for ``z`` with BatchNorm in both modes: ``{"eval": ..., "train": ...}``.
 
-    ``batchnorm="train"`` normalizes with the statistics of the batch, as a GAN generator
-    runs while it trains (and as ``gan_training`` samples); ``"eval"`` uses the initial running
-    statistics (mean 0, variance 1), which makes every BatchNorm the identity.
+    ``"train"`` normalizes with the statistics of the batch, as a GAN generator runs while it
+    trains (and as ``gan_training`` samples). ``"eval"`` uses the initial running statistics
+    (mean 0, variance 1), which makes every BatchNorm the identity; it runs first, before the
+    train-mode pass moves the running statistics. The model is returned in train mode.
     """
-    if batchnorm not in ("train", "eval"):
-        raise ValueError(f"batchnorm must be 'train' or 'eval', got {batchnorm!r}")
     torch.manual_seed(seed)
-    model = build().train(batchnorm == "train")
-    return model, model(z).float()
+    model = build()
+    outputs = {"eval": model.eval()(z).float()}
+    outputs["train"] = model.train()(z).float()
+    return model, outputs
+
+
+def phase_means(x: torch.Tensor, period: int, margin: int = 0) -> torch.Tensor:
+    """Mean of each image over the pixels of each phase: (B, C, H, W) -> (B, C, period, period).
+
+    Phase (a, b) holds the pixels (i, j) with ``i % period == a`` and ``j % period == b``,
+    counted after dropping ``margin`` pixels at every border (padding effects) and the rows and
+    columns beyond a whole number of periods. This is the article's notion of a checkerboard:
+    some phases get more paint than others. A nearest x``period`` upsampling gives every phase
+    the same mean exactly.
+
+    Example:
+        >>> x = torch.zeros(1, 1, 8, 8)
+        >>> x[..., ::2, ::2] = 4.0
+        >>> phase_means(x, 2)[0, 0]
+        tensor([[4., 0.],
+                [0., 0.]])
+    """
+    if margin:
+        x = x[..., margin:-margin, margin:-margin]
+    b, c, h, w = x.shape
+    h, w = h // period * period, w // period * period
+    if h == 0 or w == 0:
+        raise ValueError(f"x of shape {tuple(x.shape)} holds no whole period {period}")
+    blocks = x[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
+    return blocks.mean(dim=(2, 4))
+
+
+def phase_contrast(x: torch.Tensor, period: int = 2, margin: int = 0) -> torch.Tensor:
+    """How unequal the phase means are, against what unpatterned content gives: (B,).
+
+    ``sqrt(mean over channels and phases of (phase mean - its average)**2)`` divided by the
+    standard error of a phase mean (the image's standard deviation over the square root of
+    the pixels per phase), so white noise scores about ``sqrt(1 - 1/period**2)`` and a
+    periodic pattern grows with the image area. Exactly 0 for a nearest-upsampled image.
+
+    Example:
+        >>> x = torch.randn(2, 3, 32, 32)
+        >>> bool((phase_contrast(x) < 3).all())
+        True
+    """
+    m = phase_means(x, period, margin)
+    dev = (m - m.mean(dim=(2, 3), keepdim=True)).pow(2).mean(dim=(1, 2, 3)).sqrt()
+    inner = x[..., margin : x.shape[-2] - margin, margin : x.shape[-1] - margin]
+    per_phase = (inner.shape[-2] // period) * (inner.shape[-1] // period)
+    std = inner.flatten(1).std(dim=1).clamp_min(torch.finfo(x.dtype).tiny)
+    return dev / (std / per_phase**0.5)

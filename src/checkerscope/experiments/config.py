@@ -74,11 +74,11 @@ GAN_TRAINING = {
         ngf=16,
         ndf=16,
         batch_size=32,
-        steps=60,
+        steps=120,
         n_train=512,
         n_eval=128,
-        eval_every=20,
-        checkpoint_every=20,
+        eval_every=40,
+        checkpoint_every=40,
         seeds=1,
         kid_subsets=20,
         kid_subset_size=64,
@@ -86,8 +86,8 @@ GAN_TRAINING = {
     "default": GanConfig(
         image_size=32,
         nz=64,
-        ngf=32,
-        ndf=32,
+        ngf=16,
+        ndf=16,
         batch_size=64,
         steps=800,
         n_train=2048,
@@ -121,7 +121,8 @@ class ArithmeticConfig:
     """``arithmetic``: overlap counts, stacks, stride-1 layers and operator matrices (exact).
 
     Every scale computes the same grid; only the number of random weight draws for the
-    phase-imbalance check grows.
+    phase-imbalance check grows. The first ``matrix_checks`` draws are also checked against
+    the row sums of their operator matrices.
     """
 
     weight_draws: int
@@ -131,6 +132,7 @@ class ArithmeticConfig:
     stride1_depths: tuple[int, ...] = (1, 2)
     stride1_kernel_sizes: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
     matrix_size: int = 8
+    matrix_checks: int = 5
 
 
 ARITHMETIC = {
@@ -170,7 +172,9 @@ INIT_ARTIFACTS = {
     "default": InitArtifactsConfig(
         image_size=32, nz=64, ngf=32, seeds=64, batch_size=8, n_data=256
     ),
-    "full": InitArtifactsConfig(image_size=64, nz=100, ngf=64, seeds=256, batch_size=16, n_data=1024),
+    "full": InitArtifactsConfig(
+        image_size=64, nz=100, ngf=64, seeds=256, batch_size=16, n_data=1024
+    ),
 }
 
 
@@ -178,10 +182,10 @@ INIT_ARTIFACTS = {
 class StrongColorsConfig:
     """``strong_colors``: small decoders fitted to flat colours at growing distance from grey.
 
-    Each colour gets its own fixed random code (``code_channels`` x ``code_size``**2); one
-    decoder of ``layers`` x2 upsamplers (``channels`` wide, LeakyReLU between, bias on) learns
-    them all at once with Adam, so its bias can hold the mean colour and its weights must make
-    the rest.
+    Each colour gets its own learned flat code (``code_channels`` at every one of
+    ``code_size``**2 positions, starting at ``code_init`` times a normal draw); one decoder of
+    ``layers`` x2 upsamplers (``channels`` wide, LeakyReLU between, bias on) learns them all at
+    once with Adam, so its bias can hold the mean colour and its weights must make the rest.
     """
 
     steps: int
@@ -189,6 +193,7 @@ class StrongColorsConfig:
     code_size: int
     levels: int
     code_channels: int = 8
+    code_init: float = 0.1
     channels: int = 16
     layers: int = 2
     kernel_size: int = 3
@@ -198,10 +203,80 @@ class StrongColorsConfig:
 
 STRONG_COLORS = {
     "quick": StrongColorsConfig(steps=60, seeds=1, code_size=4, levels=4),
-    "default": StrongColorsConfig(steps=200, seeds=3, code_size=8, levels=6),
+    "default": StrongColorsConfig(steps=200, seeds=3, code_size=4, levels=6),
     "full": StrongColorsConfig(steps=1000, seeds=8, code_size=8, levels=11),
 }
 
+
+@dataclasses.dataclass(frozen=True)
+class GradientsConfig:
+    """``gradients``: input gradients of random DCGAN discriminators, strided vs anti-aliased.
+
+    ``seeds`` discriminators per variant, each differentiated at the same ``n_crops`` crops
+    (the first ``n_scored`` also get checkerboard scores); ``period`` and ``margin`` (border
+    pixels dropped) define the phase ratio.
+    """
+
+    image_size: int
+    ndf: int
+    seeds: int
+    n_crops: int
+    n_scored: int = 8
+    period: int = 2
+    margin: int = 4
+    shown: int = 4
+    variants: tuple[str, ...] = ("strided_k3", "strided_k4", "antialiased", "avgpool")
+
+
+GRADIENTS = {
+    "quick": GradientsConfig(image_size=32, ndf=16, seeds=6, n_crops=16, n_scored=4),
+    "default": GradientsConfig(image_size=64, ndf=16, seeds=10, n_crops=24),
+    "full": GradientsConfig(image_size=64, ndf=64, seeds=32, n_crops=128),
+}
+
+@dataclasses.dataclass(frozen=True)
+class FeatureVisConfig:
+    """``feature_vis``: classifiers trained to tell the photographs apart, then visualized.
+
+    Training: ``steps`` Adam steps (``lr``) on ``n_per_image`` crops of ``image_size`` per
+    photograph. Visualization: ``channels`` channels of the last stage, each maximized for
+    ``vis_steps`` Adam steps (``vis_lr``) on a ``vis_size`` image starting from 0.5 plus noise of
+    std ``init_std``; jitter rolls by up to ``jitter`` pixels per axis. Scores leave out
+    ``margin`` pixels at every border, where zero padding paints frames.
+    """
+
+    image_size: int
+    width: int
+    stages: int
+    batch_size: int
+    steps: int
+    n_per_image: int
+    n_test_per_image: int
+    checkpoint_every: int
+    channels: int
+    vis_size: int
+    vis_steps: int
+    lr: float = 2e-3
+    vis_lr: float = 0.05
+    jitter: int = 4
+    init_std: float = 0.01
+    margin: int = 4
+
+
+FEATURE_VIS = {
+    "quick": FeatureVisConfig(
+        image_size=32, width=8, stages=3, batch_size=32, steps=40, n_per_image=32,
+        n_test_per_image=8, checkpoint_every=20, channels=6, vis_size=32, vis_steps=40,
+    ),
+    "default": FeatureVisConfig(
+        image_size=32, width=16, stages=3, batch_size=32, steps=300, n_per_image=128,
+        n_test_per_image=16, checkpoint_every=100, channels=8, vis_size=64, vis_steps=100,
+    ),
+    "full": FeatureVisConfig(
+        image_size=64, width=32, stages=3, batch_size=64, steps=3000, n_per_image=512,
+        n_test_per_image=64, checkpoint_every=500, channels=16, vis_size=128, vis_steps=300,
+    ),
+}  # fmt: skip
 
 def check_scale(scale: str) -> str:
     """Return ``scale`` if it is one of :data:`SCALES`, or raise naming the choices."""

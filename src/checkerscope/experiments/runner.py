@@ -10,8 +10,14 @@ evidence)``. The runner writes ``OUT/results.json`` after every experiment (atom
 figures as ``OUT/<experiment id>_<name>.png`` beside it::
 
     {"claims": [{"id", "statement", "holds", "evidence": {...}}],
-     "experiments": {id: {...numbers, "figures": [png names], "config": {...}, "seconds"}},
+     "experiments": {id: {...numbers, "title", "claims": [ids], "figures": [png names],
+                          "config": {...}, "seed", "seconds"}},
      "environment": {"versions", "device", "seeds", "time", ...}}
+
+``checkerscope reproduce`` then renders ``OUT/index.html`` from it (``checkerscope.report.build``).
+For the report's claims table, a claim's evidence should hold ``"effect_size"`` (one number that
+says how strongly the claim holds or fails) and ``"effect_size_name"`` (what it measures, with
+its unit); an experiment's numbers may hold ``"captions"`` (figure name -> caption).
 
 With ``resume=True`` finished experiments are skipped and the unfinished one finds its own
 checkpoints; without it, an experiment's old checkpoints are removed before it runs.
@@ -40,7 +46,7 @@ from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed
 from checkerscope.experiments.checkpoint import atomic_write_bytes
 
-RESERVED_KEYS = ("figures", "config", "seconds", "seed")
+RESERVED_KEYS = ("title", "claims", "figures", "config", "seconds", "seed")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -319,6 +325,8 @@ def _run_one(
         figure_names.append(filename)
     results["experiments"][experiment.id] = {
         **_jsonable(result.numbers),
+        "title": experiment.title,
+        "claims": list(experiment.claims),
         "figures": figure_names,
         "config": C.as_dict(config),
         "seed": exp_seed,

@@ -1,7 +1,7 @@
 """Pure functions on tensors: the maths behind :mod:`checkerscope.nn`."""
 
 from checkerscope.functional.blurpool import binomial_taps, blur, blur_pool, box_taps
-from checkerscope.functional.resize_conv import resize_conv_reference
+from checkerscope.functional.resize_conv import resize_conv_fused, resize_conv_reference
 from checkerscope.functional.subpixel import (
     icnr_,
     icnr_weight,
@@ -17,6 +17,7 @@ __all__ = [
     "icnr_",
     "icnr_weight",
     "nearest_resize_conv_weight",
+    "resize_conv_fused",
     "resize_conv_reference",
     "subpixel_conv2d",
 ]

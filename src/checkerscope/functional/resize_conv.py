@@ -183,16 +183,18 @@ def _transposed(
 ) -> torch.Tensor:
     """The polyphase part: one strided transposed convolution with the lifted kernel."""
     dims = x.dim() - 2
-    # Lift in at least float32: the taps are sums of several weights.
+    # Lift in at least float32: taps are sums of several weights. The lift of all axes is one
+    # Kronecker-product matrix, hence one small matmul; an einsum ran as thousands of tiny
+    # batched products and cost more than the padding.
     compute = weight.dtype if weight.dtype in (torch.float32, torch.float64) else torch.float32
-    kernel_axes, tap_axes = "abc"[:dims], "tuv"[:dims]
-    spec = (
-        f"oi{kernel_axes},"
-        + ",".join(t + a for t, a in zip(tap_axes, kernel_axes, strict=True))
-        + f"->io{tap_axes}"
-    )
-    lifts = [torch.tensor(p.lift, dtype=compute, device=weight.device) for p in plans]
-    taps = torch.einsum(spec, weight.to(compute), *lifts).to(weight.dtype)
+    lift = torch.ones(1, 1, dtype=compute, device=weight.device)
+    for p in plans:
+        lift = torch.kron(lift, torch.tensor(p.lift, dtype=compute, device=weight.device))
+    c_out, c_in = weight.shape[:2]
+    # conv_transpose wants (C_in, C_out, *taps)
+    flat = weight.to(compute).transpose(0, 1).reshape(c_in * c_out, -1)
+    taps = (flat @ lift.T).reshape(c_in, c_out, *(len(p.lift) for p in plans))
+    taps = taps.to(weight.dtype)
     if any(p.low_pad for p in plans):
         pads: list[int] = []
         for p in reversed(plans):

@@ -1,0 +1,237 @@
+"""Build the reproduce report, ``OUT/index.html``, from ``OUT/results.json`` and the PNGs beside it.
+
+The page is generic over experiments: one section per experiment, in the order of the registry
+(or of results.json), titled and filled from what the runner wrote, so a new experiment needs no
+template change. Conventions an experiment may follow, all optional:
+
+- a claim's evidence holds ``"effect_size"`` (a number) and ``"effect_size_name"`` (what it
+  measures, with its unit, e.g. ``"score difference (dB)"``); the claims table shows it, and
+  without it the first few numbers of the evidence, those named like an effect (ratio,
+  difference, score, dB...) first;
+- an experiment's numbers hold ``"captions"``: figure name -> caption (the name ``run`` gave the
+  figure, without the ``<experiment id>_`` prefix and ``.png``); without it the name is shown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from checkerscope.experiments.checkpoint import atomic_write_bytes
+from checkerscope.report import html
+
+REPORT_NAME = "index.html"
+# Keys of an experiment's entry in results.json that are not its numbers.
+ENTRY_KEYS = ("title", "claims", "figures", "config", "seconds", "seed", "captions")
+# How many evidence numbers the claims table shows for a claim without an effect size, and the
+# names it shows first: those that sound like a size of effect rather than a count of cases.
+KEY_NUMBERS = 3
+KEY_WORDS = ("effect", "ratio", "difference", "score", "db", "gain", "amplitude")
+# The explorer's sliders: (name, label, min, max, start).
+EXPLORER_SLIDERS = (
+    ("kernel", "kernel size", 1, 8, 3),
+    ("stride", "stride", 1, 4, 2),
+    ("layers", "layers", 1, 4, 1),
+    ("size", "input size", 1, 8, 6),
+)
+PAPER = "https://distill.pub/2016/deconv-checkerboard/"
+
+
+class ExperimentInfo(Protocol):
+    """What the report reads of a registered experiment (an ``experiments.Experiment``)."""
+
+    id: str
+    title: str
+    claims: tuple[str, ...]
+
+
+def build(out: str | Path, experiments: Iterable[ExperimentInfo] | None = None) -> Path:
+    """Write ``out/index.html`` from ``out/results.json`` and its figures; return its path.
+
+    ``experiments`` (the registry, optional) sets the order and titles of the sections and lists
+    the experiments and claims that have no results yet; without it the report shows what
+    results.json holds.
+
+    Example:
+        >>> build("results")  # doctest: +SKIP
+        PosixPath('results/index.html')
+    """
+    out = Path(out)
+    results_path = out / "results.json"
+    if not results_path.is_file():
+        raise ValueError(
+            f"out must be a folder holding results.json (written by `checkerscope reproduce`), "
+            f"got {str(out)!r}"
+        )
+    try:
+        results = json.loads(results_path.read_text("utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{str(results_path)!r} is not valid JSON: {err}") from err
+    target = out / REPORT_NAME
+    atomic_write_bytes(target, render_report(results, out, experiments).encode("utf-8"))
+    return target
+
+
+def render_report(
+    results: Mapping[str, Any],
+    figure_dir: str | Path,
+    experiments: Iterable[ExperimentInfo] | None = None,
+) -> str:
+    """The report page for ``results`` (the dict of results.json), figures read from ``figure_dir``.
+
+    Example:
+        >>> page = render_report({"claims": [], "experiments": {}, "environment": {}}, ".")
+        >>> page.startswith("<!DOCTYPE html>")
+        True
+    """
+    figure_dir = Path(figure_dir)
+    registry = list(experiments or [])
+    entries: Mapping[str, Any] = results.get("experiments") or {}
+    claims = list(results.get("claims") or [])
+
+    owner = {c: e.id for e in registry for c in e.claims}
+    titles = {e.id: e.title for e in registry}
+    order = [e.id for e in registry] + [i for i in entries if i not in titles]
+    for experiment_id, entry in entries.items():
+        for claim_id in entry.get("claims") or []:
+            owner.setdefault(claim_id, experiment_id)
+    decided = {c["id"] for c in claims}
+    for e in registry:
+        for claim_id in e.claims:
+            if claim_id not in decided:
+                claims.append({"id": claim_id, "statement": None, "holds": None, "evidence": {}})
+
+    rows_by_experiment: dict[str | None, list[dict[str, Any]]] = {}
+    for claim in claims:
+        row = _claim_row(claim, owner.get(claim["id"]))
+        rows_by_experiment.setdefault(row["experiment"], []).append(row)
+    sections = [
+        _section(i, entries.get(i), titles, rows_by_experiment.pop(i, []), figure_dir)
+        for i in order
+    ]
+    # Claims whose experiment is unknown (no registry, older results) still get their evidence.
+    orphans = [row for rows in rows_by_experiment.values() for row in rows]
+    if orphans:
+        sections.append(_section(None, None, titles, orphans, figure_dir))
+    table = [row for section in sections for row in section["claims"]]
+
+    environment = dict(results.get("environment") or {})
+    return html.render(
+        "reproduce.html.j2",
+        claims=table,
+        held=sum(row["holds"] is True for row in table),
+        decided=sum(row["holds"] is not None for row in table),
+        sections=sections,
+        environment=environment,
+        facts=_facts(environment, entries),
+        sliders=EXPLORER_SLIDERS,
+        paper=PAPER,
+    )
+
+
+def _claim_row(claim: Mapping[str, Any], experiment: str | None) -> dict[str, Any]:
+    evidence = claim.get("evidence") or {}
+    if isinstance(evidence, Mapping) and _is_number(evidence.get("effect_size")):
+        name = evidence.get("effect_size_name") or "effect size"
+        effect = [(str(name), evidence["effect_size"])]
+    elif isinstance(evidence, Mapping):
+        numbers = [(k, v) for k, v in evidence.items() if _is_number(v)]
+        numbers.sort(key=lambda kv: not any(w in kv[0].lower() for w in KEY_WORDS))
+        effect = numbers[:KEY_NUMBERS]
+    else:
+        effect = []
+    holds = claim.get("holds")
+    return {
+        "id": claim["id"],
+        "statement": claim.get("statement"),
+        "holds": None if holds is None else bool(holds),
+        "effect": effect,
+        "evidence": evidence,
+        "experiment": experiment,
+    }
+
+
+def _section(
+    experiment_id: str | None,
+    entry: Mapping[str, Any] | None,
+    titles: Mapping[str, str],
+    claims: Sequence[dict[str, Any]],
+    figure_dir: Path,
+) -> dict[str, Any]:
+    if experiment_id is None:
+        return {
+            "id": "other-claims",
+            "title": "Claims from experiments not in the registry",
+            "ran": False,
+            "claims": list(claims),
+            "figures": [],
+            "numbers": {},
+            "seconds": None,
+        }
+    entry = entry or {}
+    captions = entry.get("captions") or {}
+    figures = []
+    for filename in entry.get("figures") or []:
+        name = Path(filename).stem.removeprefix(f"{experiment_id}_")
+        path = figure_dir / Path(filename).name
+        figures.append(
+            {
+                "file": filename,
+                "caption": captions.get(name) or name.replace("_", " "),
+                "uri": html.file_data_uri(path) if _inlinable(path) else None,
+            }
+        )
+    return {
+        "id": experiment_id,
+        "title": entry.get("title") or titles.get(experiment_id) or experiment_id,
+        "ran": bool(entry),
+        "claims": list(claims),
+        "figures": figures,
+        "numbers": {k: v for k, v in entry.items() if k not in ENTRY_KEYS},
+        "config": entry.get("config"),
+        "seed": entry.get("seed"),
+        "seconds": entry.get("seconds"),
+    }
+
+
+def _facts(env: Mapping[str, Any], entries: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The few environment lines worth reading first; the full environment follows them."""
+    facts = []
+    for key, label in (("scale", "scale"), ("device", "device"), ("data", "data")):
+        if env.get(key) is not None:
+            facts.append((label, str(env[key])))
+    versions = env.get("versions") or {}
+    if versions:
+        facts.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))
+    seeds = env.get("seeds") or {}
+    if "base" in seeds:
+        facts.append(("base seed", str(seeds["base"])))
+    time = env.get("time") or {}
+    for key in ("started", "resumed", "finished"):
+        if time.get(key):
+            facts.append((key, str(time[key])))
+    seconds = [e.get("seconds") for e in entries.values() if _is_number(e.get("seconds"))]
+    if seconds:
+        facts.append(("experiment time", f"{sum(seconds):.1f} s over {len(seconds)} experiments"))
+    wall = _elapsed(time.get("started"), time.get("finished"))
+    if wall is not None:
+        facts.append(("wall time", f"{wall:.1f} s"))
+    return facts
+
+
+def _elapsed(start: Any, end: Any) -> float | None:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return None
+
+
+def _inlinable(path: Path) -> bool:
+    return path.is_file() and path.suffix.lower() in html.IMAGE_TYPES
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -1,0 +1,165 @@
+"""HTML rendering shared by the reproduce report and the audit page: Jinja2 templates, inlined data.
+
+Templates live in ``checkerscope/report/templates/`` and are read through importlib.resources,
+so they work from a wheel as well as from a checkout. Every page is self-contained: images are
+``data:`` URIs and CSS and JavaScript are inline, so a page opens offline with no request.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import importlib.resources
+import io
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+# Lists longer than this are cut in evidence tables; results.json keeps them whole.
+MAX_LIST_ITEMS = 48
+
+
+def _resource(*parts: str) -> str:
+    return importlib.resources.files("checkerscope.report").joinpath(*parts).read_text("utf-8")
+
+
+def _load_template(name: str) -> str:
+    try:
+        return _resource("templates", name)
+    except FileNotFoundError as err:
+        raise jinja2.TemplateNotFound(name) from err
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment of every page (autoescaped, undefined names are errors)."""
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load_template),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = format_number
+    env.filters["value_table"] = value_table
+    env.globals["asset"] = asset
+    return env
+
+
+def render(template_name: str, **context: Any) -> str:
+    """Render ``templates/<template_name>`` with ``context`` to an HTML string.
+
+    Example:
+        >>> "<title>checkerscope</title>" in render("base.html.j2")
+        True
+    """
+    return environment().get_template(template_name).render(**context)
+
+
+def asset(name: str) -> Markup:
+    """The text of a file beside this module (``explorer.js``), to inline in a page."""
+    return Markup(_resource(name))
+
+
+def png_data_uri(fig: Any) -> str:
+    """A matplotlib Figure as a ``data:image/png;base64,...`` URI, to inline as an ``<img>``.
+
+    Example:
+        >>> from matplotlib.figure import Figure
+        >>> png_data_uri(Figure(figsize=(1, 1))).startswith("data:image/png;base64,")
+        True
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    return bytes_data_uri(buffer.getvalue(), "image/png")
+
+
+def bytes_data_uri(data: bytes, mime: str) -> str:
+    """``data`` as a base64 ``data:`` URI of type ``mime``."""
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".svg": "image/svg+xml",
+}
+
+
+def file_data_uri(path: str | Path) -> str:
+    """An image file (PNG, JPEG, SVG) as a ``data:`` URI.
+
+    Example:
+        >>> file_data_uri("figure.png")  # doctest: +SKIP
+        'data:image/png;base64,iVBORw0...'
+    """
+    path = Path(path)
+    mime = IMAGE_TYPES.get(path.suffix.lower())
+    if mime is None:
+        raise ValueError(f"path must be a .png, .jpg, .jpeg or .svg image, got {str(path)!r}")
+    return bytes_data_uri(path.read_bytes(), mime)
+
+
+def format_number(value: Any) -> str:
+    """A number as a report shows it: 4 significant digits, integers whole, None as a dash.
+
+    Example:
+        >>> format_number(2.0), format_number(0.000123456), format_number(7), format_number(None)
+        ('2', '0.0001235', '7', '—')
+    """
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "∞" if value > 0 else "−∞"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, bool | int | float | str)
+
+
+def value_table(value: Any) -> Markup:
+    """Nested JSON (the evidence of a claim, an experiment's numbers) as nested HTML tables.
+
+    Mappings become two-column tables, lists of scalars one line, other lists numbered rows;
+    lists longer than :data:`MAX_LIST_ITEMS` are cut, saying how many items were left out.
+
+    Example:
+        >>> str(value_table({"ratio": 2.0}))
+        '<table class="values"><tr><th>ratio</th><td>2</td></tr></table>'
+    """
+    if isinstance(value, Mapping):
+        if not value:
+            return Markup('<span class="empty">(none)</span>')
+        rows = Markup("").join(
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(key, value_table(item))
+            for key, item in value.items()
+        )
+        return Markup('<table class="values">{}</table>').format(rows)
+    if isinstance(value, list | tuple):
+        shown, cut = list(value[:MAX_LIST_ITEMS]), max(0, len(value) - MAX_LIST_ITEMS)
+        more = Markup(' <span class="more">… ({} more)</span>').format(cut) if cut else ""
+        if not value:
+            return Markup('<span class="empty">[]</span>')
+        if all(_is_scalar(x) for x in shown):
+            items = ", ".join(format_number(x) for x in shown)
+            return Markup('<span class="list">[{}]</span>{}').format(items, more)
+        rows = Markup("").join(
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(i, value_table(item))
+            for i, item in enumerate(shown)
+        )
+        return Markup('<table class="values">{}</table>{}').format(rows, more)
+    return escape(format_number(value))

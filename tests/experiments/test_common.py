@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+from torch import nn
+
+from checkerscope.experiments.common import (
+    compare,
+    hf_fraction,
+    phase_contrast,
+    phase_means,
+    random_init_outputs,
+)
+
+samples = st.lists(
+    st.floats(-100, 100, allow_nan=False, allow_infinity=False), min_size=3, max_size=30
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=samples, b=samples)
+def test_compare_agrees_with_scipy(a: list[float], b: list[float]) -> None:
+    a_, b_ = np.asarray(a), np.asarray(b)
+    if a_.std() == 0 or b_.std() == 0:
+        return  # scipy's t-test is undefined for two constant samples
+    c = compare(a, b)
+    welch = stats.ttest_ind(a_, b_, equal_var=False, alternative="greater")
+    assert c.welch_t == pytest.approx(float(welch.statistic), rel=1e-9, abs=1e-9)
+    assert c.welch_p == pytest.approx(float(welch.pvalue), rel=1e-7, abs=1e-12)
+    assert c.welch_df == pytest.approx(float(welch.df), rel=1e-9)
+    u = stats.mannwhitneyu(a_, b_, alternative="greater")
+    # The rank-biserial correlation from pair counting equals 2U/(n_a n_b) - 1.
+    assert c.rank_biserial == pytest.approx(2 * float(u.statistic) / (len(a) * len(b)) - 1)
+    pooled = math.sqrt(
+        ((len(a) - 1) * a_.var(ddof=1) + (len(b) - 1) * b_.var(ddof=1)) / (len(a) + len(b) - 2)
+    )
+    assert c.cohens_d == pytest.approx((a_.mean() - b_.mean()) / pooled, rel=1e-9, abs=1e-9)
+
+
+def test_compare_separated_groups_and_bad_input() -> None:
+    c = compare(torch.arange(10.0) + 100, torch.arange(10.0))
+    assert c.significant(1e-3) and c.rank_biserial == 1.0 and c.cohens_d > 10
+    assert not compare(torch.arange(10.0), torch.arange(10.0) + 100).significant(0.5)
+    with pytest.raises(ValueError, match="a must hold at least 2 finite numbers"):
+        compare([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="b must hold"):
+        compare([1.0, 2.0], [1.0, math.nan])
+
+
+def test_hf_fraction_of_pure_frequencies() -> None:
+    # Cosines symmetric about the centre: periodic on the grid with equal first and last
+    # samples, so the periodic-plus-smooth split leaves them as they are.
+    y, x = torch.meshgrid(torch.arange(32.0) - 15.5, torch.arange(32.0) - 15.5, indexing="ij")
+    low = torch.cos(2 * math.pi * 3 * x / 32)  # 3/32 cycles per pixel
+    high = torch.cos(2 * math.pi * 12 * y / 32)  # 12/32 > 1/4
+    both = torch.stack([low, high, low + high])[:, None]
+    frac = hf_fraction(both)
+    assert frac[0] == pytest.approx(0.0, abs=1e-9)
+    assert frac[1] == pytest.approx(1.0, abs=1e-9)
+    assert frac[2] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_phase_means_against_a_loop() -> None:
+    x = torch.randn(2, 3, 13, 11, dtype=torch.float64)
+    m = phase_means(x, 3, margin=1)
+    inner = x[..., 1:-1, 1:-1][..., :9, :9]
+    for a in range(3):
+        for b in range(3):
+            expected = inner[..., a::3, b::3].mean(dim=(-2, -1))
+            assert torch.allclose(m[..., a, b], expected)
+    with pytest.raises(ValueError, match="no whole period"):
+        phase_means(torch.zeros(1, 1, 4, 4), 5)
+
+
+def test_phase_contrast_zero_for_nearest_and_large_for_a_checkerboard() -> None:
+    torch.manual_seed(0)
+    held = F.interpolate(torch.randn(4, 3, 16, 16), scale_factor=2, mode="nearest")
+    assert phase_contrast(held).abs().max() < 1e-5
+    noise = torch.randn(64, 3, 32, 32)
+    assert phase_contrast(noise).mean() == pytest.approx(math.sqrt(3 / 4), rel=0.15)
+    board = noise.clone()
+    board[..., ::2, ::2] += 1.0
+    # Phase means (0.75, -0.25, -0.25, -0.25): RMS sqrt(3/16), over std/sqrt(256) pixels.
+    expected = math.sqrt(3 / 16) * 16 / board.flatten(1).std(dim=1)
+    assert torch.allclose(phase_contrast(board), expected, rtol=0.2)
+
+
+def test_random_init_outputs_seeds_and_modes() -> None:
+    def build() -> nn.Module:
+        return nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6))
+
+    z = torch.randn(5, 4)
+    m1, out1 = random_init_outputs(build, 3, z)
+    _, out2 = random_init_outputs(build, 3, z)
+    assert torch.equal(out1["train"], out2["train"]) and m1.training
+    # Eval mode at initialization: BatchNorm is the identity.
+    assert torch.allclose(out1["eval"], m1[0](z), atol=1e-5)
+    # Train mode: every feature normalized over the batch.
+    assert out1["train"].mean(0).abs().max() < 1e-5

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from checkerscope.analysis import overlap
+from checkerscope.experiments import config as C
+from checkerscope.experiments import strong_colors as S
+from checkerscope.experiments.runner import run
+
+
+def test_target_colors_are_symmetric_about_grey() -> None:
+    colors, distance, names = S.target_colors(4)
+    assert colors.shape == (24, 3) and len(names) == 24
+    assert torch.allclose(colors.mean(0), torch.full((3,), 0.5))
+    assert torch.allclose(distance[:4], torch.linspace(0, 1, 4) * math.sqrt(3) / 2)
+    assert torch.equal(colors[3], torch.tensor([1.0, 0.0, 0.0]))  # the end of the red ray
+
+
+def test_checkerboard_amplitude_of_a_known_pattern() -> None:
+    x = torch.full((1, 3, 24, 24), 0.5)
+    x[..., ::2, ::2] += 0.4  # phase means (0.9, 0.5, 0.5, 0.5) at period 2 and 4
+    expected = 0.4 * math.sqrt(3 / 16)
+    assert S.checkerboard_amplitude(x, 2).item() == pytest.approx(expected, rel=1e-5)
+    assert S.checkerboard_amplitude(x, 4).item() == pytest.approx(expected, rel=1e-5)
+    assert S.checkerboard_amplitude(torch.full((2, 3, 16, 16), 0.7), 4).abs().max() < 1e-7
+
+
+def test_analytic_amplitude_against_brute_force_overlap() -> None:
+    cfg = C.for_scale(C.STRONG_COLORS, "quick")
+    counts = overlap([(cfg.kernel_size, 2)] * cfg.layers, (12, 12)).double()
+    period = 2**cfg.layers
+    # The centre of a big map is interior: one period of it, away from every border.
+    c = counts[period * 4 : period * 5, period * 4 : period * 5]
+    rel = float((c - c.mean()).pow(2).mean().sqrt() / c.mean())
+    assert S.analytic_relative_amplitude("deconv", cfg) == pytest.approx(rel)
+    assert S.analytic_relative_amplitude("resize_conv", cfg) == 0.0
+
+
+def test_strong_colors_quick(tmp_path: Path) -> None:
+    results = run(
+        [S.EXPERIMENT],
+        "quick",
+        tmp_path,
+        show_progress=False,
+        overrides={"strong_colors": {"steps": 10, "levels": 3}},
+    )
+    (claim,) = results["claims"]
+    assert claim["id"] == "strong_colors"
+    for key in ("spearman_rho", "spearman_p", "endpoint_ratio"):
+        assert key in claim["evidence"]["deconv"]
+        assert key in claim["evidence"]["resize_conv"]
+    entry = results["experiments"]["strong_colors"]
+    assert len(entry["amplitude_per_level"]["deconv"]) == 3
+    # Resize-conv of a flat code is flat away from the borders, trained or not.
+    assert max(entry["amplitude_per_level"]["resize_conv"]) < 1e-5
+    assert len(entry["figures"]) == 2
+    for name in entry["figures"]:
+        assert (tmp_path / name).stat().st_size > 0

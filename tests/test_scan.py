@@ -1,0 +1,222 @@
+"""`checkerscope scan`: folders, bad files, exit codes, output schemas, bounded memory."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from typer.testing import CliRunner
+
+from checkerscope import scan as S
+from checkerscope.analysis.score import THRESHOLD, checkerboard_score
+from checkerscope.analysis.validation import pattern
+from checkerscope.cli import app
+from checkerscope.data import embedded_photographs, load_image, random_crops
+
+
+def save(array: np.ndarray, path: Path, **kw: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path, **kw)
+    return path
+
+
+@pytest.fixture(scope="module")
+def crops() -> np.ndarray:
+    c = random_crops(embedded_photographs(), 4, 96, seed=5)
+    return (c.permute(0, 2, 3, 1).numpy() * 0.8 * 255 + 25).round().astype(np.uint8)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory, crops: np.ndarray) -> Path:
+    root = tmp_path_factory.mktemp("images")
+    save(crops[0], root / "clean.png")
+    checker = crops[1] + 10 * pattern("checkerboard", 2, 1, 96, 96, 0)[0, :, :, None].numpy()
+    save(checker.clip(0, 255).astype(np.uint8), root / "sub" / "checker.png")
+    save(crops[2], root / "sub" / "deep" / "photo.JPG", quality=75)
+    save(crops[3], root / "sub" / "photo.webp", lossless=True)
+    save(crops[0], root / "clean.tiff")
+    save((crops[0].astype(np.uint16) * 257)[..., 0], root / "gray16.png")
+    save(crops[3], root / "ignored.gif")
+    (root / "notes.txt").write_text("not an image")
+    (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n but not really")
+    (root / "truncated.png").write_bytes((root / "clean.png").read_bytes()[:3000])
+    (root / "empty.jpg").write_bytes(b"")
+    save(crops[0][:3, :3], root / "tiny.png")
+    return root
+
+
+SCORED = {"clean.png", "checker.png", "photo.JPG", "photo.webp", "clean.tiff", "gray16.png"}
+FAILED = {"corrupt.png", "truncated.png", "empty.jpg", "tiny.png"}
+
+
+def test_scan_scores_every_image_and_lists_bad_files(folder: Path) -> None:
+    results = {Path(r.path).name: r for r in S.scan([folder], workers=2)}
+    assert set(results) == SCORED | FAILED
+    for name in FAILED:
+        assert results[name].error and results[name].score_db is None, name
+    for name in SCORED:
+        r = results[name]
+        assert r.error is None and r.width == r.height == r.rows_scored == 96, name
+        assert r.flagged(THRESHOLD) == (name == "checker.png"), (name, r.score_db)
+    assert results["checker.png"].period == 2
+    assert results["photo.JPG"].block_grid_db > 0.5
+    assert all(results[n].block_grid_db is None for n in SCORED - {"photo.JPG"})
+    assert "at least 4x4" in results["tiny.png"].error
+
+
+def test_scan_score_is_the_library_score(folder: Path) -> None:
+    for name in ("clean.png", "sub/checker.png", "gray16.png"):
+        expected = float(checkerboard_score(load_image(folder / name)))
+        assert S.score_file(folder / name).score_db == pytest.approx(expected, abs=1e-3)
+
+
+def run(*args: str) -> object:
+    return CliRunner().invoke(app, ["scan", *args])
+
+
+def test_exit_codes(folder: Path, tmp_path: Path) -> None:
+    assert run(str(folder / "clean.png"), str(folder / "sub" / "photo.webp")).exit_code == 0
+    assert run(str(folder), "--workers", "1").exit_code == 1
+    assert run(str(folder), "--threshold", "100").exit_code == 0
+    assert run(str(folder / "corrupt.png")).exit_code == 0  # errors are listed, not failures
+    assert run(str(tmp_path / "missing")).exit_code == 2
+    assert run(str(folder), "--workers", "0").exit_code == 2
+    assert run(str(folder), "--json", "-", "--csv", "-").exit_code == 2
+    assert run().exit_code == 2
+
+
+def test_help_states_the_default_threshold() -> None:
+    result = CliRunner().invoke(app, ["scan", "--help"])
+    assert f"default: {THRESHOLD:g}," in result.output
+
+
+def test_csv_and_json_lines_schemas(folder: Path, tmp_path: Path) -> None:
+    out_csv, out_json = tmp_path / "scan.csv", tmp_path / "scan.jsonl"
+    result = run(str(folder), "--csv", str(out_csv), "--json", str(out_json), "--top", "3")
+    assert result.exit_code == 1, result.output
+    assert f"10 files, 1 above {THRESHOLD:g} dB, 4 errors" in result.output
+    with out_csv.open(newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == S.COLUMNS
+        rows = list(reader)
+    lines = [json.loads(line) for line in out_json.read_text().splitlines()]
+    assert len(rows) == len(lines) == len(SCORED | FAILED)
+    for row in lines:
+        assert tuple(row) == S.COLUMNS
+        assert isinstance(row["path"], str) and isinstance(row["flagged"], bool)
+        if row["error"] is None:
+            assert isinstance(row["score_db"], float) and row["period"] in (2, 4, 8)
+            assert isinstance(row["width"], int) and isinstance(row["height"], int)
+            assert row["rows_scored"] == 96
+            jpeg = row["path"].endswith(".JPG")
+            assert isinstance(row["block_grid_db"], float) if jpeg else row["block_grid_db"] is None
+            assert row["flagged"] == (row["score_db"] > THRESHOLD)
+        else:
+            assert isinstance(row["error"], str) and row["score_db"] is None
+            assert not row["flagged"]
+    by_path = {r["path"]: r for r in rows}
+    for line in lines:
+        row = by_path[line["path"]]
+        assert row["flagged"] == str(line["flagged"])
+        score = "" if line["score_db"] is None else line["score_db"]
+        assert row["score_db"] == str(score)
+
+
+def test_json_lines_to_stdout_keep_the_tables_out(folder: Path) -> None:
+    result = run(str(folder / "clean.png"), str(folder / "sub"), "--json", "-")
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    names = {Path(r["path"]).name for r in lines}
+    assert names == {"clean.png", "checker.png", "photo.JPG", "photo.webp"}
+
+
+def test_band_decoding_reads_the_top_rows(folder: Path, tmp_path: Path, crops: np.ndarray) -> None:
+    full = S.read_image(folder / "clean.png")[0]
+    for name in ("band.png", "band.jpg"):
+        path = save(crops[0], tmp_path / name, quality=95)
+        band, width, height, _ = S.read_image(path, max_pixels=96 * 40)
+        assert (width, height, band.shape[0]) == (96, 96, 40)
+        whole = full if name.endswith(".png") else S.read_image(path)[0]
+        np.testing.assert_array_equal(band, whole[:40])
+        r = S.score_file(path, max_pixels=96 * 40)
+        assert r.rows_scored == 40 and r.height == 96 and r.error is None
+    r = S.score_file(folder / "sub" / "photo.webp", max_pixels=96 * 40)
+    assert "cannot be decoded a band of rows" in r.error
+
+
+def test_map_files_reads_its_input_lazily() -> None:
+    consumed = 0
+
+    def files():
+        nonlocal consumed
+        for i in range(10**6):
+            consumed += 1
+            yield f"/x/{i}.png"
+
+    results = S.map_files(os.path.basename, files(), workers=1, chunksize=2)
+    names = [next(results) for _ in range(5)]
+    results.close()
+    assert len(names) == 5 and consumed <= 5 + 4 * 1 * 2 + 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(scores=st.lists(st.floats(0, 60) | st.none(), max_size=50), top=st.integers(0, 6))
+def test_summary_keeps_the_worst_and_counts(scores: list[float | None], top: int) -> None:
+    summary = S.ScanSummary(threshold=12.0, top=top, max_errors=3)
+    for i, s in enumerate(scores):
+        summary.add(S.ScanResult(str(i), s) if s is not None else S.ScanResult(str(i), error="x"))
+    valid = sorted((s for s in scores if s is not None), reverse=True)
+    assert [r.score_db for r in summary.worst()] == valid[:top]
+    assert summary.scanned == len(scores) and summary.failed == len(scores) - len(valid)
+    assert len(summary.errors) == min(3, summary.failed)
+    assert summary.flagged == sum(s > 12.0 for s in valid)
+    assert summary.exit_code == (1 if summary.flagged else 0)
+
+
+@pytest.mark.slow
+def test_huge_image_is_scored_on_a_band_with_bounded_memory(tmp_path: Path) -> None:
+    """A 12,000 x 12,000 PNG (144 megapixels) is scored on its top band in a fresh process
+    whose peak memory stays far below what decoding it whole (and in float) would take."""
+    row = (np.arange(12000) % 2 * 40 + np.arange(12000) // 100 % 50).astype(np.uint8)
+    path = tmp_path / "huge.png"
+    Image.fromarray(np.ascontiguousarray(np.broadcast_to(row, (12000, 12000)))).save(
+        path, compress_level=1
+    )
+    code = textwrap.dedent(
+        f"""
+        import json, resource
+        from checkerscope.scan import score_file
+        r = score_file({str(path)!r}, max_pixels=2**24)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({{"rows": r.rows_scored, "height": r.height, "error": r.error,
+                          "score": r.score_db, "peak_mb": peak}}))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.splitlines()[-1])
+    assert result["error"] is None and result["height"] == 12000
+    assert result["rows"] == 2**24 // 12000 // 8 * 8
+    assert result["score"] > THRESHOLD  # the columns alternate
+    assert result["peak_mb"] < 1000, result
+
+
+def test_missing_path_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="paths must exist"):
+        list(S.iter_image_files([tmp_path / "nope"]))
+
+
+def test_workers_leave_the_callers_threads_alone() -> None:
+    """Workers set one torch thread each; the calling process keeps its own setting."""
+    before = torch.get_num_threads()
+    list(S.map_files(os.path.basename, ["a", "b"], workers=1))
+    assert torch.get_num_threads() == before
