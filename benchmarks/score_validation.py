@@ -57,7 +57,8 @@ def main() -> None:
         for p in (2, 4):
             row = ", ".join(f"{means[kind, p, a]:.1f}" for a in AMPLITUDES)
             print(f"mean dB by amplitude {kind} p={p}: {row}")
-    print("\n| photograph | whole | " + " | ".join(f"JPEG q{q}" for q in r.settings["qualities"]))
+    qualities = " | ".join(f"JPEG q{q}" for q in r.settings["qualities"])
+    print(f"\n| photograph | whole | {qualities} |")
     print("|---|---|" + "---|" * len(r.settings["qualities"]))
     for name, score in r.photographs.items():
         jpegs = " | ".join(f"{r.jpeg[name, q]:.1f}" for q in r.settings["qualities"])

@@ -13,13 +13,16 @@ from checkerscope.analysis import (
     phase_imbalance,
     spectrum,
 )
+from checkerscope.audit import AuditReport, audit
 from checkerscope.convert import convert
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditReport",
     "__version__",
     "analysis",
+    "audit",
     "checkerboard_map",
     "checkerboard_score",
     "convert",

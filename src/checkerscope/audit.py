@@ -350,6 +350,8 @@ def find_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def _imbalance(m: nn.Module) -> float | None:
     if isinstance(m, ResizeConvAdapter):
         m = m.resize
+    if any(p.device.type != "cpu" for p in m.parameters()):
+        m = copy.deepcopy(m).cpu()  # phase_imbalance does its small sums on the CPU
     if isinstance(m, (*L.RESIZE_CONVS, SubPixelConv2d)) or L.is_conv(m) or L.is_transposed_conv(m):
         return phase_imbalance(m).imbalance
     blur = m.blur if isinstance(m, _ANTIALIASED) else m
@@ -789,14 +791,17 @@ def audit(
     """Measure the checkerboard a model makes, find the layers that make it, and test the fix.
 
     For each seed 0 .. ``seeds``-1: a copy of ``model`` is re-initialized by every module's
-    ``reset_parameters()`` (``trained=False``; the copy runs in training mode, so BatchNorm
-    normalizes by batch statistics as at the start of training, fresh running statistics
-    being meaningless) or keeps its weights (``trained=True``; eval mode); a batch of
-    ``batch`` standard-normal inputs of shape ``input_shape`` (no batch axis: ``(nz,)`` or
-    ``(nz, 1, 1)`` for a latent, ``(C, H, W)`` for an image, ``(C, L)`` for a signal) is drawn
-    from the seed; and the outputs are scored (``gradients=False``: a generator or any model
-    whose output is a signal, image or volume) or the gradient of the outputs' sum with
-    respect to the input is (``gradients=True``: a discriminator or classifier). The inputs
+    ``reset_parameters()`` (``trained=False``; for outputs the copy runs in training mode,
+    so BatchNorm normalizes by batch statistics as at the start of training, fresh running
+    statistics being meaningless) or keeps its weights (``trained=True``; eval mode);
+    gradients are always taken in eval mode, since in training mode BatchNorm's backward
+    pass removes each channel's mean gradient, the component that strided layers turn into
+    a checkerboard. A batch of ``batch`` standard-normal inputs of shape ``input_shape`` (no
+    batch axis: ``(nz,)`` or ``(nz, 1, 1)`` for a latent, ``(C, H, W)`` for an image,
+    ``(C, L)`` for a signal) is drawn from the seed, and the outputs are scored
+    (``gradients=False``: a generator or any model whose output is a signal, image or
+    volume) or the gradient of the outputs' sum with respect to the input is
+    (``gradients=True``: a discriminator or classifier). The inputs
     of seed ``i`` are ``torch.randn((batch, *input_shape), generator=torch.Generator()
     .manual_seed(i))``; the re-initialization and any randomness inside the forward pass use
     the global generator seeded with ``i``. ``model`` itself is never changed, and the global
@@ -841,7 +846,10 @@ def audit(
             f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}"
         ) from err
     mode = MODES[int(gradients)]
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    forked = []
+    if device.type == "cuda":
+        forked = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=forked):
         return _audit(model, shape, seeds, trained, mode, batch, device)
 
 

@@ -89,7 +89,7 @@ def scan(
     ] = None,
     top: int = typer.Option(20, min=0, help="Rows in the table of worst images."),
     max_pixels: int = typer.Option(
-        2**26, min=1, help="Larger images are scored on a top band of rows."
+        2**25, min=1, help="Larger images are scored on a top band of rows (memory cap)."
     ),
 ) -> None:
     """Score every image (PNG, JPEG, WebP, TIFF) for checkerboard artifacts.
@@ -169,6 +169,10 @@ def reproduce(
     ] = None,
     resume: bool = typer.Option(False, help="Skip finished experiments, continue the unfinished."),
     seed: int = typer.Option(0, help="Base seed; each experiment derives its own from it."),
+    vgg_weights: Annotated[
+        Path | None,
+        typer.Option(help="VGG-16 weights (.safetensors or torch file) for style_transfer."),
+    ] = None,
 ) -> None:
     """Run the study's experiments and decide its claims; writes OUT/results.json, PNGs and the
     report OUT/index.html.
@@ -183,8 +187,17 @@ def reproduce(
     from checkerscope.report import build
 
     try:
+        # Experiment options travel as config overrides, so the resolved config records them.
+        overrides = {"style_transfer": {"vgg_weights": str(vgg_weights)}} if vgg_weights else None
         results = experiments.run(
-            scale, out, only.split(",") if only else None, device, data, resume, seed
+            scale,
+            out,
+            only.split(",") if only else None,
+            device,
+            data,
+            resume,
+            seed,
+            overrides=overrides,
         )
     except (ValueError, experiments.ExperimentError) as err:
         typer.echo(f"Error: {err}", err=True)
@@ -225,3 +238,116 @@ def report(
     except (ValueError, RuntimeError) as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err
+
+
+@app.command()
+def audit(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="'package.module:attr' or 'path/to/file.py:attr': a module, a module class or "
+            "a factory, called with no arguments."
+        ),
+    ],
+    input_shape: str = typer.Option(
+        ..., help="Input shape without the batch axis: '128' (a latent), '3,64,64' (an image)."
+    ),
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="A state dict: .safetensors, or a torch file (read weights_only)."),
+    ] = None,
+    seeds: int = typer.Option(8, min=1, help="Re-initializations (or input draws) to average."),
+    trained: bool | None = typer.Option(
+        None,
+        "--trained/--untrained",
+        help="Keep the weights, or re-initialize per seed. [default: --trained with --weights]",
+    ),
+    gradients: bool = typer.Option(
+        False, help="Score input gradients (discriminators, classifiers) instead of outputs."
+    ),
+    batch: int = typer.Option(4, min=1, help="Random inputs per seed."),
+    device: str | None = typer.Option(None, help="cpu or cuda. [default: the model's]"),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    html: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML page here.")
+    ] = None,
+) -> None:
+    """Score a model's checkerboard artifacts, layer by layer, and the effect of the fix.
+
+    Exit status: 0 if not flagged, 1 if flagged, 2 on a usage error.
+    """
+    import json
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from checkerscope.audit import audit as run_audit
+    from checkerscope.audit import load_target, load_weights
+
+    try:
+        shape = tuple(int(n) for n in input_shape.replace("x", ",").split(","))
+    except ValueError:
+        typer.echo(
+            f"Error: --input-shape must be integers like 128 or 3,64,64, got {input_shape!r}",
+            err=True,
+        )
+        raise typer.Exit(code=2) from None
+    try:
+        model = load_target(target)
+        if weights is not None:
+            load_weights(model, weights)
+        keep = weights is not None if trained is None else trained
+        report = run_audit(model, shape, seeds, keep, device, gradients=gradients, batch=batch)
+        if html is not None:
+            from checkerscope.report.audit_page import render_audit
+
+            html.write_text(render_audit(report), encoding="utf-8")
+    except ValueError as err:
+        typer.echo(f"Error: {err}", err=True)
+        raise typer.Exit(code=2) from err
+    if json_out:
+        typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+        raise typer.Exit(code=int(report.flagged))
+    console = Console()
+    fixed = {layer.name: layer for layer in (report.fix.layers if report.fix else ())}
+    table = Table(title=f"{report.model}: upsampling and strided layers", box=box.SIMPLE_HEAD)
+    columns = ["layer", "kind", "size", "overlap", "imbal.", "adds dB", "out dB"]
+    columns += ["fixed as", "adds dB"] if report.fix else []
+    for name in columns:
+        if name in ("layer", "kind", "size", "fixed as"):
+            table.add_column(name, overflow="fold")
+        else:  # numbers are never cut: narrow terminals fold the names instead
+            table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+
+    def num(x: float | None, spec: str = ".3g") -> str:
+        return "-" if x is None or x != x else format(x, spec)  # None, or nan: not measured
+
+    for layer in report.layers:
+        size = f"{'x'.join(map(str, layer.input_size))}>{'x'.join(map(str, layer.output_size))}"
+        row = [layer.name or "<root>", layer.kind, size, num(layer.overlap_ratio)]
+        row += [num(layer.imbalance), num(layer.score, ".1f"), num(layer.output_score, ".1f")]
+        if report.fix:
+            after = fixed.get(layer.name)
+            row += [after.kind, num(after.score, ".1f")] if after else ["-", "-"]
+        table.add_row(*row)
+    if report.layers:
+        console.print(table)
+    what = "outputs" if report.mode == "outputs" else "input gradients"
+    verdict = "[bold red]flagged[/]" if report.flagged else "[green]not flagged[/]"
+    low, high = report.ci
+    ci = f" (95% CI {low:.1f} to {high:.1f})" if low == low else ""  # nan with one seed
+    console.print(
+        f"checkerboard score of the {what}: {report.score:.1f} dB{ci}, {verdict} "
+        f"(threshold {report.threshold:g} dB)"
+    )
+    if report.fix:
+        console.print(
+            f"fix, {report.fix.description}: {report.fix.score:.1f} dB "
+            f"({report.fix.change:+.1f} dB)"
+        )
+    for note in report.notes:
+        console.print(f"note: {note}", markup=False)
+    if html is not None:
+        console.print(f"wrote {html}")
+    raise typer.Exit(code=int(report.flagged))

@@ -107,7 +107,9 @@ class RandomMultiScaleCNN(FeatureExtractor):
         channels = self.in_channels
         for i, width in enumerate(self.widths):
             std = math.sqrt(2.0 / (channels * 9))
-            self.register_buffer(f"weight{i}", torch.randn(width, channels, 3, 3, generator=g) * std)
+            self.register_buffer(
+                f"weight{i}", torch.randn(width, channels, 3, 3, generator=g) * std
+            )
             self.register_buffer(f"bias{i}", torch.zeros(width))
             channels = width
 

@@ -32,8 +32,10 @@ from checkerscope import _validation as v
 SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 """File name endings (any case) picked up when scanning a folder."""
 
-MAX_PIXELS = 2**26
-"""Images with more pixels than this (8192 x 8192) are scored on a top band of rows."""
+MAX_PIXELS = 2**25
+"""Images with more pixels than this (33.5 megapixels, 5792 x 5792) are scored on a top band of
+rows. Decoding holds about 12 bytes per pixel at once (PIL's RGB image, its float luma and the
+array), so a worker peaks near 400 MB on the largest images it decodes whole."""
 
 T = TypeVar("T")
 
@@ -101,15 +103,16 @@ def _no_bomb_limit() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = limit
 
 
-def _as_array(im: Any) -> np.ndarray:
-    """A loaded PIL image as (H, W) or (H, W, 3), integers or float32; alpha dropped."""
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+def _as_array(im: Any, luma: bool) -> np.ndarray:
+    """A loaded PIL image as (H, W) or (H, W, 3), integers or float32; alpha dropped.
+
+    With ``luma``, as float32 (H, W) BT.601 luma of 0-255 (or 16-bit) values, converted by PIL.
+    """
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N") and not luma:
         return np.asarray(im, dtype=np.uint16)
-    if im.mode in ("I", "F"):
-        return np.asarray(im)
-    if im.mode not in ("L", "RGB"):
+    if im.mode not in ("L", "RGB", "I", "F") and not im.mode.startswith("I;16"):
         im = im.convert("L" if im.mode in ("1", "LA", "La") else "RGB")
-    return np.asarray(im)
+    return np.asarray(im.convert("F") if luma else im)
 
 
 class Decoded(NamedTuple):
@@ -121,8 +124,12 @@ class Decoded(NamedTuple):
     format: str | None
 
 
-def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Decoded:
+def read_image(
+    path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, luma: bool = False
+) -> Decoded:
     """Decode an image file; the array holds all rows, or a top band of the largest ones.
+
+    ``luma=True`` returns the BT.601 luma as float32 (rows, W), what the score reads of RGB.
 
     ``rows`` is the height, or for images above ``max_pixels`` the largest multiple of 8 with
     ``rows * width <= max_pixels``, decoded without decoding the rest (non-interlaced PNG,
@@ -134,7 +141,7 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> De
         width, height = im.size
         if width * height <= max_pixels:
             im.load()
-            return Decoded(_as_array(im), width, height, im.format)
+            return Decoded(_as_array(im, luma), width, height, im.format)
         rows = max_pixels // width // 8 * 8
         sequential = (im.format == "PNG" and not im.info.get("interlace")) or (
             im.format == "JPEG" and "progression" not in im.info
@@ -153,18 +160,7 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> De
             im.load()
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = truncated
-        return Decoded(_as_array(im), width, height, im.format)
-
-
-def _luma(array: np.ndarray) -> np.ndarray:
-    """Float32 luma (H, W) of an (H, W) or (H, W, 3) array, a band of rows at a time."""
-    if array.ndim == 2:
-        return array.astype(np.float32)
-    weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # BT.601, as score.luma
-    out = np.empty(array.shape[:2], dtype=np.float32)
-    for r in range(0, array.shape[0], 1024):
-        out[r : r + 1024] = array[r : r + 1024].astype(np.float32) @ weights
-    return out
+        return Decoded(_as_array(im, luma), width, height, im.format)
 
 
 def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> ScanResult:
@@ -191,9 +187,10 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
     )
 
     try:
-        array, width, height, fmt = read_image(path, max_pixels)
-        y = torch.from_numpy(_luma(array))[None]
-        del array
+        array, width, height, fmt = read_image(path, max_pixels, luma=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # read-only array: nothing writes to it
+            y = torch.from_numpy(array)[None]
         periods = _default_periods(*(min(n, TILE) for n in y.shape[-2:]))
         scores = period_scores(y, periods)[0]
         best = int(scores.argmax())

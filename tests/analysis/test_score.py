@@ -18,6 +18,15 @@ from checkerscope.analysis.spectrum import periodic_rfft2, periodic_smooth, spec
 from checkerscope.data import embedded_photographs, random_crops
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Small FFTs gain nothing from threads, and on a loaded machine they stall on them."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def photos() -> dict[str, torch.Tensor]:
     return embedded_photographs()
@@ -124,7 +133,7 @@ def test_spectrum_shapes_and_white_noise_is_flat() -> None:
     assert float(s.radial[:, 3:].std()) < 1.0  # dB
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     gain=st.floats(0.01, 100).map(lambda g: g if g > 0 else -g) | st.floats(-100, -0.01),
     offsets=st.lists(st.floats(-10, 10), min_size=3, max_size=3),
@@ -197,7 +206,7 @@ def test_jpeg_photographs_are_not_flagged(photos: dict[str, torch.Tensor], quali
 
 def test_block_grid_against_a_direct_computation() -> None:
     """Banded, integer-input path against the formula written out on the whole float image."""
-    x = torch.randint(0, 256, (2, 3, 1100, 40), dtype=torch.uint8)
+    x = torch.randint(0, 256, (2, 3, 1100, 40), dtype=torch.uint8, generator=torch.Generator())
     y = S.luma(x.float())[:, 0]
     across = y.diff(dim=-1).square().mean(dim=1)[:, :32].reshape(2, 4, 8).mean(dim=1)
     down = y.diff(dim=-2).square().mean(dim=2)[:, :1096].reshape(2, 137, 8).mean(dim=1)
@@ -218,14 +227,19 @@ def test_odd_sizes_batch_and_single_image() -> None:
 
 
 def test_grayscale_equals_the_same_gray_in_rgb() -> None:
-    gray = torch.rand(1, 1, 64, 80)
+    gray = torch.rand(1, 1, 64, 80, generator=torch.Generator().manual_seed(0))
     gray[..., 1::2, ::2] -= 0.1
-    torch.testing.assert_close(S.period_scores(gray.expand(1, 3, 64, 80)), S.period_scores(gray))
+    rgb = S.period_scores(gray.expand(1, 3, 64, 80))
+    torch.testing.assert_close(rgb, S.period_scores(gray), atol=1e-4, rtol=0)
 
 
 def test_integer_input_scores_as_float() -> None:
-    x = torch.randint(0, 256, (2, 3, 96, 64), dtype=torch.uint8)
-    torch.testing.assert_close(S.period_scores(x), S.period_scores(x.float() / 255))
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (2, 3, 96, 64), dtype=torch.uint8, generator=gen)
+    x[..., ::2, :] //= 2  # something above 0 dB to compare
+    expected = S.period_scores(x.float() / 255)
+    assert (expected > 3).all()
+    torch.testing.assert_close(S.period_scores(x), expected, atol=1e-3, rtol=0)
 
 
 def test_tiles_are_welch_sums_of_their_windows() -> None:
@@ -319,7 +333,7 @@ def test_bad_arguments_raise_value_errors(call, message: str) -> None:
 
 @pytest.mark.slow
 def test_validation_set_separates() -> None:
-    result = V.validate(n_crops=8, size=128, n_generated=8, qualities=(50,))
+    result = V.validate(n_crops=4, size=64, n_generated=4, qualities=(50,))
     assert result.auc_planted() == 1.0
     assert result.auc_generator("deconv") == 1.0
     assert result.auc_generator("subpixel") == 1.0

@@ -221,3 +221,25 @@ def test_cli_reproduce_reports_bad_arguments(tmp_path) -> None:
     assert "only names unknown experiments ['nope']" in result.output
     result = CliRunner().invoke(app, ["reproduce", "--scale", "huge", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "scale must be one of" in result.output
+
+
+def test_scalars_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch) -> None:
+    from checkerscope.experiments import runner
+
+    logged = []
+
+    class Writer:
+        def add_scalar(self, tag: str, value: float, step: int) -> None:
+            logged.append((tag, value, step))
+
+        def close(self) -> None:
+            logged.append("closed")
+
+    def go(ctx: Context) -> ExperimentResult:
+        ctx.log_scalar("loss", 0.5, 3)
+        ctx.claim("c", "x", True, {})
+        return ExperimentResult({})
+
+    monkeypatch.setattr(runner, "_tensorboard", lambda logdir: Writer())
+    run([Experiment("t", "t", ("c",), TINY, go)], "quick", tmp_path, show_progress=False)
+    assert logged == [("t/loss", 0.5, 3), "closed"]

@@ -160,6 +160,7 @@ def test_forward_rejects_wrong_rank_channels_and_narrow_reflect(impl: str) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own TorchScript internals
 def test_torch_compile_equals_eager() -> None:
     layer = ResizeConv2d(3, 2, mode="bilinear", impl="fused")
     x = torch.randn(1, 3, 6, 5)
@@ -181,6 +182,7 @@ def test_torchscript_trace_equals_eager(impl: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("impl", ["fused", "reference"])
 def test_onnx_export(impl: str, tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")

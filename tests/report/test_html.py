@@ -100,12 +100,12 @@ def claim_row(text: str, claim_id: str) -> str:
 def test_claims_table_shows_verdicts_and_effect_sizes(run_dir: Path) -> None:
     text, _ = page_of(run_dir)
     row = claim_row(text, "overlap_uneven_1d")
-    assert "holds" in row and "k3 s2 max/min ratio: <b>2</b>" in row
+    assert "holds" in row and 'k3 s2 max/min ratio: <b class="num">2</b>' in row
     assert "does not hold" in claim_row(text, "overlap_2d_squared")
     # Without an effect size: three numbers of the evidence, those named like effects first
     # (booleans and None skipped).
     row = claim_row(text, "gan_training")
-    shown = re.findall(r"(\w+): <b>([^<]*)</b>", row)
+    shown = re.findall(r"(\w+): <b class=\"num\">([^<]*)</b>", row)
     assert shown == [
         ("deconv_score_db", "18.25"),
         ("resize_conv_score_db", "6.5"),
@@ -167,6 +167,11 @@ def test_value_table_nests_cuts_and_formats() -> None:
     assert table.count("<table") == 2
     assert "[1, 2.5, —]" in table and "(12 more)" in table and ", 47]" in table
     assert str(html.value_table([])) == '<span class="empty">[]</span>'
+    # A nested mapping of plain values is one line of pairs, not another table.
+    pairs = str(html.value_table({"test": {"n": 8, "p": 0.000123456, "<t>": "a&b"}}))
+    assert pairs.count("<table") == 1 and pairs.count('class="pair"') == 3
+    assert '<span class="key">p</span> 0.0001235' in pairs and "&lt;t&gt;" in pairs
+    assert "a&amp;b" in pairs
     assert html.format_number(True) == "yes" and html.format_number(float("inf")) == "∞"
     assert html.format_number(1234567.0) == "1.235e+06"
 
@@ -203,7 +208,7 @@ def test_runner_results_render(tmp_path: Path) -> None:
     text, page = page_of(tmp_path, registry=None)
     assert "<h2>A tiny experiment</h2>" in text
     assert [a["data-file"] for a in page.all("img")] == ["tiny_map.png"]
-    assert "x: <b>0.5</b>" in claim_row(text, "tiny_claim")
+    assert 'x: <b class="num">0.5</b>' in claim_row(text, "tiny_claim")
 
 
 def test_cli_report_rebuilds_the_page(run_dir: Path) -> None:
@@ -235,3 +240,15 @@ def test_reproduce_ends_with_the_report(run_dir: Path, monkeypatch, fails: bool)
     assert result.exit_code == (1 if fails else 0), result.output
     assert str(page) in result.output
     assert 'id="experiment-style_transfer"' in page.read_text()
+
+
+def test_effect_words_are_whole_words(tmp_path: Path) -> None:
+    evidence = {"checked_against_matrices": 5, "runs": 3, "phase_imbalance_max": 0.5, "n": 1}
+    claim = {"id": "c", "statement": "s", "holds": True, "evidence": evidence}
+    text = build.render_report({"claims": [claim], "experiments": {}}, tmp_path)
+    shown = re.findall(r"(\w+): <b class=\"num\">([^<]*)</b>", claim_row(text, "c"))
+    assert shown == [
+        ("phase_imbalance_max", "0.5"),
+        ("checked_against_matrices", "5"),
+        ("runs", "3"),
+    ]

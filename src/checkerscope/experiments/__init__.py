@@ -25,6 +25,9 @@ MODULES: tuple[str, ...] = (
     "checkerscope.experiments.arithmetic",
     "checkerscope.experiments.init_artifacts",
     "checkerscope.experiments.strong_colors",
+    "checkerscope.experiments.gradients",
+    "checkerscope.experiments.feature_vis",
+    "checkerscope.experiments.style_transfer",
 )
 
 

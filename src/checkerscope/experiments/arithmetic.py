@@ -220,7 +220,7 @@ def run(ctx: Context) -> ExperimentResult:
         bar.advance()
     _decide(ctx, cfg, grid, stacks, stride1, tying)
 
-    matrices = tying["1d"].pop("matrices")
+    matrices = tying["1d"]["matrices"]
     stack_counts = {f"{d} x k3 s2": overlap([(3, 2)] * d, 8).tolist() for d in map(int, stacks)}
     figures = {
         "bars": FA.overlap_bars(

@@ -229,10 +229,11 @@ class GradientsConfig:
 
 
 GRADIENTS = {
-    "quick": GradientsConfig(image_size=32, ndf=16, seeds=6, n_crops=16, n_scored=4),
-    "default": GradientsConfig(image_size=64, ndf=16, seeds=10, n_crops=24),
+    "quick": GradientsConfig(image_size=64, ndf=16, seeds=6, n_crops=8, n_scored=4),
+    "default": GradientsConfig(image_size=64, ndf=16, seeds=20, n_crops=32),
     "full": GradientsConfig(image_size=64, ndf=64, seeds=32, n_crops=128),
 }
+
 
 @dataclasses.dataclass(frozen=True)
 class FeatureVisConfig:
@@ -240,9 +241,9 @@ class FeatureVisConfig:
 
     Training: ``steps`` Adam steps (``lr``) on ``n_per_image`` crops of ``image_size`` per
     photograph. Visualization: ``channels`` channels of the last stage, each maximized for
-    ``vis_steps`` Adam steps (``vis_lr``) on a ``vis_size`` image starting from 0.5 plus noise of
-    std ``init_std``; jitter rolls by up to ``jitter`` pixels per axis. Scores leave out
-    ``margin`` pixels at every border, where zero padding paints frames.
+    ``vis_steps`` normalized gradient steps (``vis_lr``) on a ``vis_size`` image starting
+    from 0.5 plus noise of std ``init_std``; jitter rolls by 0 to ``jitter - 1`` pixels per axis.
+    Scores leave out ``margin`` pixels at every border, where padding paints frames.
     """
 
     image_size: int
@@ -257,26 +258,73 @@ class FeatureVisConfig:
     vis_size: int
     vis_steps: int
     lr: float = 2e-3
-    vis_lr: float = 0.05
-    jitter: int = 4
+    vis_lr: float = 0.02
+    jitter: int = 8
     init_std: float = 0.01
     margin: int = 4
 
 
 FEATURE_VIS = {
     "quick": FeatureVisConfig(
-        image_size=32, width=8, stages=3, batch_size=32, steps=40, n_per_image=32,
-        n_test_per_image=8, checkpoint_every=20, channels=6, vis_size=32, vis_steps=40,
+        image_size=32, width=8, stages=3, batch_size=32, steps=30, n_per_image=16,
+        n_test_per_image=8, checkpoint_every=10, channels=6, vis_size=32, vis_steps=30,
     ),
     "default": FeatureVisConfig(
-        image_size=32, width=16, stages=3, batch_size=32, steps=300, n_per_image=128,
-        n_test_per_image=16, checkpoint_every=100, channels=8, vis_size=64, vis_steps=100,
+        image_size=32, width=16, stages=3, batch_size=32, steps=200, n_per_image=64,
+        n_test_per_image=16, checkpoint_every=50, channels=16, vis_size=48, vis_steps=60,
     ),
     "full": FeatureVisConfig(
         image_size=64, width=32, stages=3, batch_size=64, steps=3000, n_per_image=512,
         n_test_per_image=64, checkpoint_every=500, channels=16, vis_size=128, vis_steps=300,
     ),
 }  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleTransferConfig:
+    """``style_transfer``: Johnson et al.'s network trained with deconv and with resize-conv.
+
+    ``steps`` Adam steps (``lr``, Johnson's 1e-3) of ``batch_size`` crops (``image_size``)
+    drawn from ``n_train``; scored on ``n_eval`` held-out crops. Loss:
+    ``content_weight * content + style_weight * style`` on the features of
+    ``RandomMultiScaleCNN(feature_widths, feature_seed)``, or of VGG-16 loaded from
+    ``vgg_weights`` (a .safetensors or torch file) when given.
+    """
+
+    image_size: int
+    width: int
+    blocks: int
+    batch_size: int
+    steps: int
+    n_train: int
+    n_eval: int
+    checkpoint_every: int
+    style_size: int
+    content_weight: float = 1.0
+    style_weight: float = 1e3
+    lr: float = 1e-3
+    feature_widths: tuple[int, ...] = (32, 64, 128)
+    feature_seed: int = 0
+    vgg_weights: str | None = None
+    shown: int = 4
+    variants: tuple[str, ...] = ("deconv", "resize_conv")
+
+
+STYLE_TRANSFER = {
+    "quick": StyleTransferConfig(
+        image_size=32, width=8, blocks=1, batch_size=4, steps=40, n_train=64, n_eval=16,
+        checkpoint_every=20, style_size=64,
+    ),
+    "default": StyleTransferConfig(
+        image_size=48, width=16, blocks=2, batch_size=4, steps=150, n_train=256, n_eval=24,
+        checkpoint_every=50, style_size=96,
+    ),
+    "full": StyleTransferConfig(
+        image_size=256, width=32, blocks=5, batch_size=4, steps=20000, n_train=20000,
+        n_eval=128, checkpoint_every=500, style_size=512,
+    ),
+}  # fmt: skip
+
 
 def check_scale(scale: str) -> str:
     """Return ``scale`` if it is one of :data:`SCALES`, or raise naming the choices."""

@@ -10,12 +10,13 @@ photograph a crop comes from (one class per image at least ``image_size`` on a s
 favour strong colours). Two :class:`checkerscope.models.StridedClassifier` are trained the same
 way from the same seed, data order and optimiser: one with 3x3 stride-2 convolutions, one with
 anti-aliased downsampling (conv + blur-pool). Then, for the ``channels`` channels of the last
-stage most active on held-out crops, the mean activation of that channel is maximized by
-gradient ascent on the pixels (Adam, as in Lucid), starting from the same faint noise:
+stage most active on held-out crops, the channel's mean pre-ReLU activation is maximized by
+gradient ascent on the pixels (DeepDream's normalized steps), starting from the same faint noise:
 
 * ``plain``: the strided classifier, the image fed as it is;
-* ``jitter``: the strided classifier, the image rolled by a random offset of up to ``jitter``
-  pixels on each axis at every step (fresh offsets each step);
+* ``jitter``: the strided classifier, the image rolled by a random offset of 0 to
+  ``jitter - 1`` pixels on each axis at every step (Lucid's ``jitter``; 8 covers every phase
+  of the classifier's stride-8 grid evenly);
 * ``antialiased``: the anti-aliased classifier, no jitter.
 
 Each visualization gets the checkerboard score of its channel-averaged power spectrum
@@ -48,6 +49,8 @@ ALPHA = 0.01
 LARGE_EFFECT = 0.8
 """Cohen's d that counts as a large effect (Cohen 1988)."""
 METHODS = ("plain", "jitter", "antialiased")
+SHOWN = 8
+"""Visualizations per method in the figure."""
 
 
 def photo_id_data(
@@ -162,27 +165,32 @@ def visualize(
 ) -> torch.Tensor:
     """Maximize the mean activation of ``channels[i]`` in image ``i`` by gradient ascent.
 
-    ``x0`` (len(channels), 3, H, W) is the start; with ``jitter > 0`` every step rolls the
-    images by a fresh random offset in [-jitter, jitter] per axis (drawn from ``seed``) before
-    the network sees them. Returns the optimized images. The model is not changed.
+    DeepDream's update (Mordvintsev et al. 2015): each step adds ``lr`` times the gradient
+    divided by its mean absolute value (per image), so pixels keep their relative share of
+    the gradient, checkerboard included. ``x0`` (len(channels), 3, H, W) is the start; with
+    ``jitter > 0`` every step rolls the images by a fresh random offset in [0, jitter) per
+    axis (drawn from ``seed``; Lucid's ``jitter``) before the network sees them. With
+    ``jitter`` a multiple of the network's total stride, every phase of its grid is equally
+    likely, so a pattern locked to the grid averages out. Returns the optimized images.
+    The model's parameters are not changed.
     """
     model.eval().requires_grad_(False)
-    x = x0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([x], lr=lr)
+    x = x0.clone()
     index = torch.tensor(channels)
     g = torch.Generator().manual_seed(seed)
     for _ in range(steps):
+        x.requires_grad_(True)
         inp = x
         if jitter > 0:
-            dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist()
+            dy, dx = torch.randint(jitter, (2,), generator=g).tolist()
             inp = torch.roll(x, shifts=(dy, dx), dims=(2, 3))
         act = activations(model, inp)
         objective = act[torch.arange(len(channels)), index].mean(dim=(1, 2)).sum()
-        opt.zero_grad(set_to_none=True)
-        (-objective).backward()
-        opt.step()
+        (grad,) = torch.autograd.grad(objective, x)
+        scale = grad.abs().mean(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+        x = (x + lr * grad / scale).detach()
     model.requires_grad_(True)
-    return x.detach()
+    return x
 
 
 @torch.no_grad()
@@ -205,16 +213,18 @@ def run(ctx: Context) -> ExperimentResult:
         )
     strong = ctx.data.strong_colors
     x, y = photo_id_data(images, cfg.n_per_image, cfg.image_size, ctx.seed, strong)
-    x_test, y_test = photo_id_data(images, cfg.n_test_per_image, cfg.image_size, ctx.seed + 1, strong)
+    x_test, y_test = photo_id_data(
+        images, cfg.n_test_per_image, cfg.image_size, ctx.seed + 1, strong
+    )
 
     models: dict[str, nn.Module] = {}
     losses: dict[str, list[float]] = {}
     acc: dict[str, float] = {}
     for kind in ("strided_conv", "antialiased"):
         torch.manual_seed(ctx.seed)
-        model = StridedClassifier(
-            3, len(images), cfg.width, cfg.stages, downsample=kind
-        ).to(ctx.device)
+        model = StridedClassifier(3, len(images), cfg.width, cfg.stages, downsample=kind).to(
+            ctx.device
+        )
         with ctx.progress(cfg.steps, f"train {kind} classifier") as bar:
             losses[kind] = train_classifier(
                 model,
@@ -230,7 +240,11 @@ def run(ctx: Context) -> ExperimentResult:
         acc[kind] = accuracy(model, x_test, y_test)
 
     start = 0.5 + cfg.init_std * torch.randn(
-        cfg.channels, 3, cfg.vis_size, cfg.vis_size, generator=torch.Generator().manual_seed(ctx.seed + 3)
+        cfg.channels,
+        3,
+        cfg.vis_size,
+        cfg.vis_size,
+        generator=torch.Generator().manual_seed(ctx.seed + 3),
     )
     runs = {
         "plain": ("strided_conv", 0),
@@ -268,7 +282,11 @@ def run(ctx: Context) -> ExperimentResult:
         },
     }
     _decide(ctx, cfg, scores, acc, len(images))
-    figures = {"visualizations": figures_gradients.visualizations(vis, scores)}
+    figures = {
+        "visualizations": figures_gradients.visualizations(
+            {m: v[:SHOWN] for m, v in vis.items()}, {m: s[:SHOWN] for m, s in scores.items()}
+        )
+    }
     return ExperimentResult(numbers, figures)
 
 
@@ -288,7 +306,8 @@ def _decide(
         CLAIM,
         "Feature visualizations by gradient ascent on a classifier with 3x3 stride-2 "
         "convolutions, trained to tell the photographs apart, carry a higher checkerboard "
-        f"score than with jitter (random shifts of up to {cfg.jitter} px per step) and than "
+        f"score than with jitter (random shifts by 0 to {cfg.jitter - 1} px per axis and step) "
+        "and than "
         "on the same classifier with anti-aliased downsampling (one visualization per "
         f"channel; Welch t and Mann-Whitney U one-sided, p < {ALPHA:g}, Cohen's d > "
         f"{LARGE_EFFECT:g} in both comparisons).",

@@ -4,10 +4,11 @@ Odena et al. (2016) report that swapping a GAN generator's transposed convolutio
 nearest-neighbour resize followed by convolution makes its checkerboard artifacts disappear.
 Here one DCGAN generator is trained twice on the embedded photographs (random crops favouring
 strong colours), once with ``upsample="deconv"`` and once with ``upsample="resize_conv"``,
-against the same strided-convolution discriminator, with the same seeds, data order, noise and
-optimiser (DCGAN's Adam, lr 2e-4, betas (0.5, 0.999)). Over training it tracks the checkerboard
-score of a fixed batch of samples and their KID to held-out crops on a fixed random-weight
-network (see :mod:`checkerscope.analysis.kid`). The claim compares the final numbers.
+against the same strided-convolution discriminator, with the same seeds, data order, noise,
+initialisation and optimiser (DCGAN's: weights N(0, 0.02), Adam with lr 2e-4 and betas
+(0.5, 0.999)), for ``seeds`` seeds. Over training it tracks the checkerboard score of a
+fixed batch of samples and their KID to held-out crops on a fixed random-weight network (see
+:mod:`checkerscope.analysis.kid`). The claim compares the final numbers.
 
 The training loop, :func:`train_gan`, reads top to bottom. It checkpoints every
 ``checkpoint_every`` steps (models, optimisers, every random state, the data and noise streams,
@@ -233,14 +234,18 @@ def run(ctx: Context) -> ExperimentResult:
     real = ctx.data.crops(cfg.n_train, cfg.image_size, seed=ctx.seed) * 2 - 1
     held_out = ctx.data.crops(cfg.n_eval, cfg.image_size, seed=ctx.seed + 1) * 2 - 1
     z_eval = torch.randn(cfg.n_eval, cfg.nz, generator=torch.Generator().manual_seed(ctx.seed + 2))
-    features = FixedFeatures(in_channels=3, seed=0)
-    real_features = extract_features(features, held_out)
+    features = FixedFeatures(in_channels=3, seed=0).to(ctx.device)
+
+    def embed(images: torch.Tensor) -> torch.Tensor:
+        return extract_features(features, images.to(ctx.device)).cpu()
+
+    real_features = embed(held_out)
 
     def evaluate(G: nn.Module) -> dict[str, float]:
         samples = generate(G, z_eval)
         scores = checkerboard_score(samples)
         kid = kid_from_features(
-            extract_features(features, samples),
+            embed(samples),
             real_features,
             cfg.kid_subsets,
             cfg.kid_subset_size,
@@ -284,7 +289,7 @@ def run(ctx: Context) -> ExperimentResult:
             samples.setdefault(variant, final)
             runs[variant].append({"seed": run_seed, **history})
 
-    summary = {v: _summarise(runs[v], torch.cat(final_scores[v])) for v in cfg.variants}
+    summary = {x: _summarise(runs[x], torch.cat(final_scores[x])) for x in cfg.variants}
     real_score = float(checkerboard_score(held_out).mean())
     numbers = {"final": summary, "real_data_score": real_score, "runs": runs}
     _decide(ctx, summary, real_score)
@@ -293,12 +298,12 @@ def run(ctx: Context) -> ExperimentResult:
     figures = {
         "curves": figures_training.gan_training_curves(
             steps,
-            {v: [r["score"] for r in runs[v]] for v in cfg.variants},
-            {v: [r["kid"] for r in runs[v]] for v in cfg.variants},
+            {x: [r["score"] for r in runs[x]] for x in cfg.variants},
+            {x: [r["kid"] for r in runs[x]] for x in cfg.variants},
             real_score,
         ),
         "samples": figures_training.sample_grids(
-            {**{v: samples[v][:36] for v in cfg.variants}, "data": held_out[:36]}
+            {**{x: samples[x][:36] for x in cfg.variants}, "data": held_out[:36]}
         ),
     }
     return ExperimentResult(numbers, figures)

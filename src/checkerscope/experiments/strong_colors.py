@@ -8,13 +8,20 @@ contribute."
 The setting makes that argument literal. Flat target colours lie on the six rays from mid-grey
 to the corners of the RGB cube (red, cyan, green, magenta, blue, yellow) at ``levels`` evenly
 spaced distances; the set is symmetric about grey, so grey is its mean colour. Each colour has
-its own fixed random low-resolution code, and one small decoder (``layers`` x2 upsamplers with
-LeakyReLU between, biases on, last bias starting at grey) learns all of them at once with Adam:
+its own learned low-resolution code, flat (one vector at every position) like the image it
+stands for, and one small decoder (``layers`` x2 upsamplers with LeakyReLU between, biases on,
+last bias starting at grey) learns them all, codes included, at once with Adam:
 its bias can hold the mean colour for every image, so what the weights must paint is the
 colour's difference from the mean. After training, the checkerboard amplitude of each output
 is the RMS spread of its phase means (period ``2**layers``, borders dropped), in colour units.
 The decoder is trained with transposed convolutions and, from the same seeds, with nearest
 resize-convolutions.
+
+The codes start small (``code_init`` 0.1 times a normal draw) so that, as the article assumes,
+nothing but the bias paints the mean colour and the code a colour ends with is what the
+decoder needed to reach it. This matters: starting the codes at 0.3 or more, every colour's
+code carries a large random part that the decoder must cancel whatever the colour, and the
+residual checkerboard then grows much less with the distance, or not at all.
 
 The analytic prediction beside it: a stack painting a per-channel difference ``delta`` with
 uniform kernels leaves ``delta`` times the relative RMS spread of its 2-D overlap pattern
@@ -98,7 +105,7 @@ def checkerboard_amplitude(y: torch.Tensor, period: int) -> torch.Tensor:
 def fit(
     variant: str, cfg: C.StrongColorsConfig, targets: torch.Tensor, seed: int
 ) -> tuple[torch.Tensor, float]:
-    """Train one decoder on all flat targets (N, 3) from fixed codes; its outputs and loss."""
+    """Train one decoder and a flat code per colour on flat targets (N, 3); outputs, loss."""
     torch.manual_seed(seed)
     decoder = build_decoder(variant, cfg)
     # One learned vector per colour, the same at every position: a flat code for a flat image,
@@ -236,6 +243,7 @@ def _decide(
             "colors": int(distance.numel()),
             "seeds": cfg.seeds,
             "steps": cfg.steps,
+            "code_init": cfg.code_init,
         },
     )
 

@@ -187,13 +187,12 @@ def _transposed(
     # Kronecker-product matrix, hence one small matmul; an einsum ran as thousands of tiny
     # batched products and cost more than the padding.
     compute = weight.dtype if weight.dtype in (torch.float32, torch.float64) else torch.float32
-    lift = torch.ones(1, 1, dtype=compute, device=weight.device)
-    for p in plans:
-        lift = torch.kron(lift, torch.tensor(p.lift, dtype=compute, device=weight.device))
+    lifts = [torch.tensor(p.lift, dtype=compute, device=weight.device) for p in plans]
+    lift = functools.reduce(torch.kron, lifts)
     c_out, c_in = weight.shape[:2]
-    # conv_transpose wants (C_in, C_out, *taps)
-    flat = weight.to(compute).transpose(0, 1).reshape(c_in * c_out, -1)
-    taps = (flat @ lift.T).reshape(c_in, c_out, *(len(p.lift) for p in plans))
+    taps = weight.to(compute).reshape(c_out * c_in, -1) @ lift.T
+    # conv_transpose wants (C_in, C_out, *taps); it reorders the weight anyway, so a view.
+    taps = taps.reshape(c_out, c_in, *(len(p.lift) for p in plans)).transpose(0, 1)
     taps = taps.to(weight.dtype)
     if any(p.low_pad for p in plans):
         pads: list[int] = []
@@ -252,7 +251,8 @@ def resize_conv_fused(
     kernel per axis, as ``ConvTranspose2d(kernel_size=4, stride=2)``. Where padding the
     low-resolution input cannot reproduce the high-resolution padding (reflect wider than
     one block, linear with reflect or zeros), the few border outputs are recomputed by the
-    reference on thin strips of the input. Shapes as :func:`resize_conv_reference`.
+    reference on thin strips of the input. Shapes as :func:`resize_conv_reference`; the
+    arguments are not checked here, :func:`resize_conv` checks them.
 
     Example:
         >>> x, w = torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3)
@@ -265,7 +265,7 @@ def resize_conv_fused(
     sizes = [int(n) for n in x.shape[2:]]
     for p, size in zip(plans, sizes, strict=True):
         if (p.fix_left or p.fix_right) and p.strip >= size:
-            # The border strips would span the whole input: the reference is the cheaper way.
+            # The border strips would span the whole input: the reference costs no more.
             return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
     y = _transposed(x, weight, bias, scale_factor, plans)
     for axis, (p, size) in enumerate(zip(plans, sizes, strict=True)):

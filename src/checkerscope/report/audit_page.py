@@ -40,8 +40,9 @@ def render_audit(report: AuditReport) -> str:
     """A self-contained HTML page of ``report``: verdict, samples, per-layer table, figures.
 
     Example:
+        >>> from torch import nn
         >>> from checkerscope import audit
-        >>> page = render_audit(audit(torch.nn.Upsample(scale_factor=2), (1, 8, 8), seeds=2))
+        >>> page = render_audit(audit(nn.Upsample(scale_factor=2), (1, 8, 8), seeds=2))
         >>> page.startswith("<!DOCTYPE html>")
         True
     """

@@ -6,8 +6,8 @@ template change. Conventions an experiment may follow, all optional:
 
 - a claim's evidence holds ``"effect_size"`` (a number) and ``"effect_size_name"`` (what it
   measures, with its unit, e.g. ``"score difference (dB)"``); the claims table shows it, and
-  without it the first few numbers of the evidence, those named like an effect (ratio,
-  difference, score, dB...) first;
+  without it the first few numbers of the evidence, those named like an effect (with a word
+  such as ratio, difference, score or db between underscores) first;
 - an experiment's numbers hold ``"captions"``: figure name -> caption (the name ``run`` gave the
   figure, without the ``<experiment id>_`` prefix and ``.png``); without it the name is shown.
 """
@@ -27,9 +27,24 @@ REPORT_NAME = "index.html"
 # Keys of an experiment's entry in results.json that are not its numbers.
 ENTRY_KEYS = ("title", "claims", "figures", "config", "seconds", "seed", "captions")
 # How many evidence numbers the claims table shows for a claim without an effect size, and the
-# names it shows first: those that sound like a size of effect rather than a count of cases.
+# words (between underscores) of the names it shows first: those of sizes of effects rather
+# than counts of cases.
 KEY_NUMBERS = 3
-KEY_WORDS = ("effect", "ratio", "difference", "score", "db", "gain", "amplitude")
+KEY_WORDS = frozenset(
+    [
+        "effect",
+        "ratio",
+        "over",
+        "difference",
+        "diff",
+        "score",
+        "db",
+        "gain",
+        "amplitude",
+        "imbalance",
+        "contrast",
+    ]
+)
 # The explorer's sliders: (name, label, min, max, start).
 EXPLORER_SLIDERS = (
     ("kernel", "kernel size", 1, 8, 3),
@@ -38,6 +53,14 @@ EXPLORER_SLIDERS = (
     ("size", "input size", 1, 8, 6),
 )
 PAPER = "https://distill.pub/2016/deconv-checkerboard/"
+# Environment keys shown first, with their labels.
+ENVIRONMENT_FACTS = (
+    ("scale", "scale"),
+    ("device", "device"),
+    ("world_size", "processes"),
+    ("threads", "threads per process"),
+    ("data", "data"),
+)
 
 
 class ExperimentInfo(Protocol):
@@ -139,7 +162,7 @@ def _claim_row(claim: Mapping[str, Any], experiment: str | None) -> dict[str, An
         effect = [(str(name), evidence["effect_size"])]
     elif isinstance(evidence, Mapping):
         numbers = [(k, v) for k, v in evidence.items() if _is_number(v)]
-        numbers.sort(key=lambda kv: not any(w in kv[0].lower() for w in KEY_WORDS))
+        numbers.sort(key=lambda kv: KEY_WORDS.isdisjoint(kv[0].lower().split("_")))
         effect = numbers[:KEY_NUMBERS]
     else:
         effect = []
@@ -200,7 +223,7 @@ def _section(
 def _facts(env: Mapping[str, Any], entries: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The few environment lines worth reading first; the full environment follows them."""
     facts = []
-    for key, label in (("scale", "scale"), ("device", "device"), ("data", "data")):
+    for key, label in ENVIRONMENT_FACTS:
         if env.get(key) is not None:
             facts.append((label, str(env[key])))
     versions = env.get("versions") or {}

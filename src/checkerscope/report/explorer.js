@@ -41,7 +41,8 @@
       }
       x = y;
     }
-    for (var p = 1; p <= x.length; p++) {
+    // The smallest period; the whole of x is one when no shorter one is.
+    for (var p = 1; p < x.length; p++) {
       if (x.length % p !== 0) continue;
       var repeats = true;
       for (var q = p; q < x.length && repeats; q++) repeats = x[q] === x[q - p];

@@ -130,11 +130,18 @@ def stack_figure(
     left.set_xlabel("output position")
     left.set_title("stacked k3 s2 layers: overlap (each scaled to its max, offset)")
     left.legend(loc="upper right", fontsize=8)
-    for depth, entry in stride1.items():
+    for i, (depth, entry) in enumerate(stride1.items()):
         ks = [r["kernel_size"] for r in entry["rows"]]
         for p in entry["periods"]:
             amps = [r["amplitudes"][str(p)] for r in entry["rows"]]
-            right.plot(ks, amps, marker="o", label=f"{depth} x k3 s2, period {p}")
+            # Stacks of different depth share some curves exactly: dashes keep both visible.
+            right.plot(
+                ks,
+                amps,
+                marker="os^"[i % 3],
+                linestyle=("-", "--", ":")[i % 3],
+                label=f"{depth} x k3 s2, period {p}",
+            )
     right.set_xlabel("kernel size of a stride-1 last layer (1: none)")
     right.set_ylabel("relative amplitude at the period")
     right.set_title("stride-1 layers remove periods dividing their size")

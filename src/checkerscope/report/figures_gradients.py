@@ -64,9 +64,7 @@ def phase_ratios(ratios: Mapping[str, Sequence[float]]) -> Figure:
     rng = np.random.default_rng(0)
     for i, (name, values) in enumerate(ratios.items()):
         v = np.asarray(values, dtype=float)
-        ax.scatter(
-            i + rng.uniform(-0.15, 0.15, v.size), v, s=14, color=COLORS.get(name, f"C{i}")
-        )
+        ax.scatter(i + rng.uniform(-0.15, 0.15, v.size), v, s=14, color=COLORS.get(name, f"C{i}"))
         ax.hlines(v.mean(), i - 0.3, i + 0.3, color="k", linewidth=1.5)
     ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
     ax.set_xticks(range(len(ratios)), list(ratios), fontsize=9)
@@ -77,7 +75,9 @@ def phase_ratios(ratios: Mapping[str, Sequence[float]]) -> Figure:
     return fig
 
 
-def visualizations(images: Mapping[str, torch.Tensor], scores: Mapping[str, Sequence[float]]) -> Figure:
+def visualizations(
+    images: Mapping[str, torch.Tensor], scores: Mapping[str, Sequence[float]]
+) -> Figure:
     """Feature visualizations: one row per method, images (N, 3, H, W), scores (dB) under each.
 
     Each image is stretched to its own range, as feature visualizations are shown.

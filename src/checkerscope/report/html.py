@@ -134,18 +134,32 @@ def _is_scalar(value: Any) -> bool:
 def value_table(value: Any) -> Markup:
     """Nested JSON (the evidence of a claim, an experiment's numbers) as nested HTML tables.
 
-    Mappings become two-column tables, lists of scalars one line, other lists numbered rows;
-    lists longer than :data:`MAX_LIST_ITEMS` are cut, saying how many items were left out.
+    Mappings become two-column tables, except nested mappings of plain values, which become
+    one wrapped line of ``key value`` pairs; lists of plain values become one line, other lists
+    numbered rows. Lists longer than :data:`MAX_LIST_ITEMS` are cut, saying how many items were
+    left out.
 
     Example:
         >>> str(value_table({"ratio": 2.0}))
         '<table class="values"><tr><th>ratio</th><td>2</td></tr></table>'
     """
+    return _values(value, nested=False)
+
+
+def _values(value: Any, nested: bool) -> Markup:
     if isinstance(value, Mapping):
         if not value:
             return Markup('<span class="empty">(none)</span>')
+        if nested and all(_is_scalar(x) for x in value.values()):
+            pairs = Markup("").join(
+                Markup('<span class="pair"><span class="key">{}</span> {}</span>').format(
+                    key, format_number(item)
+                )
+                for key, item in value.items()
+            )
+            return Markup('<span class="pairs">{}</span>').format(pairs)
         rows = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(key, value_table(item))
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(key, _values(item, True))
             for key, item in value.items()
         )
         return Markup('<table class="values">{}</table>').format(rows)
@@ -158,7 +172,7 @@ def value_table(value: Any) -> Markup:
             items = ", ".join(format_number(x) for x in shown)
             return Markup('<span class="list">[{}]</span>{}').format(items, more)
         rows = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(i, value_table(item))
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(i, _values(item, True))
             for i, item in enumerate(shown)
         )
         return Markup('<table class="values">{}</table>{}').format(rows, more)

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from checkerscope.experiments import config as C
+from checkerscope.experiments.checkpoint import load_checkpoint
+from checkerscope.experiments.feature_vis import (
+    CLAIM,
+    EXPERIMENT,
+    activations,
+    train_classifier,
+    visualize,
+)
+from checkerscope.experiments.runner import run
+from checkerscope.models import StridedClassifier
+
+TINY = {
+    "steps": 4, "checkpoint_every": 2, "n_per_image": 4, "n_test_per_image": 2, "width": 4,
+    "channels": 3, "vis_size": 32, "vis_steps": 3,
+}  # fmt: skip
+
+
+class Stop(Exception):
+    pass
+
+
+class StopAt:
+    """A progress bar that interrupts training once it has counted ``n`` steps."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.count = n, 0
+
+    def advance(self, k: float = 1) -> None:
+        self.count += int(k)
+        if self.count >= self.n:
+            raise Stop
+
+
+def test_classifier_training_resumes_exactly(tmp_path) -> None:
+    cfg = C.for_scale(C.FEATURE_VIS, "quick", {"steps": 6, "checkpoint_every": 2, "width": 4})
+    x, y = torch.rand(16, 3, 32, 32) * 2 - 1, torch.arange(16) % 3
+
+    def model() -> StridedClassifier:
+        torch.manual_seed(0)
+        return StridedClassifier(3, 3, cfg.width, cfg.stages)
+
+    whole = model()
+    full = train_classifier(whole, x, y, cfg, seed=1, checkpoint=tmp_path / "whole.pt")
+    cut = model()
+    with pytest.raises(Stop):
+        train_classifier(cut, x, y, cfg, seed=1, checkpoint=tmp_path / "cut.pt", bar=StopAt(4))
+    assert load_checkpoint(tmp_path / "cut.pt")["step"] == 4
+    torch.manual_seed(99)  # the checkpoint restores every random state
+    resumed = model()
+    losses = train_classifier(resumed, x, y, cfg, seed=1, checkpoint=tmp_path / "cut.pt")
+    assert losses == full and len(full) == 6
+    for k, v in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[k], v), k
+
+
+def test_visualization_raises_its_channel_and_jitter_changes_the_result() -> None:
+    torch.manual_seed(0)
+    model = StridedClassifier(3, 3, 4, 2).eval()
+    x0 = 0.5 + 0.01 * torch.randn(2, 3, 16, 16)
+    plain = visualize(model, [0, 1], x0, 5, 0.05, 0, seed=0)
+    jittered = visualize(model, [0, 1], x0, 5, 0.05, 2, seed=0)
+    with torch.no_grad():
+        before = activations(model, x0)[[0, 1], [0, 1]].mean(dim=(1, 2))
+        after = activations(model, plain)[[0, 1], [0, 1]].mean(dim=(1, 2))
+    assert (after > before).all()
+    assert not torch.equal(plain, jittered)
+    assert all(not p.requires_grad or p.grad is None for p in model.parameters())
+
+
+def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
+    run([EXPERIMENT], "quick", tmp_path, show_progress=False, overrides={"feature_vis": TINY})
+    results = json.loads((tmp_path / "results.json").read_text())
+    (claim,) = results["claims"]
+    assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
+    evidence = claim["evidence"]
+    assert set(evidence["score_mean_db"]) == {"plain", "jitter", "antialiased"}
+    assert 0 <= evidence["plain_vs_jitter"]["welch_p"] <= 1 and "effect_size" in evidence
+    numbers = results["experiments"]["feature_vis"]
+    assert numbers["classes"] >= 2 and all(len(s) == 3 for s in numbers["score_db"].values())
+    (name,) = numbers["figures"]
+    assert Image.open(tmp_path / name).size[0] > 100
+    assert (tmp_path / "checkpoints" / "feature_vis" / "antialiased.pt").exists()

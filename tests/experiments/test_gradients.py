@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from checkerscope.experiments import config as C
+from checkerscope.experiments.gradients import (
+    CLAIM,
+    EXPERIMENT,
+    build_discriminator,
+    input_gradient,
+    phase_ratio,
+)
+from checkerscope.experiments.runner import run
+
+TINY = {"seeds": 2, "n_crops": 4, "n_scored": 2, "shown": 2, "image_size": 32, "ndf": 4}
+
+
+def test_phase_ratio_of_a_k3_s2_conv_is_the_squared_overlap_ratio() -> None:
+    # All-ones 3x3 stride-2 conv: each pixel's gradient counts the windows covering it, 1 or 2
+    # per axis, so the gradient energies of the four phases are 1, 4, 4, 16.
+    conv = nn.Conv2d(1, 1, 3, stride=2, padding=1, bias=False)
+    nn.init.ones_(conv.weight)
+    g = input_gradient(conv, torch.rand(2, 1, 16, 16))
+    assert set(g[0, 0, 2:-2, 2:-2].unique().tolist()) == {1.0, 2.0, 4.0}
+    assert phase_ratio(g, period=2, margin=2) == pytest.approx(16.0)
+    avg = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.AvgPool2d(2))
+    assert phase_ratio(input_gradient(avg, torch.rand(2, 1, 16, 16)), 2, 2) < 16.0
+
+
+def test_variants_differ_only_in_their_downsamplers() -> None:
+    cfg = C.for_scale(C.GRADIENTS, "quick", TINY)
+    k4 = build_discriminator("strided_k4", cfg)
+    strided = [m for m in k4.modules() if isinstance(m, nn.Conv2d) and m.stride == (2, 2)]
+    assert strided and all(m.kernel_size == (4, 4) for m in strided)
+    pooled = build_discriminator("avgpool", cfg)
+    assert not any(isinstance(m, nn.Conv2d) and m.stride == (2, 2) for m in pooled.modules())
+    x = torch.rand(3, 3, 32, 32)
+    for v in cfg.variants:
+        assert build_discriminator(v, cfg)(x).shape == (3,)
+    with pytest.raises(ValueError, match=r"variant must be one of .* got 'maxpool'"):
+        build_discriminator("maxpool", cfg)
+
+
+def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
+    run([EXPERIMENT], "quick", tmp_path, show_progress=False, overrides={"gradients": TINY})
+    results = json.loads((tmp_path / "results.json").read_text())
+    (claim,) = results["claims"]
+    assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
+    evidence = claim["evidence"]
+    assert evidence["seeds"] == 2 and "effect_size" in evidence
+    for pair in ("strided_k3_vs_antialiased", "strided_k4_vs_avgpool"):
+        assert 0 <= evidence[pair]["welch_p"] <= 1
+    numbers = results["experiments"]["gradients"]
+    assert set(numbers["phase_ratio"]) == set(C.GRADIENTS["quick"].variants)
+    assert all(len(r) == 2 and min(r) >= 1 for r in numbers["phase_ratio"].values())
+    for name in numbers["figures"]:
+        assert Image.open(tmp_path / name).size[0] > 100
