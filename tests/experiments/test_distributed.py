@@ -86,4 +86,4 @@ def test_reproduce_under_torchrun_writes_results_once_from_rank_zero(tmp_path) -
         "gan_training_curves.png",
         "gan_training_samples.png",
     ]
-    assert [c["id"] for c in results["claims"]] == ["gan_deconv_more_checkerboard"]
+    assert [c["id"] for c in results["claims"]] == ["gan_training"]

@@ -52,7 +52,7 @@ from checkerscope.experiments.runner import (
     ExperimentResult,
 )
 
-CLAIM = "gan_deconv_more_checkerboard"
+CLAIM = "gan_training"
 KID_FACTOR = 2.0
 """Two KIDs are "comparable" when the larger is less than this factor times the smaller."""
 Z_SCORE = 2.0
