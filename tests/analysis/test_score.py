@@ -357,3 +357,17 @@ def test_metrics_registry_names_units_and_directions() -> None:
         get_metric("nope")
     with pytest.raises(ValueError, match="already registered"):
         register(Metric("block_grid", S.block_grid, "dB", True, "again"))
+
+
+def test_gradient_of_a_model_with_one_logit_per_image() -> None:
+    """A discriminator returning shape (B,) is scored like one returning (B, 1)."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 1, 3, stride=2)
+
+    def per_image(x: torch.Tensor) -> torch.Tensor:
+        return conv(x).flatten(1).sum(1)
+
+    x = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(
+        S.gradient_checkerboard(per_image, x), S.gradient_checkerboard(conv, x)
+    )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,13 @@ def test_arithmetic_quick(tmp_path: Path) -> None:
     assert set(claims) == set(arithmetic.CLAIMS)
     # Exact arithmetic: every claim holds at any scale.
     assert all(c["holds"] for c in claims.values()), claims
+    evidence = [c["evidence"] for c in claims.values()]
+    assert all(
+        isinstance(e["effect_size"], float)
+        and math.isfinite(e["effect_size"])
+        and e["effect_size_name"]
+        for e in evidence
+    ), evidence
     assert claims["overlap_uneven_1d"]["evidence"]["k3_s2_ratio"] == 2.0
     assert claims["overlap_uneven_1d"]["evidence"]["k4_s2_ratio"] == 1.0
     assert claims["overlap_2d_squared"]["evidence"]["k3_s2_ratio_2d"] == 4.0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -82,6 +83,8 @@ def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
     (claim,) = results["claims"]
     assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
     evidence = claim["evidence"]
+    size = evidence["effect_size"]
+    assert isinstance(size, float) and math.isfinite(size) and evidence["effect_size_name"]
     assert set(evidence["score_mean_db"]) == {"plain", "jitter", "antialiased"}
     assert 0 <= evidence["plain_vs_jitter"]["welch_p"] <= 1 and "effect_size" in evidence
     numbers = results["experiments"]["feature_vis"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -52,6 +53,8 @@ def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
     (claim,) = results["claims"]
     assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
     evidence = claim["evidence"]
+    size = evidence["effect_size"]
+    assert isinstance(size, float) and math.isfinite(size) and evidence["effect_size_name"]
     assert evidence["seeds"] == 2 and "effect_size" in evidence
     for pair in ("strided_k3_vs_antialiased", "strided_k4_vs_avgpool"):
         assert 0 <= evidence[pair]["welch_p"] <= 1

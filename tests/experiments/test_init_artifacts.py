@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import torch
@@ -51,6 +52,13 @@ def test_init_artifacts_quick(tmp_path: Path) -> None:
     )
     claims = {c["id"]: c for c in results["claims"]}
     assert set(claims) == set(init_artifacts.CLAIMS)
+    evidence = [c["evidence"] for c in claims.values()]
+    assert all(
+        isinstance(e["effect_size"], float)
+        and math.isfinite(e["effect_size"])
+        and e["effect_size_name"]
+        for e in evidence
+    ), evidence
     k4 = claims["init_artifacts"]["evidence"]["deconv_k4_vs_resize_conv"]
     assert {"welch_p", "mannwhitney_p", "cohens_d", "rank_biserial"} <= set(k4)
     assert k4["n_a"] == k4["n_b"] == 3

@@ -50,6 +50,9 @@ def test_strong_colors_quick(tmp_path: Path) -> None:
     )
     (claim,) = results["claims"]
     assert claim["id"] == "strong_colors"
+    e = claim["evidence"]
+    assert isinstance(e["effect_size"], float) and math.isfinite(e["effect_size"]), e
+    assert e["effect_size_name"], e
     for key in ("spearman_rho", "spearman_p", "endpoint_ratio"):
         assert key in claim["evidence"]["deconv"]
         assert key in claim["evidence"]["resize_conv"]

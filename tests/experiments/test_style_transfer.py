@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -94,6 +95,8 @@ def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
     (claim,) = results["claims"]
     assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
     evidence = claim["evidence"]
+    size = evidence["effect_size"]
+    assert isinstance(size, float) and math.isfinite(size) and evidence["effect_size_name"]
     assert evidence["features"] == "random_multiscale_cnn"
     assert set(evidence["held_out_loss"]) == {"deconv", "resize_conv"}
     assert evidence["loss_ratio"] >= 1 and 0 <= evidence["deconv_vs_resize_conv"]["welch_p"] <= 1

@@ -281,6 +281,8 @@ def _decide(
         and k4 is not None
         and k4["ratio_1d"] == 1.0,
         {
+            "effect_size": math.nan if k3 is None else k3["ratio_1d"],
+            "effect_size_name": "max/min overlap ratio, k3 s2 1-D",
             "kernel_sizes": list(cfg.kernel_sizes),
             "strides": list(cfg.strides),
             "cells": len(grid),
@@ -311,6 +313,8 @@ def _decide(
         "brute-force 2-D conv_transpose counts agreeing.",
         not not_squared and not brute_2d,
         {
+            "effect_size": math.nan if k3 is None else k3["ratio_2d"],
+            "effect_size_name": "max/min overlap ratio, k3 s2 2-D",
             "cells": len(grid),
             "not_squared": not_squared,
             "brute_force_disagreements": brute_2d,
@@ -331,22 +335,28 @@ def _decide(
             for d, st in deeper.items()
         )
     )
+    deepest = max(stacks, key=int, default="0")
     ctx.claim(
         "overlap_stack_compounds",
         "Stacking k3 s2 transposed convolutions compounds the unevenness: a stack of n layers is "
         "uneven at every period 2, 4, ..., 2**n, and its interior max/min exceeds one layer's.",
         compounds,
         {
-            d: {
-                "uneven_periods": st["uneven_periods"],
-                "ratio": st["ratio"],
-                "pattern": st["pattern"],
-            }
-            for d, st in stacks.items()
+            "effect_size": stacks[deepest]["ratio"] if stacks else math.nan,
+            "effect_size_name": f"max/min overlap ratio, {deepest} x k3 s2 stack 1-D",
+            **{
+                d: {
+                    "uneven_periods": st["uneven_periods"],
+                    "ratio": st["ratio"],
+                    "pattern": st["pattern"],
+                }
+                for d, st in stacks.items()
+            },
         },
     )
 
     violations = []
+    removed_amplitudes = []  # periods that divide the stride-1 kernel: the claim says 0
     for depth, entry in stride1.items():
         base = entry["rows"][0]["amplitudes"] if entry["rows"][0]["kernel_size"] == 1 else None
         for row in entry["rows"]:
@@ -355,6 +365,8 @@ def _decide(
                 continue
             for p, amp in row["amplitudes"].items():
                 removed = k1 % int(p) == 0
+                if removed:
+                    removed_amplitudes.append(amp)
                 ok = amp <= EXACT if removed else base is not None and 0 < amp < base[p]
                 if not ok:
                     violations.append({"stack": int(depth), "kernel_size": k1, "period": int(p)})
@@ -367,6 +379,9 @@ def _decide(
         "components of the overlap pattern, relative to its mean).",
         has_base and not violations and bool(stride1),
         {
+            "effect_size": max(removed_amplitudes, default=math.nan),
+            "effect_size_name": "largest amplitude left at a period dividing the stride-1 "
+            "kernel (relative to the mean overlap; 0 = removed)",
             "violations": violations,
             "amplitudes": {
                 d: {str(r["kernel_size"]): r["amplitudes"] for r in e["rows"]}
@@ -397,6 +412,10 @@ def _decide(
         "with the operator matrices' row sums).",
         holds,
         {
+            "effect_size": min(one["imbalance_deconv_min"], two["imbalance_deconv_min"])
+            - max(one["imbalance_resize_conv_max"], two["imbalance_resize_conv_max"]),
+            "effect_size_name": "phase imbalance gap: deconv's min - resize-conv's max "
+            "(over draws, 1-D and 2-D)",
             "weight_draws": cfg.weight_draws,
             "draws_checked_against_matrices": min(cfg.matrix_checks, cfg.weight_draws),
             "deconv_1d": deconv,

@@ -341,6 +341,8 @@ def _decide(ctx: Context, summary: dict[str, dict[str, Any]], real_score: float)
         "standard errors.",
         more_checkerboard and comparable,
         {
+            "effect_size": score_diff,
+            "effect_size_name": "score difference (dB), deconv - resize-conv",
             "deconv_score_db": deconv["score"],
             "resize_conv_score_db": resize["score"],
             "score_difference_db": score_diff,

@@ -250,6 +250,8 @@ def _decide(
         f"Mann-Whitney U one-sided, p < {ALPHA:g}; Cohen's d > {LARGE_EFFECT:g}).",
         held,
         {
+            "effect_size": k4_vs_resize["cohens_d"],
+            "effect_size_name": "Cohen's d (deconv k4 vs nearest resize-conv score)",
             **common,
             "deconv_k4_vs_resize_conv": k4_vs_resize,
             "eval_mode_holds": eval_held,
@@ -270,6 +272,9 @@ def _decide(
         "for comparison.",
         held and above_data and k4_imbalance > ZERO,
         {
+            "effect_size": min(k4_vs_resize["cohens_d"], k4_vs_data["cohens_d"]),
+            "effect_size_name": "smallest Cohen's d of deconv k4's score vs nearest "
+            "resize-conv's and vs the data's",
             **common,
             "deconv_k4_vs_resize_conv": k4_vs_resize,
             "deconv_k4_vs_data": k4_vs_data,
@@ -306,6 +311,8 @@ def _decide(
         and plain_above
         and plain_scores_above,
         {
+            "effect_size": scores_like["cohens_d"],
+            "effect_size_name": "Cohen's d (ICNR vs nearest resize-conv score; small = alike)",
             **common,
             "max_abs_difference_to_nearest_resize_conv": icnr_difference,
             "icnr_phase_imbalance_max": max(imbalance["subpixel_icnr"]),
@@ -333,6 +340,9 @@ def _decide(
         "pixel than nearest resize-convolution's and than the data's (same tests).",
         below_nearest and below_data,
         {
+            "effect_size": min(nearest_vs_bilinear["cohens_d"], data_vs_bilinear["cohens_d"]),
+            "effect_size_name": "smallest Cohen's d of the HF fraction, nearest resize-conv's "
+            "and the data's over bilinear's",
             **common,
             "hf_cutoff_cycles_per_pixel": cfg.hf_cutoff,
             "hf_fraction": {v: sum(x) / len(x) for v, x in hf.items()},

@@ -236,6 +236,8 @@ def _decide(
         and deconv["endpoint_ratio"] >= GROWTH
         and versus_resize >= GROWTH,
         {
+            "effect_size": deconv["endpoint_ratio"],
+            "effect_size_name": "deconv checkerboard amplitude ratio, farthest colour / grey",
             "deconv": deconv,
             "resize_conv": resize,
             "deconv_over_resize_conv_at_farthest": versus_resize,
