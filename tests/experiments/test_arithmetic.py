@@ -1,15 +1,13 @@
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_effect_sizes, run_quick
 
 from checkerscope.analysis import overlap
 from checkerscope.experiments import arithmetic
-from checkerscope.experiments.runner import run
 
 
 @pytest.mark.parametrize(("k", "s"), [(3, 2), (4, 2), (5, 3), (2, 3), (7, 4)])
@@ -22,24 +20,12 @@ def test_brute_force_counts_match_the_interior_of_overlap(k: int, s: int) -> Non
 
 
 def test_arithmetic_quick(tmp_path: Path) -> None:
-    results = run(
-        [arithmetic.EXPERIMENT],
-        "quick",
-        tmp_path,
-        show_progress=False,
-        overrides={"arithmetic": {"weight_draws": 4, "matrix_checks": 2}},
-    )
+    results = run_quick(arithmetic.EXPERIMENT, tmp_path, {"weight_draws": 4, "matrix_checks": 2})
     claims = {c["id"]: c for c in results["claims"]}
     assert set(claims) == set(arithmetic.CLAIMS)
     # Exact arithmetic: every claim holds at any scale.
     assert all(c["holds"] for c in claims.values()), claims
-    evidence = [c["evidence"] for c in claims.values()]
-    assert all(
-        isinstance(e["effect_size"], float)
-        and math.isfinite(e["effect_size"])
-        and e["effect_size_name"]
-        for e in evidence
-    ), evidence
+    assert_effect_sizes(claims.values())
     assert claims["overlap_uneven_1d"]["evidence"]["k3_s2_ratio"] == 2.0
     assert claims["overlap_uneven_1d"]["evidence"]["k4_s2_ratio"] == 1.0
     assert claims["overlap_2d_squared"]["evidence"]["k3_s2_ratio_2d"] == 4.0
@@ -51,4 +37,3 @@ def test_arithmetic_quick(tmp_path: Path) -> None:
     assert len(entry["figures"]) == 5
     for name in entry["figures"]:
         assert (tmp_path / name).stat().st_size > 0
-    json.loads((tmp_path / "results.json").read_text())

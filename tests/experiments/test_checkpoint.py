@@ -70,3 +70,39 @@ def test_loading_never_runs_code(tmp_path) -> None:
     path.write_bytes(pickle.dumps(Payload(), protocol=2))
     with pytest.raises(pickle.UnpicklingError):
         ckpt.load_checkpoint(path)
+
+
+def test_save_and_resume_training_continue_a_loop_exactly(tmp_path) -> None:
+    def fresh() -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.Generator]:
+        torch.manual_seed(0)
+        net = torch.nn.Linear(3, 1)
+        return net, torch.optim.Adam(net.parameters(), lr=0.1), torch.Generator().manual_seed(1)
+
+    def steps(net, opt, stream, n: int) -> list[float]:
+        losses = []
+        for _ in range(n):
+            x = torch.randn(4, 3, generator=stream) + torch.rand(1)  # both streams drawn
+            loss = net(x).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        return losses
+
+    net, opt, stream = fresh()
+    whole = steps(net, opt, stream, 4)
+
+    config, path = {"lr": 0.1}, tmp_path / "t.pt"
+    cut, cut_opt, cut_stream = fresh()
+    first = steps(cut, cut_opt, cut_stream, 2)
+    ckpt.save_training(path, config, {"net": cut, "opt": cut_opt}, {"s": cut_stream}, step=2)
+    resumed, resumed_opt, resumed_stream = fresh()
+    resumed.reset_parameters()  # other weights and global random state: the checkpoint restores
+    modules, streams = {"net": resumed, "opt": resumed_opt}, {"s": resumed_stream}
+    assert ckpt.resume_training(path, config, modules, streams) == {"step": 2}
+    assert first + steps(resumed, resumed_opt, resumed_stream, 2) == whole
+    assert torch.equal(resumed.weight, net.weight) and torch.equal(resumed.bias, net.bias)
+
+    assert ckpt.resume_training(tmp_path / "none.pt", config, modules, streams) is None
+    with pytest.raises(ValueError, match=r"another configuration .*run without --resume"):
+        ckpt.resume_training(path, {"lr": 0.2}, modules, streams)

@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-import json
-import math
-
-import pytest
 import torch
+from helpers import assert_resumes_exactly, only_claim, run_quick
 from PIL import Image
 
 from checkerscope.experiments import config as C
-from checkerscope.experiments.checkpoint import load_checkpoint
 from checkerscope.experiments.feature_vis import (
     CLAIM,
     EXPERIMENT,
@@ -16,29 +12,12 @@ from checkerscope.experiments.feature_vis import (
     train_classifier,
     visualize,
 )
-from checkerscope.experiments.runner import run
 from checkerscope.models import StridedClassifier
 
 TINY = {
     "steps": 4, "checkpoint_every": 2, "n_per_image": 4, "n_test_per_image": 2, "width": 4,
     "channels": 3, "vis_size": 32, "vis_steps": 3,
 }  # fmt: skip
-
-
-class Stop(Exception):
-    pass
-
-
-class StopAt:
-    """A progress bar that interrupts training once it has counted ``n`` steps."""
-
-    def __init__(self, n: int) -> None:
-        self.n, self.count = n, 0
-
-    def advance(self, k: float = 1) -> None:
-        self.count += int(k)
-        if self.count >= self.n:
-            raise Stop
 
 
 def test_classifier_training_resumes_exactly(tmp_path) -> None:
@@ -49,18 +28,13 @@ def test_classifier_training_resumes_exactly(tmp_path) -> None:
         torch.manual_seed(0)
         return StridedClassifier(3, 3, cfg.width, cfg.stages)
 
-    whole = model()
-    full = train_classifier(whole, x, y, cfg, seed=1, checkpoint=tmp_path / "whole.pt")
-    cut = model()
-    with pytest.raises(Stop):
-        train_classifier(cut, x, y, cfg, seed=1, checkpoint=tmp_path / "cut.pt", bar=StopAt(4))
-    assert load_checkpoint(tmp_path / "cut.pt")["step"] == 4
-    torch.manual_seed(99)  # the checkpoint restores every random state
-    resumed = model()
-    losses = train_classifier(resumed, x, y, cfg, seed=1, checkpoint=tmp_path / "cut.pt")
-    assert losses == full and len(full) == 6
-    for k, v in whole.state_dict().items():
-        assert torch.equal(resumed.state_dict()[k], v), k
+    full = assert_resumes_exactly(
+        model,
+        lambda net, **kw: train_classifier(net, x, y, cfg, seed=1, **kw),
+        tmp_path,
+        stop_at=4,
+    )
+    assert len(full) == 6
 
 
 def test_visualization_raises_its_channel_and_jitter_changes_the_result() -> None:
@@ -78,13 +52,8 @@ def test_visualization_raises_its_channel_and_jitter_changes_the_result() -> Non
 
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
-    run([EXPERIMENT], "quick", tmp_path, show_progress=False, overrides={"feature_vis": TINY})
-    results = json.loads((tmp_path / "results.json").read_text())
-    (claim,) = results["claims"]
-    assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
-    evidence = claim["evidence"]
-    size = evidence["effect_size"]
-    assert isinstance(size, float) and math.isfinite(size) and evidence["effect_size_name"]
+    results = run_quick(EXPERIMENT, tmp_path, TINY)
+    evidence = only_claim(results, CLAIM)
     assert set(evidence["score_mean_db"]) == {"plain", "jitter", "antialiased"}
     assert 0 <= evidence["plain_vs_jitter"]["welch_p"] <= 1 and "effect_size" in evidence
     numbers = results["experiments"]["feature_vis"]

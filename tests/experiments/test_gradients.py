@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import json
-import math
-
 import pytest
 import torch
+from helpers import only_claim, run_quick
 from PIL import Image
 from torch import nn
 
@@ -16,7 +14,6 @@ from checkerscope.experiments.gradients import (
     input_gradient,
     phase_ratio,
 )
-from checkerscope.experiments.runner import run
 
 TINY = {"seeds": 2, "n_crops": 4, "n_scored": 2, "shown": 2, "image_size": 32, "ndf": 4}
 
@@ -48,13 +45,8 @@ def test_variants_differ_only_in_their_downsamplers() -> None:
 
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
-    run([EXPERIMENT], "quick", tmp_path, show_progress=False, overrides={"gradients": TINY})
-    results = json.loads((tmp_path / "results.json").read_text())
-    (claim,) = results["claims"]
-    assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
-    evidence = claim["evidence"]
-    size = evidence["effect_size"]
-    assert isinstance(size, float) and math.isfinite(size) and evidence["effect_size_name"]
+    results = run_quick(EXPERIMENT, tmp_path, TINY)
+    evidence = only_claim(results, CLAIM)
     assert evidence["seeds"] == 2 and "effect_size" in evidence
     for pair in ("strided_k3_vs_antialiased", "strided_k4_vs_avgpool"):
         assert 0 <= evidence[pair]["welch_p"] <= 1

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import torch
+from helpers import assert_effect_sizes, run_quick
 from torch import nn
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments import init_artifacts
-from checkerscope.experiments.runner import run
 
 TINY = {"seeds": 3, "batch_size": 2, "n_data": 8, "ngf": 8, "nz": 8}
 
@@ -43,22 +42,10 @@ def test_icnr_generator_equals_its_nearest_resize_conv_twin() -> None:
 
 
 def test_init_artifacts_quick(tmp_path: Path) -> None:
-    results = run(
-        [init_artifacts.EXPERIMENT],
-        "quick",
-        tmp_path,
-        show_progress=False,
-        overrides={"init_artifacts": TINY},
-    )
+    results = run_quick(init_artifacts.EXPERIMENT, tmp_path, TINY)
     claims = {c["id"]: c for c in results["claims"]}
     assert set(claims) == set(init_artifacts.CLAIMS)
-    evidence = [c["evidence"] for c in claims.values()]
-    assert all(
-        isinstance(e["effect_size"], float)
-        and math.isfinite(e["effect_size"])
-        and e["effect_size_name"]
-        for e in evidence
-    ), evidence
+    assert_effect_sizes(claims.values())
     k4 = claims["init_artifacts"]["evidence"]["deconv_k4_vs_resize_conv"]
     assert {"welch_p", "mannwhitney_p", "cohens_d", "rank_biserial"} <= set(k4)
     assert k4["n_a"] == k4["n_b"] == 3

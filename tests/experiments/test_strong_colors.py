@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import only_claim, run_quick
 
 from checkerscope.analysis import overlap
 from checkerscope.experiments import config as C
 from checkerscope.experiments import strong_colors as S
-from checkerscope.experiments.runner import run
 
 
 def test_target_colors_are_symmetric_about_grey() -> None:
@@ -41,21 +41,11 @@ def test_analytic_amplitude_against_brute_force_overlap() -> None:
 
 
 def test_strong_colors_quick(tmp_path: Path) -> None:
-    results = run(
-        [S.EXPERIMENT],
-        "quick",
-        tmp_path,
-        show_progress=False,
-        overrides={"strong_colors": {"steps": 10, "levels": 3}},
-    )
-    (claim,) = results["claims"]
-    assert claim["id"] == "strong_colors"
-    e = claim["evidence"]
-    assert isinstance(e["effect_size"], float) and math.isfinite(e["effect_size"]), e
-    assert e["effect_size_name"], e
+    results = run_quick(S.EXPERIMENT, tmp_path, {"steps": 10, "levels": 3})
+    evidence = only_claim(results, "strong_colors")
     for key in ("spearman_rho", "spearman_p", "endpoint_ratio"):
-        assert key in claim["evidence"]["deconv"]
-        assert key in claim["evidence"]["resize_conv"]
+        assert key in evidence["deconv"]
+        assert key in evidence["resize_conv"]
     entry = results["experiments"]["strong_colors"]
     assert len(entry["amplitude_per_level"]["deconv"]) == 3
     # Resize-conv of a flat code is flat away from the borders, trained or not.

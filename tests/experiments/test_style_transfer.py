@@ -1,17 +1,13 @@
 from __future__ import annotations
 
-import json
-import math
-
 import pytest
 import torch
+from helpers import assert_resumes_exactly, only_claim, run_quick
 from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
 
 from checkerscope.experiments import config as C
-from checkerscope.experiments.checkpoint import load_checkpoint
-from checkerscope.experiments.runner import run
 from checkerscope.experiments.style_transfer import (
     CLAIM,
     EXPERIMENT,
@@ -25,20 +21,6 @@ TINY = {
     "steps": 3, "checkpoint_every": 2, "n_train": 8, "n_eval": 4, "width": 4, "blocks": 1,
     "style_size": 32, "shown": 2, "feature_widths": [8, 16],
 }  # fmt: skip
-
-
-class Stop(Exception):
-    pass
-
-
-class StopAt:
-    def __init__(self, n: int) -> None:
-        self.n, self.count = n, 0
-
-    def advance(self, k: float = 1) -> None:
-        self.count += int(k)
-        if self.count >= self.n:
-            raise Stop
 
 
 def test_deconv_variant_is_johnsons_and_both_keep_the_size() -> None:
@@ -76,27 +58,17 @@ def test_style_training_resumes_exactly(tmp_path) -> None:
         torch.manual_seed(0)
         return TransformerNet(cfg.width, cfg.blocks)
 
-    whole = net()
-    full = train_style(whole, loss, contents, cfg, seed=1, checkpoint=tmp_path / "whole.pt")
-    cut = net()
-    with pytest.raises(Stop):
-        train_style(cut, loss, contents, cfg, seed=1, checkpoint=tmp_path / "cut.pt", bar=StopAt(2))
-    assert load_checkpoint(tmp_path / "cut.pt")["step"] == 2
-    torch.manual_seed(7)
-    resumed = net()
-    assert train_style(resumed, loss, contents, cfg, seed=1, checkpoint=tmp_path / "cut.pt") == full
-    for k, v in whole.state_dict().items():
-        assert torch.equal(resumed.state_dict()[k], v), k
+    assert_resumes_exactly(
+        net,
+        lambda n, **kw: train_style(n, loss, contents, cfg, seed=1, **kw),
+        tmp_path,
+        stop_at=2,
+    )
 
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
-    run([EXPERIMENT], "quick", tmp_path, show_progress=False, overrides={"style_transfer": TINY})
-    results = json.loads((tmp_path / "results.json").read_text())
-    (claim,) = results["claims"]
-    assert claim["id"] == CLAIM and isinstance(claim["holds"], bool)
-    evidence = claim["evidence"]
-    size = evidence["effect_size"]
-    assert isinstance(size, float) and math.isfinite(size) and evidence["effect_size_name"]
+    results = run_quick(EXPERIMENT, tmp_path, TINY)
+    evidence = only_claim(results, CLAIM)
     assert evidence["features"] == "random_multiscale_cnn"
     assert set(evidence["held_out_loss"]) == {"deconv", "resize_conv"}
     assert evidence["loss_ratio"] >= 1 and 0 <= evidence["deconv_vs_resize_conv"]["welch_p"] <= 1
@@ -112,13 +84,6 @@ def test_vgg_weights_reach_the_experiment_through_the_config(tmp_path) -> None:
     path = tmp_path / "vgg16.safetensors"
     save_file(state, str(path))
     overrides = {**TINY, "steps": 1, "n_eval": 2, "vgg_weights": str(path)}
-    run(
-        [EXPERIMENT],
-        "quick",
-        tmp_path,
-        show_progress=False,
-        overrides={"style_transfer": overrides},
-    )
-    results = json.loads((tmp_path / "results.json").read_text())
+    results = run_quick(EXPERIMENT, tmp_path, overrides)
     assert results["claims"][0]["evidence"]["features"] == "vgg16"
     assert results["experiments"]["style_transfer"]["config"]["vgg_weights"] == str(path)

@@ -392,9 +392,7 @@ def gradient_checkerboard(
     x = as_image_batch("x", x).detach().requires_grad_(True)
     with torch.enable_grad():
         y = model(x)
-        if output is not None:
-            scalar = output(y)
-        else:  # a discriminator may return one logit per image, shape (B,)
-            scalar = y.reshape(y.shape[0], -1).sum(dim=1)
+        # reshape, not flatten(1): a discriminator may return one logit per image, shape (B,)
+        scalar = y.reshape(y.shape[0], -1).sum(dim=1) if output is None else output(y)
         (grad,) = torch.autograd.grad(scalar.sum(), x)
     return checkerboard_score(grad, period, color="mean")

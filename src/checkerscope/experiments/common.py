@@ -1,4 +1,5 @@
-"""Helpers several experiments share: group comparisons, high-frequency energy, random generators.
+"""Helpers several experiments share: group comparisons, high-frequency energy, random generators,
+a resumable training loop.
 
 Kept here once so that every experiment tests, measures and samples the same way.
 """
@@ -8,9 +9,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+from checkerscope.experiments import config as C
+from checkerscope.experiments.checkpoint import resume_training, save_training
+
+if TYPE_CHECKING:
+    from checkerscope.experiments.runner import Bar
 
 
 @dataclass(frozen=True)
@@ -182,3 +191,55 @@ def phase_contrast(x: torch.Tensor, period: int = 2, margin: int = 0) -> torch.T
     per_phase = (inner.shape[-2] // period) * (inner.shape[-1] // period)
     std = inner.flatten(1).std(dim=1).clamp_min(torch.finfo(x.dtype).tiny)
     return dev / (std / per_phase**0.5)
+
+
+def train_on_batches(
+    net: nn.Module,
+    batch_loss: Callable[[torch.Tensor], torch.Tensor],
+    n: int,
+    cfg: Any,
+    *,
+    seed: int,
+    checkpoint: Path,
+    bar: Bar | None = None,
+    name: str = "net",
+) -> list[float]:
+    """Train ``net`` with Adam(lr=``cfg.lr``) for ``cfg.steps`` steps; return the loss per step.
+
+    Each step draws ``cfg.batch_size`` indices into ``n`` examples from a generator seeded with
+    ``seed`` and minimises ``batch_loss(index)``. Every ``cfg.checkpoint_every`` steps (and at
+    the end) ``net`` (under the key ``name``), the optimiser, the generator, the global random
+    states and the losses are saved to ``checkpoint``; a run finding it continues from it.
+    ``cfg`` is a frozen config dataclass with those fields.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> cfg = C.for_scale(C.FEATURE_VIS, "quick", {"steps": 2, "batch_size": 3})
+        >>> net, x = nn.Linear(2, 1), torch.rand(5, 2)
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.pt"
+        >>> len(train_on_batches(net, lambda i: net(x[i]).square().mean(), 5, cfg, seed=0,
+        ...                      checkpoint=p))
+        2
+    """
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    stream = torch.Generator().manual_seed(seed)
+    modules, streams = {name: net, "opt": opt}, {"stream": stream}
+    losses: list[float] = []
+    step = 0
+    if (state := resume_training(checkpoint, C.as_dict(cfg), modules, streams)) is not None:
+        losses, step = state["losses"], state["step"]
+    if bar is not None:
+        bar.advance(step)
+    net.train()
+    while step < cfg.steps:
+        loss = batch_loss(torch.randint(n, (cfg.batch_size,), generator=stream))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        losses.append(float(loss.detach()))
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            save_training(checkpoint, C.as_dict(cfg), modules, streams, step=step, losses=losses)
+        if bar is not None:
+            bar.advance(1)
+    return losses

@@ -34,13 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerscope.experiments import config as C
-from checkerscope.experiments.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
-from checkerscope.experiments.common import compare
+from checkerscope.experiments.common import compare, train_on_batches
 from checkerscope.experiments.runner import Bar, Context, Experiment, ExperimentResult
 
 CLAIM = "feature_vis_jitter"
@@ -89,49 +83,16 @@ def train_classifier(
     ``cfg.checkpoint_every`` steps the model, the optimiser, the generator, the global random
     states and the losses are saved to ``checkpoint``, and a run finding it continues from it.
     """
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    stream = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    step = 0
-    if checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        if state["config"] != C.as_dict(cfg):
-            raise ValueError(
-                f"checkpoint {str(checkpoint)!r} was written with another configuration "
-                f"({state['config']}); run without --resume to start again"
-            )
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
-        stream.set_state(state["stream"])
-        set_rng_state(state["rng"])
-        losses, step = state["losses"], state["step"]
-    if bar is not None:
-        bar.advance(step)
-    model.train()
-    while step < cfg.steps:
-        index = torch.randint(x.shape[0], (cfg.batch_size,), generator=stream)
-        loss = F.cross_entropy(model(x[index]), y[index])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        losses.append(float(loss.detach()))
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "step": step,
-                    "config": C.as_dict(cfg),
-                    "model": model.state_dict(),
-                    "opt": opt.state_dict(),
-                    "stream": stream.get_state(),
-                    "rng": rng_state(),
-                    "losses": losses,
-                },
-            )
-        if bar is not None:
-            bar.advance(1)
-    return losses
+    return train_on_batches(
+        model,
+        lambda index: F.cross_entropy(model(x[index]), y[index]),
+        x.shape[0],
+        cfg,
+        seed=seed,
+        checkpoint=checkpoint,
+        bar=bar,
+        name="model",
+    )
 
 
 def late_layer(model: nn.Module) -> nn.Module:

@@ -37,12 +37,7 @@ from torch import nn
 
 from checkerscope import _validation as v
 from checkerscope.experiments import config as C
-from checkerscope.experiments.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
+from checkerscope.experiments.checkpoint import resume_training, save_training
 from checkerscope.experiments.distributed import Dist
 from checkerscope.experiments.runner import (
     Bar,
@@ -95,20 +90,9 @@ def train_gan(
     history: dict[str, list[float]] = {"step": [], "loss_d": [], "loss_g": []}
     running = torch.zeros(3, dtype=torch.float64)  # sum of loss_d, sum of loss_g, count
     step = 0
-    if checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        if state["config"] != C.as_dict(cfg):
-            raise ValueError(
-                f"checkpoint {str(checkpoint)!r} was written with another configuration "
-                f"({state['config']}); run without --resume to start again"
-            )
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        data_stream.set_state(state["data_stream"])
-        noise_stream.set_state(state["noise_stream"])
-        set_rng_state(state["rng"])
+    modules = {"G": G, "D": D, "opt_g": opt_g, "opt_d": opt_d}
+    streams = {"data_stream": data_stream, "noise_stream": noise_stream}
+    if (state := resume_training(checkpoint, C.as_dict(cfg), modules, streams)) is not None:
         history, running, step = state["history"], state["running"], state["step"]
     if bar is not None:
         bar.advance(step)
@@ -169,21 +153,14 @@ def train_gan(
                     log(f"{name}/{key}", value, step)
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             if dist.is_main:
-                save_checkpoint(
+                save_training(
                     checkpoint,
-                    {
-                        "step": step,
-                        "config": C.as_dict(cfg),
-                        "G": G.state_dict(),
-                        "D": D.state_dict(),
-                        "opt_g": opt_g.state_dict(),
-                        "opt_d": opt_d.state_dict(),
-                        "data_stream": data_stream.get_state(),
-                        "noise_stream": noise_stream.get_state(),
-                        "rng": rng_state(),
-                        "history": history,
-                        "running": running,
-                    },
+                    C.as_dict(cfg),
+                    modules,
+                    streams,
+                    step=step,
+                    history=history,
+                    running=running,
                 )
             dist.barrier()
             last_good = step

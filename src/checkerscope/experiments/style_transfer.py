@@ -33,13 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerscope.experiments import config as C
-from checkerscope.experiments.checkpoint import (
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
-from checkerscope.experiments.common import compare
+from checkerscope.experiments.common import compare, train_on_batches
 from checkerscope.experiments.runner import Bar, Context, Experiment, ExperimentResult
 
 CLAIM = "style_transfer"
@@ -172,50 +166,15 @@ def train_style(
     the network, the optimiser, the generator, the global random states and the losses are
     saved to ``checkpoint``, and a run finding it continues from it.
     """
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    stream = torch.Generator().manual_seed(seed)
-    losses: list[float] = []
-    step = 0
-    if checkpoint.exists():
-        state = load_checkpoint(checkpoint)
-        if state["config"] != C.as_dict(cfg):
-            raise ValueError(
-                f"checkpoint {str(checkpoint)!r} was written with another configuration "
-                f"({state['config']}); run without --resume to start again"
-            )
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
-        stream.set_state(state["stream"])
-        set_rng_state(state["rng"])
-        losses, step = state["losses"], state["step"]
-    if bar is not None:
-        bar.advance(step)
-    net.train()
-    while step < cfg.steps:
-        x = contents[torch.randint(contents.shape[0], (cfg.batch_size,), generator=stream)]
+
+    def batch_loss(index: torch.Tensor) -> torch.Tensor:
+        x = contents[index]
         content, style = loss(net(x), x)
-        total = cfg.content_weight * content + cfg.style_weight * style
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        step += 1
-        losses.append(float(total.detach()))
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-            save_checkpoint(
-                checkpoint,
-                {
-                    "step": step,
-                    "config": C.as_dict(cfg),
-                    "net": net.state_dict(),
-                    "opt": opt.state_dict(),
-                    "stream": stream.get_state(),
-                    "rng": rng_state(),
-                    "losses": losses,
-                },
-            )
-        if bar is not None:
-            bar.advance(1)
-    return losses
+        return cfg.content_weight * content + cfg.style_weight * style
+
+    return train_on_batches(
+        net, batch_loss, contents.shape[0], cfg, seed=seed, checkpoint=checkpoint, bar=bar
+    )
 
 
 def run(ctx: Context) -> ExperimentResult:
