@@ -48,6 +48,7 @@ class ResizeConvAdapter(nn.Module):
     Shapes: (N, C_in, *S) -> (N, C_out, *(s S + extra)).
 
     Example:
+        >>> import checkerscope
         >>> rc = checkerscope.nn.ResizeConv2d(8, 4)
         >>> ResizeConvAdapter(rc, offset=(-1, -1), extra=(2, 2))(torch.randn(1, 8, 5, 5)).shape
         torch.Size([1, 4, 12, 12])
@@ -268,6 +269,7 @@ def projection_residual(deconv: nn.Module, replacement: nn.Module) -> float:
     with the shape and stride of ``deconv`` (as :func:`convert` returns).
 
     Example:
+        >>> import checkerscope
         >>> d = torch.nn.ConvTranspose2d(4, 2, 4, 2, 1)
         >>> 0 < projection_residual(d, checkerscope.nn.ResizeConv2d(4, 2)) < 2
         True

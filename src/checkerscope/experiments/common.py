@@ -111,10 +111,12 @@ def hf_fraction(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
     frequency along each axis. DC (the mean colour) is left out of the total.
 
     Example:
-        >>> x = torch.zeros(1, 1, 16, 16)
-        >>> x[..., ::2, :] = 1.0  # all power at fy = 1/2
-        >>> float(hf_fraction(x))
-        1.0
+        >>> stripes = torch.zeros(1, 1, 16, 16)
+        >>> stripes[..., ::2, :] = 1.0  # period 2 along y: power at fy = 1/2 ...
+        >>> ramp = torch.linspace(0, 1, 16).expand(1, 1, 16, 16)
+        >>> # ... less the quarter that the periodic-plus-smooth split moves to low frequencies
+        >>> round(float(hf_fraction(stripes)), 2), round(float(hf_fraction(ramp)), 2)
+        (0.75, 0.1)
     """
     from checkerscope.analysis.spectrum import spectrum
 
