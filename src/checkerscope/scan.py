@@ -182,8 +182,10 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
         BLOCK,
         TILE,
         _default_periods,
+        _energy,
         block_grid,
         period_scores,
+        to_decibels,
     )
 
     try:
@@ -192,7 +194,10 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
             warnings.simplefilter("ignore", UserWarning)  # read-only array: nothing writes to it
             y = torch.from_numpy(array)[None]
         periods = _default_periods(*(min(n, TILE) for n in y.shape[-2:]))
-        scores = period_scores(y, periods)[0]
+        if max(y.shape[-2:]) <= TILE:  # one window: skip period_scores' checks and tiling
+            scores = to_decibels(*_energy(y[None], periods))[0]
+        else:
+            scores = period_scores(y, periods)[0]
         best = int(scores.argmax())
         jpeg = fmt in ("JPEG", "MPO") and min(y.shape[-2:]) >= 2 * BLOCK
         grid = float(block_grid(y)[0]) if jpeg else None
