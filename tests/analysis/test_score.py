@@ -371,3 +371,8 @@ def test_gradient_of_a_model_with_one_logit_per_image() -> None:
     torch.testing.assert_close(
         S.gradient_checkerboard(per_image, x), S.gradient_checkerboard(conv, x)
     )
+
+
+def test_periods_whose_lcm_exceeds_the_image_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"lcm 12"):
+        S.period_scores(torch.rand(1, 8, 8), (2, 3, 4))

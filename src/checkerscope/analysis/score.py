@@ -81,6 +81,13 @@ def _check_periods(name: str, periods: Sequence[int], h: int, w: int) -> tuple[i
             f"{name} {too_big} need images at least {2 * max(too_big)} pixels on each side, "
             f"got {h}x{w}"
         )
+    # Images are cropped to a multiple of the periods' lcm, which must still hold each period twice.
+    m = math.lcm(*periods)
+    if min(h, w) // m * m < 2 * max(periods):
+        raise ValueError(
+            f"{name} {periods!r} are scored on a crop to a multiple of their lcm {m}, which a "
+            f"{h}x{w} image leaves too small; use fewer periods or a larger image"
+        )
     return periods
 
 
