@@ -17,6 +17,7 @@ import torch
 
 from checkerscope import _validation as v
 from checkerscope.analysis.score import PERIODS, to_decibels
+from checkerscope.analysis.spectrum import as_batch
 
 TILE = 16384
 """Length of the windows whose spectra are averaged (Welch). A 256 x 256 image tile spreads a
@@ -27,22 +28,6 @@ scores within about 4 dB of the 2-D score for p = 2, 4, 8 (the ratios 3/4, 5/4, 
 
 _RING = 32  # outer radius, in bins, of the background ring: 62 bins, as many as the 2-D ring's 72
 _INNER = 2  # inner radius: a peak leaking into its neighbours must not be its own background
-
-
-def _as_signal_batch(x: torch.Tensor) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() == 2:
-        x = x.unsqueeze(0)
-    if x.dim() != 3:
-        raise ValueError(
-            f"x must have shape (B, C, L) or (C, L), got a tensor of shape {tuple(x.shape)}"
-        )
-    if min(x.shape) < 1:
-        raise ValueError(f"x must not be empty, got a tensor of shape {tuple(x.shape)}")
-    if x.is_complex():
-        raise ValueError(f"x must be real, got dtype {x.dtype}")
-    return x if x.dtype in (torch.float32, torch.float64) else x.float()
 
 
 def _periods(periods: Sequence[int] | None, n: int) -> tuple[int, ...]:
@@ -127,7 +112,7 @@ def artifact_energy_1d(
         >>> art.shape
         torch.Size([2, 2])
     """
-    x = _as_signal_batch(x)
+    x = as_batch("x", x, 1)
     length = x.shape[-1]
     t = length if tile is None else min(v.positive_int("tile", tile), length)
     periods = _periods(periods, t)
@@ -164,7 +149,7 @@ def period_scores_1d(
         >>> period_scores_1d(torch.randn(1, 1, 512)).shape
         torch.Size([1, 3])
     """
-    x = _as_signal_batch(x)
+    x = as_batch("x", x, 1)
     if periods is None:
         n = x.shape[-1] if tile is None else min(v.positive_int("tile", tile), x.shape[-1])
         periods = _periods(None, n)

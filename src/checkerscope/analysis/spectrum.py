@@ -23,13 +23,22 @@ def as_image_batch(name: str, x: torch.Tensor, floating: bool = True) -> torch.T
     With ``floating`` anything but float32/float64 becomes float32; without it, integer
     images stay as they are (callers convert them piece by piece, to bound memory).
     """
+    return as_batch(name, x, 2, floating)
+
+
+def as_batch(name: str, x: torch.Tensor, dims: int, floating: bool = True) -> torch.Tensor:
+    """Return ``x`` as (B, C, *S) with ``dims`` spatial axes; accept (C, *S) as one item.
+
+    The shared check of :func:`as_image_batch` (``dims=2``) and of the 1-D score (``dims=1``).
+    """
+    axes = ", ".join("L" if dims == 1 else "HW"[-dims:])
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() == 3:
+    if x.dim() == dims + 1:
         x = x.unsqueeze(0)
-    if x.dim() != 4:
+    if x.dim() != dims + 2:
         raise ValueError(
-            f"{name} must have shape (B, C, H, W) or (C, H, W), got a tensor of shape "
+            f"{name} must have shape (B, C, {axes}) or (C, {axes}), got a tensor of shape "
             f"{tuple(x.shape)}"
         )
     if min(x.shape) < 1:
