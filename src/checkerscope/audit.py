@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
-from checkerscope.analysis import _layers as L
+from checkerscope import checks as v
+from checkerscope.analysis import layers as L
 from checkerscope.analysis.imbalance import phase_imbalance
-from checkerscope.analysis.overlap import overlap_summary
+from checkerscope.analysis.overlap_counts import overlap_summary
 from checkerscope.analysis.score import THRESHOLD, period_scores
 from checkerscope.analysis.score1d import period_scores_1d
 from checkerscope.convert import ResizeConvAdapter, convert

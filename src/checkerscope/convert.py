@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.functional import resize_conv as R
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d, _ResizeConvNd
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 
 PHOTOGRAPHS: tuple[str, ...] = (
     "astronaut.png",

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.nn import downsampler, upsampler
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from checkerscope.analysis import score as S
 from checkerscope.analysis import validation as V
-from checkerscope.analysis.spectrum import periodic_rfft2, periodic_smooth, spectrum
+from checkerscope.analysis.spectra import periodic_rfft2, periodic_smooth, spectrum
 from checkerscope.data import embedded_photographs, random_crops
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkerscope.analysis import score1d as S1
-from checkerscope.analysis.spectrum import periodic_rfft2
+from checkerscope.analysis.spectra import periodic_rfft2
 
 
 def dense_periodic_component(x: np.ndarray) -> np.ndarray:

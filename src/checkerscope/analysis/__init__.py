@@ -4,7 +4,7 @@ from checkerscope.analysis.frequency import frequency_response
 from checkerscope.analysis.imbalance import PhaseImbalance, phase_imbalance
 from checkerscope.analysis.metrics import METRICS, Metric, get_metric
 from checkerscope.analysis.operator import ParameterTying, operator_matrix, parameter_tying
-from checkerscope.analysis.overlap import AxisOverlap, OverlapSummary, overlap, overlap_summary
+from checkerscope.analysis.overlap_counts import AxisOverlap, OverlapSummary, overlap, overlap_summary
 from checkerscope.analysis.score import (
     block_grid,
     checkerboard_map,
@@ -12,7 +12,7 @@ from checkerscope.analysis.score import (
     gradient_checkerboard,
     period_scores,
 )
-from checkerscope.analysis.spectrum import Spectrum, periodic_smooth, spectrum
+from checkerscope.analysis.spectra import Spectrum, periodic_smooth, spectrum
 
 __all__ = [
     "METRICS",

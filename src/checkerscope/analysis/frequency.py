@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from checkerscope.analysis import _layers as L
+from checkerscope.analysis import layers as L
 
 
 def frequency_response(

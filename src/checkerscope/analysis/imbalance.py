@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from checkerscope.analysis import _layers as L
+from checkerscope.analysis import layers as L
 from checkerscope.nn import SubPixelConv2d
 
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 
 
 class FixedFeatures(nn.Module):

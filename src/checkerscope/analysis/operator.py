@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from checkerscope.analysis import _layers as L
+from checkerscope.analysis import layers as L
 
 _MAX_ENTRIES = 2**24
 

@@ -17,8 +17,8 @@ import scipy.fft
 import torch
 import torch.nn.functional as F
 
-from checkerscope import _validation as v
-from checkerscope.analysis.spectrum import as_image_batch, edge_jumps, smooth_factors
+from checkerscope import checks as v
+from checkerscope.analysis.spectra import as_image_batch, edge_jumps, smooth_factors
 
 PERIODS: tuple[int, ...] = (2, 4, 8)
 """Periods searched when none is given: the footprints of one, two and three stride-2 layers."""

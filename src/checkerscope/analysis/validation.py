@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.analysis.score import checkerboard_score
 from checkerscope.data import embedded_photographs, random_crops
 

@@ -106,7 +106,7 @@ def compare(a: Sequence[float] | torch.Tensor, b: Sequence[float] | torch.Tensor
 def hf_fraction(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
     """Fraction of each image's non-DC power above ``cutoff`` cycles per pixel: (B,).
 
-    From :func:`checkerscope.analysis.spectrum.spectrum` (power of the periodic component,
+    From :func:`checkerscope.analysis.spectra.spectrum` (power of the periodic component,
     averaged over channels); the radius is ``hypot(fy, fx)``, so 0.25 is half the Nyquist
     frequency along each axis. DC (the mean colour) is left out of the total.
 
@@ -118,7 +118,7 @@ def hf_fraction(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
         >>> round(float(hf_fraction(stripes)), 2), round(float(hf_fraction(ramp)), 2)
         (0.75, 0.1)
     """
-    from checkerscope.analysis.spectrum import spectrum
+    from checkerscope.analysis.spectra import spectrum
 
     s = spectrum(x)
     power = 10 ** (s.log_power.double() / 10)

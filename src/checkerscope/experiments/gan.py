@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.experiments import config as C
 from checkerscope.experiments.checkpoint import resume_training, save_training
 from checkerscope.experiments.distributed import Dist

@@ -121,7 +121,7 @@ def _imbalance(model: nn.Module) -> float:
 
 def _measure(x: torch.Tensor, cutoff: float) -> dict[str, torch.Tensor]:
     from checkerscope.analysis.score import checkerboard_score
-    from checkerscope.analysis.spectrum import spectrum
+    from checkerscope.analysis.spectra import spectrum
 
     return {
         "score": checkerboard_score(x),

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 
 MODES = ("nearest", "bilinear")
 PADDING_MODES = ("reflect", "replicate", "zeros")

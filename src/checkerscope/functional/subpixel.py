@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.functional.blurpool import blur, box_taps, pad_for_filter, separable_kernel
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")

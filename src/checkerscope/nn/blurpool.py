@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.functional import blurpool as B
 
 CONV_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")

@@ -12,7 +12,7 @@ from typing import Any
 
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.nn.blurpool import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
 from checkerscope.nn.subpixel import SubPixelConv2d

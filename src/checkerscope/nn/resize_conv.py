@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.functional import resize_conv as R
 
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.functional import subpixel as S
 from checkerscope.functional.blurpool import blur, box_taps, check_padding_fits, separable_kernel
 

@@ -1,4 +1,4 @@
-// The report's overlap explorer: the maths of checkerscope.analysis.overlap for stacks of
+// The report's overlap explorer: the maths of checkerscope.analysis.overlap_counts for stacks of
 // transposed convolutions (padding 0), redone here so the page works offline with no Python.
 // The results are also exposed as data attributes on #explorer-summary, so tests can compare
 // them with the library.

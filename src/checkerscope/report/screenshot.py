@@ -48,7 +48,7 @@ def screenshot(
         >>> screenshot("results/index.html", "docs/report-screenshot.png")  # doctest: +SKIP
         PosixPath('docs/report-screenshot.png')
     """
-    from checkerscope._validation import positive_int
+    from checkerscope.checks import positive_int
 
     page, png = Path(page), Path(png)
     width, height = positive_int("width", width), positive_int("height", height)

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope import _validation as v
-from checkerscope.analysis import _layers as L
+from checkerscope import checks as v
+from checkerscope.analysis import layers as L
 from checkerscope.functional import resize_conv as R
 from checkerscope.nn import SubPixelConv2d
 

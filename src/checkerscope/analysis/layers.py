@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from checkerscope import _validation as v
+from checkerscope import checks as v
 from checkerscope.nn import ResizeConv1d, ResizeConv2d, ResizeConv3d, SubPixelConv2d
 
 RESIZE_CONVS = (ResizeConv1d, ResizeConv2d, ResizeConv3d)
