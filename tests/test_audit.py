@@ -17,17 +17,12 @@ from typer.testing import CliRunner
 
 from checkerscope.analysis import gradient_checkerboard, overlap_summary, phase_imbalance
 from checkerscope.analysis.score import THRESHOLD, checkerboard_score
-from checkerscope.audit import (
-    SCHEMA,
-    AuditReport,
-    audit,
-    confidence_interval,
-    load_target,
-    load_weights,
-)
+from checkerscope.analysis.stats import confidence_interval
+from checkerscope.audit import SCHEMA, AuditReport, audit, load_target
 from checkerscope.cli import app
 from checkerscope.models import AudioUpsampler1d, DCGANGenerator, StridedClassifier, UNet
 from checkerscope.nn import SubPixelConv2d
+from checkerscope.weights import load_weights
 
 
 @pytest.fixture(scope="module", autouse=True)

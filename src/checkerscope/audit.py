@@ -20,7 +20,7 @@ import importlib.util
 import math
 import sys
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from checkerscope.analysis.imbalance import phase_imbalance
 from checkerscope.analysis.overlap_counts import overlap_summary
 from checkerscope.analysis.score import THRESHOLD, period_scores
 from checkerscope.analysis.score1d import period_scores_1d
+from checkerscope.analysis.stats import confidence_interval
 from checkerscope.convert import ResizeConvAdapter, convert
 from checkerscope.functional.blurpool import binomial_taps, separable_kernel
 from checkerscope.nn import (
@@ -49,9 +50,6 @@ MODES = ("outputs", "gradients")
 
 SCHEMA = "checkerscope.audit/1"
 """Identifies the layout of :meth:`AuditReport.to_dict`, changed when a field changes meaning."""
-
-CONFIDENCE = 0.95
-"""Level of the Student-t confidence interval of a score over seeds."""
 
 _POOLS = (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)
 _ANTIALIASED = (AntiAliasedConv1d, AntiAliasedConv2d)
@@ -258,25 +256,6 @@ def _fmt_score(score: float, ci: tuple[float, float]) -> str:
     if not all(math.isfinite(c) for c in ci):
         return f"{score:.1f} dB"
     return f"{score:.1f} dB (95% CI {ci[0]:.1f} to {ci[1]:.1f})"
-
-
-def confidence_interval(values: Sequence[float]) -> tuple[float, float]:
-    """Two-sided :data:`CONFIDENCE` Student-t interval of the mean of ``values``.
-
-    Example:
-        >>> lo, hi = confidence_interval([1.0, 2.0, 3.0])
-        >>> round(lo, 3), round(hi, 3)
-        (-0.484, 4.484)
-    """
-    from scipy import stats
-
-    n = len(values)
-    if n < 2:
-        return (math.nan, math.nan)
-    x = torch.tensor(values, dtype=torch.float64)
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * float(x.std()) / math.sqrt(n)
-    mean = float(x.mean())
-    return (mean - half, mean + half)
 
 
 # Finding the layers.
@@ -1008,108 +987,3 @@ def _as_model(obj: Any, what: str) -> nn.Module:
             f"{what} is a factory that returned a {type(made).__name__}, not a torch.nn.Module"
         )
     return made
-
-
-def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a state dict from ``path`` into ``model`` (in place, strictly) and return it.
-
-    ``.safetensors`` files are read by ``safetensors.torch.load_file``; anything else by
-    ``torch.load(weights_only=True)``, which refuses to unpickle arbitrary objects. A plain
-    state dict, or a dict holding one under ``"state_dict"`` or ``"model"``, is accepted, and a
-    ``"module."`` prefix on every key (DistributedDataParallel) is dropped.
-
-    Raises:
-        ValueError: for a missing or unreadable file, a file holding other Python objects,
-            something that is not a state dict, or keys that do not match the model's
-            (listing the missing, unexpected and shape-mismatched ones).
-
-    Example:
-        >>> import tempfile, os
-        >>> m = nn.Linear(2, 3)
-        >>> path = os.path.join(tempfile.mkdtemp(), "w.pt")
-        >>> torch.save(m.state_dict(), path)
-        >>> load_weights(nn.Linear(2, 3), path).weight.shape
-        torch.Size([3, 2])
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"weights file {str(path)!r} does not exist")
-    state = _read_state(path)
-    _check_keys(model, state, path)
-    model.load_state_dict(state, strict=True)
-    return model
-
-
-def _read_state(path: Path) -> dict[str, torch.Tensor]:
-    import pickle
-
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        try:
-            obj: Any = load_file(str(path))
-        except Exception as err:
-            raise ValueError(f"{str(path)!r} is not a readable safetensors file: {err}") from err
-    else:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-            raise ValueError(
-                f"{str(path)!r} holds Python objects other than tensors, and checkerscope does "
-                f"not unpickle arbitrary objects (torch.load(weights_only=True) refused it: "
-                f"{first}); save model.state_dict() instead, or use safetensors"
-            ) from err
-        except Exception as err:
-            raise ValueError(
-                f"{str(path)!r} is not a torch checkpoint or safetensors file: "
-                f"{type(err).__name__}: {err}"
-            ) from err
-    if isinstance(obj, Mapping):
-        for key in ("state_dict", "model"):
-            if isinstance(obj.get(key), Mapping):
-                obj = obj[key]
-                break
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"{str(path)!r} is not a state dict: it holds a {type(obj).__name__}")
-    bad = [k for k, t in obj.items() if not (isinstance(k, str) and isinstance(t, torch.Tensor))]
-    if bad:
-        k = bad[0]
-        raise ValueError(
-            f"{str(path)!r} is not a state dict: entry {k!r} holds a {type(obj[k]).__name__}, "
-            f"not a tensor"
-        )
-    state = dict(obj)
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module.") :]: t for k, t in state.items()}
-    return state
-
-
-def _check_keys(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [
-        f"{k} (file {tuple(state[k].shape)}, model {tuple(expected[k].shape)})"
-        for k in expected
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    problems = [
-        f"{what}: {_listing(keys)}"
-        for what, keys in (
-            ("missing from the file", missing),
-            ("unexpected in the file", unexpected),
-            ("shape mismatch", shapes),
-        )
-        if keys
-    ]
-    if problems:
-        raise ValueError(
-            f"the weights in {str(path)!r} do not match {type(model).__name__}: "
-            + "; ".join(problems)
-        )
-
-
-def _listing(keys: Sequence[str], limit: int = 20) -> str:
-    more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
-    return ", ".join(keys[:limit]) + more

@@ -283,7 +283,8 @@ def audit(
     from rich.table import Table
 
     from checkerscope.audit import audit as run_audit
-    from checkerscope.audit import load_target, load_weights
+    from checkerscope.audit import load_target
+    from checkerscope.weights import load_weights
 
     try:
         shape = tuple(int(n) for n in input_shape.replace("x", ",").split(","))

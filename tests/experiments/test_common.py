@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from scipy import stats
 from torch import nn
 
+from checkerscope.analysis.stats import compare
 from checkerscope.experiments.common import (
-    compare,
     hf_fraction,
     phase_contrast,
     phase_means,

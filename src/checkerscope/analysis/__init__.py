@@ -4,7 +4,12 @@ from checkerscope.analysis.frequency import frequency_response
 from checkerscope.analysis.imbalance import PhaseImbalance, phase_imbalance
 from checkerscope.analysis.metrics import METRICS, Metric, get_metric
 from checkerscope.analysis.operator import ParameterTying, operator_matrix, parameter_tying
-from checkerscope.analysis.overlap_counts import AxisOverlap, OverlapSummary, overlap, overlap_summary
+from checkerscope.analysis.overlap_counts import (
+    AxisOverlap,
+    OverlapSummary,
+    overlap,
+    overlap_summary,
+)
 from checkerscope.analysis.score import (
     block_grid,
     checkerboard_map,

@@ -1,14 +1,12 @@
-"""Helpers several experiments share: group comparisons, high-frequency energy, random generators,
-a resumable training loop.
+"""Helpers several experiments share: high-frequency energy, random generators, a resumable
+training loop.
 
 Kept here once so that every experiment tests, measures and samples the same way.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,87 +18,6 @@ from checkerscope.experiments.checkpoint import resume_training, save_training
 
 if TYPE_CHECKING:
     from checkerscope.experiments.runner import Bar
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Is group ``a`` larger than group ``b``? Two one-sided tests and two effect sizes.
-
-    * ``welch_t``, ``welch_df``, ``welch_p``: Welch's unequal-variance t-test of
-      ``mean(a) > mean(b)`` (Welch-Satterthwaite degrees of freedom).
-    * ``mannwhitney_u``, ``mannwhitney_p``: Mann-Whitney U of ``a`` (pairs a > b, ties count
-      half) and its one-sided p-value (scipy's exact or asymptotic method, with ties corrected).
-    * ``cohens_d``: ``(mean(a) - mean(b)) / pooled standard deviation``.
-    * ``rank_biserial``: ``P(a > b) - P(a < b)`` over all pairs, in [-1, 1].
-    """
-
-    n_a: int
-    n_b: int
-    mean_a: float
-    mean_b: float
-    welch_t: float
-    welch_df: float
-    welch_p: float
-    mannwhitney_u: float
-    mannwhitney_p: float
-    cohens_d: float
-    rank_biserial: float
-
-    def significant(self, alpha: float) -> bool:
-        """Both tests reject ``mean(a) <= mean(b)`` at level ``alpha``."""
-        return self.welch_p < alpha and self.mannwhitney_p < alpha
-
-    def as_dict(self) -> dict[str, float]:
-        return asdict(self)
-
-
-def _sample(name: str, x: Sequence[float] | torch.Tensor) -> torch.Tensor:
-    t = torch.as_tensor(x, dtype=torch.float64).flatten()
-    if t.numel() < 2 or not torch.isfinite(t).all():
-        raise ValueError(f"{name} must hold at least 2 finite numbers, got {t.tolist()!r:.80}")
-    return t
-
-
-def compare(a: Sequence[float] | torch.Tensor, b: Sequence[float] | torch.Tensor) -> Comparison:
-    """Test whether ``a`` tends to be larger than ``b`` (independent samples, one-sided).
-
-    Example:
-        >>> c = compare([5.0, 6.0, 7.0, 8.0], [1.0, 2.0, 3.0, 2.5])
-        >>> c.rank_biserial, c.welch_p < 0.01
-        (1.0, True)
-    """
-    from scipy import stats
-
-    a, b = _sample("a", a), _sample("b", b)
-    na, nb = a.numel(), b.numel()
-    va, vb = float(a.var()), float(b.var())
-    diff = float(a.mean() - b.mean())
-    se2 = va / na + vb / nb
-    if se2 > 0:
-        t = diff / math.sqrt(se2)
-        df = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
-        p_welch = float(stats.t.sf(t, df))
-    else:  # two constant samples: the difference is certain
-        t, df = math.copysign(math.inf, diff) if diff else 0.0, float(na + nb - 2)
-        p_welch = 0.0 if diff > 0 else 1.0
-    pooled = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
-    d = diff / pooled if pooled > 0 else math.copysign(math.inf, diff) if diff else 0.0
-    greater = (a[:, None] > b[None, :]).double().mean()
-    less = (a[:, None] < b[None, :]).double().mean()
-    mw = stats.mannwhitneyu(a.numpy(), b.numpy(), alternative="greater")
-    return Comparison(
-        n_a=na,
-        n_b=nb,
-        mean_a=float(a.mean()),
-        mean_b=float(b.mean()),
-        welch_t=t,
-        welch_df=df,
-        welch_p=p_welch,
-        mannwhitney_u=float(mw.statistic),
-        mannwhitney_p=float(mw.pvalue),
-        cohens_d=d,
-        rank_biserial=float(greater - less),
-    )
 
 
 def hf_fraction(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:

@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from checkerscope.analysis.stats import compare
 from checkerscope.experiments import config as C
-from checkerscope.experiments.common import compare, train_on_batches
+from checkerscope.experiments.common import train_on_batches
 from checkerscope.experiments.runner import Bar, Context, Experiment, ExperimentResult
 
 CLAIM = "feature_vis_jitter"

@@ -33,8 +33,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from checkerscope.analysis.stats import compare
 from checkerscope.experiments import config as C
-from checkerscope.experiments.common import compare, phase_means
+from checkerscope.experiments.common import phase_means
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult
 
 CLAIM = "gradient_artifacts"

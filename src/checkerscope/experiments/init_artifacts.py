@@ -29,9 +29,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from checkerscope.analysis.stats import compare
 from checkerscope.experiments import config as C
 from checkerscope.experiments.common import (
-    compare,
     hf_fraction,
     phase_contrast,
     random_init_outputs,

@@ -44,7 +44,7 @@ import torch
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed
-from checkerscope.experiments.checkpoint import atomic_write_bytes
+from checkerscope.files import atomic_write_bytes
 
 RESERVED_KEYS = ("title", "claims", "figures", "config", "seconds", "seed")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from checkerscope.experiments.checkpoint import atomic_write_bytes
+from checkerscope.files import atomic_write_bytes
 from checkerscope.report import html
 
 REPORT_NAME = "index.html"
