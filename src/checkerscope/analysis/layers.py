@@ -16,17 +16,36 @@ from checkerscope.nn import ResizeConv1d, ResizeConv2d, ResizeConv3d, SubPixelCo
 RESIZE_CONVS = (ResizeConv1d, ResizeConv2d, ResizeConv3d)
 
 
+TRANSPOSED_CONVS = (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+POOLS = (
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.MaxPool3d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AvgPool3d,
+)
+
+
 def is_transposed_conv(m: nn.Module) -> bool:
-    return isinstance(m, nn.modules.conv._ConvTransposeNd)
+    """Whether ``m`` is a ``ConvTranspose1d/2d/3d`` (or a subclass)."""
+    return isinstance(m, TRANSPOSED_CONVS)
 
 
 def is_conv(m: nn.Module) -> bool:
-    return isinstance(m, nn.modules.conv._ConvNd) and not is_transposed_conv(m)
+    """Whether ``m`` is a ``Conv1d/2d/3d`` (or a subclass), not transposed."""
+    return isinstance(m, CONVS)
+
+
+def is_pool(m: nn.Module) -> bool:
+    """Whether ``m`` is a max or average pooling layer of fixed kernel (1-D to 3-D)."""
+    return isinstance(m, POOLS)
 
 
 def layer_dims(m: nn.Module) -> int | None:
     """Spatial rank of a layer whose rank is fixed by its type, else None."""
-    if isinstance(m, nn.modules.conv._ConvNd):
+    if isinstance(m, (*CONVS, *TRANSPOSED_CONVS)):
         return len(m.kernel_size)
     if isinstance(m, RESIZE_CONVS):
         return m.dims
