@@ -39,13 +39,13 @@ def replace_modules(model: nn.Module, replacements: Mapping[int, nn.Module]) -> 
     """
     if id(model) in replacements:
         return replacements[id(model)]
-    # Every (parent, attribute) pair that holds a module to replace, found before any swap.
-    places = [
-        (parent, child_name, replacements[id(child)])
-        for parent in model.modules()
-        for child_name, child in parent.named_children()
-        if id(child) in replacements
-    ]
+    # Every (parent, attribute) pair that holds a module to replace, found before any swap;
+    # with duplicates kept, a module held twice by one parent is found under both names.
+    places = []
+    for name, m in model.named_modules(remove_duplicate=False):
+        if name and id(m) in replacements:
+            parent, _, child_name = name.rpartition(".")
+            places.append((model.get_submodule(parent), child_name, replacements[id(m)]))
     for parent, child_name, new in places:
         setattr(parent, child_name, new)
     return model
