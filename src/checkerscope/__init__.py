@@ -13,7 +13,7 @@ from checkerscope.analysis import (
     phase_imbalance,
     spectrum,
 )
-from checkerscope.audit import AuditReport, audit
+from checkerscope.auditing import AuditReport, audit
 from checkerscope.convert import convert
 
 __version__ = "0.1.0"

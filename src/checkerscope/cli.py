@@ -281,9 +281,11 @@ def audit(
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    from checkerscope.audit import audit as run_audit
-    from checkerscope.audit import load_target
+    from checkerscope.auditing import audit as run_audit
+    from checkerscope.auditing import load_target
+    from checkerscope.auditing.render import VERDICTS, layer_table, summary_lines
     from checkerscope.weights import load_weights
 
     try:
@@ -311,44 +313,23 @@ def audit(
         typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
         raise typer.Exit(code=int(report.flagged))
     console = Console()
-    fixed = {layer.name: layer for layer in (report.fix.layers if report.fix else ())}
-    table = Table(title=f"{report.model}: upsampling and strided layers", box=box.SIMPLE_HEAD)
-    columns = ["layer", "kind", "size", "overlap", "imbal.", "adds dB", "out dB"]
-    columns += ["fixed as", "adds dB"] if report.fix else []
-    for name in columns:
-        if name in ("layer", "kind", "size", "fixed as"):
-            table.add_column(name, overflow="fold")
-        else:  # numbers are never cut: narrow terminals fold the names instead
-            table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
-
-    def num(x: float | None, spec: str = ".3g") -> str:
-        return "-" if x is None or x != x else format(x, spec)  # None, or nan: not measured
-
-    for layer in report.layers:
-        size = f"{'x'.join(map(str, layer.input_size))}>{'x'.join(map(str, layer.output_size))}"
-        row = [layer.name or "<root>", layer.kind, size, num(layer.overlap_ratio)]
-        row += [num(layer.imbalance), num(layer.score, ".1f"), num(layer.output_score, ".1f")]
-        if report.fix:
-            after = fixed.get(layer.name)
-            row += [after.kind, num(after.score, ".1f")] if after else ["-", "-"]
-        table.add_row(*row)
-    if report.layers:
+    layers = layer_table(report)  # the rows of str(report), drawn by rich
+    if layers.rows:
+        table = Table(title=layers.title, box=box.SIMPLE_HEAD)
+        for name, numeric in zip(layers.columns, layers.numeric, strict=True):
+            if numeric:  # numbers are never cut: narrow terminals fold the names instead
+                table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+            else:
+                table.add_column(name, overflow="fold")
+        for row in layers.rows:
+            table.add_row(*row)
         console.print(table)
-    what = "outputs" if report.mode == "outputs" else "input gradients"
-    verdict = "[bold red]flagged[/]" if report.flagged else "[green]not flagged[/]"
-    low, high = report.ci
-    ci = f" (95% CI {low:.1f} to {high:.1f})" if low == low else ""  # nan with one seed
-    console.print(
-        f"checkerboard score of the {what}: {report.score:.1f} dB{ci}, {verdict} "
-        f"(threshold {report.threshold:g} dB)"
-    )
-    if report.fix:
-        console.print(
-            f"fix, {report.fix.description}: {report.fix.score:.1f} dB "
-            f"({report.fix.change:+.1f} dB)"
-        )
-    for note in report.notes:
-        console.print(f"note: {note}", markup=False)
+    verdict, *rest = summary_lines(report)
+    line = Text(verdict)
+    line.highlight_words([VERDICTS[report.flagged]], "bold red" if report.flagged else "green")
+    console.print(line)
+    for text in rest:
+        console.print(text, markup=False)
     if html is not None:
         console.print(f"wrote {html}")
     raise typer.Exit(code=int(report.flagged))

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from checkerscope.analysis import overlap
-from checkerscope.audit import AuditReport
+from checkerscope.auditing import AuditReport
 from checkerscope.report.figures_audit import layer_scores_figure, samples_figure
 from checkerscope.report.figures_overlap import overlap_figure
 from checkerscope.report.html import png_data_uri, render
