@@ -36,7 +36,7 @@ from checkerscope.analysis.overlap_counts import overlap_summary
 from checkerscope.analysis.score import THRESHOLD, period_scores
 from checkerscope.analysis.score1d import period_scores_1d
 from checkerscope.analysis.stats import confidence_interval
-from checkerscope.convert import ResizeConvAdapter, convert
+from checkerscope.conversion import ResizeConvAdapter, convert
 from checkerscope.functional.blurpool import binomial_taps, separable_kernel
 from checkerscope.nn import (
     AntiAliasedConv1d,

@@ -39,13 +39,13 @@ def replace_modules(model: nn.Module, replacements: Mapping[int, nn.Module]) -> 
     """
     if id(model) in replacements:
         return replacements[id(model)]
-    # Every (parent, attribute) pair that holds a module to replace, found before any swap.
-    places = [
-        (parent, child_name, replacements[id(child)])
-        for parent in model.modules()
-        for child_name, child in parent.named_children()
-        if id(child) in replacements
-    ]
+    # Every (parent, attribute) pair that holds a module to replace, found before any swap;
+    # remove_duplicate=False names a module at every place, twice in one parent included.
+    places = []
+    for name, child in model.named_modules(remove_duplicate=False):
+        if name and id(child) in replacements:
+            parent_name, _, child_name = name.rpartition(".")
+            places.append((model.get_submodule(parent_name), child_name, replacements[id(child)]))
     for parent, child_name, new in places:
         setattr(parent, child_name, new)
     return model
