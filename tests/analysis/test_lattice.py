@@ -1,10 +1,10 @@
-"""The one-image fast path of the score (what a scan runs) against the batched definition."""
+"""checkerscope.analysis.lattice: the one-image NumPy fast path (what a scan runs) against the
+batched torch definition of the lattice energies."""
 
 from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,32 +60,3 @@ def test_single_image_path_against_float64_and_for_a_constant_image() -> None:
     single = S.period_scores(x)
     batch = S.to_decibels(*lattice_energy(x, S.PERIODS))
     torch.testing.assert_close(single, batch, rtol=1e-5, atol=1e-5)
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    h=st.integers(4, 600),
-    w=st.integers(4, 600),
-    amplitude=st.sampled_from([0.0, 0.05]),
-    seed=st.integers(0, 2**16),
-)
-def test_a_scans_scores_are_period_scores(h: int, w: int, amplitude: float, seed: int) -> None:
-    # One window or several: the scan's entry gives exactly the checked, tiled scores.
-    x = torch.rand(1, h, w, generator=torch.Generator().manual_seed(seed))
-    x[..., ::2, ::2] += amplitude
-    scores, periods = S.single_image_scores(x)
-    assert periods == S.default_periods(min(h, S.TILE), min(w, S.TILE))
-    assert torch.equal(scores, S.period_scores(x, periods)[0])
-    assert torch.equal(scores, S.period_scores(x)[0])
-
-
-def test_a_scans_entry_takes_one_grey_float_image() -> None:
-    for bad in (
-        torch.rand(3, 8, 8),
-        torch.rand(1, 1, 8, 8),
-        torch.zeros(1, 8, 8, dtype=torch.uint8),
-    ):
-        with pytest.raises(ValueError, match=r"x must be one grey float image \(1, H, W\)"):
-            S.single_image_scores(bad)
-    with pytest.raises(ValueError, match="at least 4x4 pixels"):
-        S.single_image_scores(torch.rand(1, 3, 40))
