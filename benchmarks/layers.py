@@ -30,12 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from checkerscope.nn import ResizeConv2d
-
-try:
-    from checkerscope.nn import SubPixelConv2d
-except ImportError:  # written in parallel; the benchmark runs without it
-    SubPixelConv2d = None
+from checkerscope.nn import ResizeConv2d, SubPixelConv2d
 
 FUSED_VS_CONVT_MAX = 1.25  # fused time / ConvTranspose2d time
 REFERENCE_VS_FUSED_MIN = 2.0  # reference time / fused time
@@ -58,14 +53,12 @@ class Shape:
 def layers(shape: Shape) -> dict[str, Callable[[], nn.Module]]:
     """Name -> constructor of every layer compared, all upsampling by 2."""
     c_in, c_out = shape.in_channels, shape.out_channels
-    made: dict[str, Callable[[], nn.Module]] = {
+    return {
         "ResizeConv2d fused": lambda: ResizeConv2d(c_in, c_out, impl="fused"),
         "ResizeConv2d reference": lambda: ResizeConv2d(c_in, c_out, impl="reference"),
         "ConvTranspose2d(k=4, s=2)": lambda: nn.ConvTranspose2d(c_in, c_out, 4, 2, 1),
+        "SubPixelConv2d": lambda: SubPixelConv2d(c_in, c_out, 3, 2, init="icnr", blur=False),
     }
-    if SubPixelConv2d is not None:
-        made["SubPixelConv2d"] = lambda: SubPixelConv2d(c_in, c_out, 3, 2, init="icnr", blur=False)
-    return made
 
 
 def setup(name: str, shape: Shape, device: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
@@ -220,8 +213,6 @@ def main() -> None:
         print(peak_bytes_here(job["name"], Shape(**job["shape"]), job["device"]))
         return
     print(f"torch {torch.__version__}, {args.threads} CPU threads, device {args.device}")
-    if SubPixelConv2d is None:
-        print("checkerscope.nn.SubPixelConv2d is not available: left out")
     shapes = [Shape(16, 128, 64, 32)]
     if args.device.startswith("cuda"):
         shapes.append(Shape(16, 128, 64, 128))

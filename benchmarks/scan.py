@@ -27,12 +27,13 @@ from PIL import Image
 
 from checkerscope.analysis.validation import pattern
 from checkerscope.data import embedded_photographs, random_crops
-from checkerscope.scan import map_files, read_image, score_file
+from checkerscope.images import read_image
+from checkerscope.scan import MAX_PIXELS, map_files, score_file
 
 
 def decode_only(path: str) -> int:
-    """What ``scan`` does before scoring: open, decode, convert; returns the height only."""
-    return read_image(path)[1]
+    """What ``scan`` does before scoring: open, decode, convert to luma; returns the height."""
+    return read_image(path, MAX_PIXELS, luma=True)[1]
 
 
 def make_images(folder: Path, count: int) -> list[str]:

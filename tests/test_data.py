@@ -1,4 +1,4 @@
-"""Image helpers: the bundled photographs, crops and the file loader."""
+"""Images to learn from: the bundled photographs, crops, and the experiments' ImageSource."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from checkerscope import data
+from checkerscope.images import load_image
 
 
 def test_embedded_photographs_are_the_colour_photographs() -> None:
@@ -20,38 +21,6 @@ def test_embedded_photographs_are_the_colour_photographs() -> None:
         assert x.dtype == torch.float32 and x.shape[0] == 3 and min(x.shape[1:]) >= 300, name
         assert float(x.min()) >= 0 and float(x.max()) <= 1, name
     assert photos["astronaut"].shape == (3, 512, 512)
-
-
-@pytest.mark.parametrize(
-    ("mode", "make", "expected"),
-    [
-        ("RGB", lambda a: a, lambda a: a / 255),
-        ("L", lambda a: a[..., 0], lambda a: a[..., :1] / 255),
-        ("RGBA", lambda a: np.dstack([a, a[..., :1]]), lambda a: a / 255),
-        ("I;16", lambda a: a[..., 0].astype(np.uint16) * 257, lambda a: a[..., :1] / 255),
-    ],
-)
-def test_load_image_modes(tmp_path: Path, mode: str, make, expected) -> None:
-    a = np.random.default_rng(0).integers(0, 256, (20, 30, 3), dtype=np.uint8)
-    path = tmp_path / "x.png"
-    Image.fromarray(make(a)).save(path)
-    x = data.load_image(path)
-    want = torch.from_numpy(expected(a.astype(np.float64))).permute(2, 0, 1).float()
-    torch.testing.assert_close(x, want)
-
-
-def test_load_image_palette_and_bilevel(tmp_path: Path) -> None:
-    Image.new("P", (8, 6), 3).save(tmp_path / "p.png")
-    Image.new("1", (8, 6), 1).save(tmp_path / "b.png")
-    assert data.load_image(tmp_path / "p.png").shape == (3, 6, 8)
-    torch.testing.assert_close(data.load_image(tmp_path / "b.png"), torch.ones(1, 6, 8))
-
-
-def test_load_image_pixel_cap(tmp_path: Path) -> None:
-    Image.new("L", (40, 30)).save(tmp_path / "x.png")
-    assert data.load_image(tmp_path / "x.png", max_pixels=1200).shape == (1, 30, 40)
-    with pytest.raises(ValueError, match="more than max_pixels=1199"):
-        data.load_image(tmp_path / "x.png", max_pixels=1199)
 
 
 def test_random_crops_are_deterministic_and_favour_colour() -> None:
@@ -78,5 +47,48 @@ def test_bad_arguments() -> None:
         data.random_crops(photos, 0, 16)
     with pytest.raises(ValueError, match="images must not be empty"):
         data.random_crops({}, 1, 16)
-    with pytest.raises(ValueError, match="array must have shape"):
-        data.to_tensor(np.zeros((2, 2, 2, 2)))
+
+
+def test_image_source_folder_gives_deterministic_rgb_crops(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    Image.fromarray(rng.integers(0, 255, (45, 36), dtype=np.uint8)).save(tmp_path / "b.jpg")
+    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "small.png")
+    source = data.ImageSource(tmp_path)
+    crops = source.crops(6, 32, seed=1)
+    assert crops.shape == (6, 3, 32, 32) and 0 <= float(crops.min()) <= float(crops.max()) <= 1
+    assert torch.equal(crops, data.ImageSource(tmp_path).crops(6, 32, seed=1))
+    assert source.source == str(tmp_path) and data.ImageSource().source == "embedded"
+    with pytest.raises(ValueError, match=r"no image in data .* is at least 64x64 pixels"):
+        source.crops(2, 64, seed=0)
+    with pytest.raises(ValueError, match="data must be a folder of images, got"):
+        data.ImageSource(tmp_path / "missing")
+
+
+def test_image_source_reads_a_folder_in_sorted_path_order(tmp_path: Path) -> None:
+    # The order decides which image each crop comes from, so it is the sorted paths, as the
+    # experiments have always read them (a file beside a folder sorts by name, not first).
+    rng = np.random.default_rng(1)
+    (tmp_path / "notes.txt").write_text("not an image")
+    for name in ["b.png", "a/z.png", "c/d.bmp", "a.tif", "skip.gif"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / name)
+    loaded = data.ImageSource(tmp_path).images()
+    expected = [load_image(tmp_path / n) for n in ["a/z.png", "a.tif", "b.png", "c/d.bmp"]]
+    assert len(loaded) == len(expected)
+    assert all(torch.equal(a, b) for a, b in zip(loaded, expected, strict=True))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no image files"):
+        data.ImageSource(tmp_path / "empty").images()
+
+
+def test_grey_images_are_repeated_to_rgb(tmp_path: Path) -> None:
+    Image.fromarray(np.full((8, 8), 128, dtype=np.uint8)).save(tmp_path / "g.png")
+    (image,) = data.ImageSource(tmp_path).images()
+    assert image.shape == (3, 8, 8) and torch.equal(image[0], image[2])
+
+
+def test_embedded_source_is_the_photographs_crops() -> None:
+    crops = data.ImageSource().crops(4, 32, seed=5)
+    expected = data.random_crops(data.embedded_photographs(), 4, 32, seed=5)
+    assert torch.equal(crops, expected)

@@ -9,6 +9,7 @@ from safetensors.torch import save_file
 
 from checkerscope.features import (
     VGG16_LAYERS,
+    PooledFeatures,
     RandomMultiScaleCNN,
     VGG16Features,
     gram_matrix,
@@ -64,6 +65,81 @@ def test_random_cnn_is_fixed_by_its_seed_and_has_no_parameters() -> None:
 def test_random_cnn_rejects_bad_widths() -> None:
     with pytest.raises(ValueError, match="widths must be a positive integer, got 0"):
         RandomMultiScaleCNN(widths=(4, 0))
+
+
+def test_random_cnn_keeps_the_style_networks_values() -> None:
+    # Values of the style-transfer network (widths (32, 64, 128), seed 0, images in [0, 1])
+    # from before KID shared it: the draw order and the [0, 1] -> [-1, 1] map are pinned.
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    maps = RandomMultiScaleCNN(widths=(32, 64, 128), seed=0)(x)
+    assert [m.shape[1:] for m in maps] == [(32, 32, 32), (64, 16, 16), (128, 8, 8)]
+    sums = [m.double().sum().item() for m in maps]
+    assert sums == pytest.approx([21309.4218, 5520.76354, 2795.91428], rel=1e-5)
+    peaks = [(int(m[1].argmax()), float(m[1].max())) for m in maps]
+    assert [i for i, _ in peaks] == [12634, 420, 5665]
+    assert [p for _, p in peaks] == pytest.approx([3.5524523, 2.0491295, 1.1613989], rel=1e-5)
+
+
+def test_value_range_maps_inputs_to_minus_one_one() -> None:
+    x = torch.rand(2, 3, 16, 16)
+    unit = PooledFeatures(RandomMultiScaleCNN(value_range=(0.0, 1.0)))(x)
+    signed = PooledFeatures(RandomMultiScaleCNN(value_range=(-1.0, 1.0)))(x * 2 - 1)
+    assert torch.allclose(unit, signed, atol=1e-6)
+    with pytest.raises(ValueError, match="value_range must be"):
+        RandomMultiScaleCNN(value_range=(1.0, 0.0))
+
+
+def test_pooled_features_are_the_spatial_means_of_every_map() -> None:
+    net = RandomMultiScaleCNN(widths=(3, 5))
+    x = torch.rand(2, 3, 8, 8)
+    f0, f1 = net(x)
+    expected = torch.cat([f0.mean(dim=(2, 3)), f1.mean(dim=(2, 3))], dim=1)
+    assert torch.equal(PooledFeatures(net)(x), expected)
+    with pytest.raises(ValueError, match="extractor must be a FeatureExtractor"):
+        PooledFeatures(torch.nn.Conv2d(3, 3, 1))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
+def test_random_cnn_weights_file_round_trip(tmp_path: Path, suffix: str) -> None:
+    net = RandomMultiScaleCNN(widths=(5, 7, 9), seed=11)
+    path = tmp_path / f"w{suffix}"
+    if suffix == ".safetensors":
+        save_file(net.state_dict(), str(path))
+    else:
+        torch.save(net.state_dict(), path)
+    loaded = RandomMultiScaleCNN.from_file(path)
+    x = torch.rand(2, 3, 16, 16)
+    assert loaded.widths == (5, 7, 9)
+    assert all(torch.equal(a, b) for a, b in zip(loaded(x), net(x), strict=True))
+
+
+def test_random_cnn_weights_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"weights file .*missing\.pt' does not exist"):
+        RandomMultiScaleCNN.from_file(tmp_path / "missing.pt")
+    path = tmp_path / "other.pt"
+    torch.save({"conv.weight": torch.zeros(1)}, path)
+    with pytest.raises(ValueError, match=r"must hold weight0, bias0, .* keys \['conv.weight'\]"):
+        RandomMultiScaleCNN.from_file(path)
+
+
+def _pickle_with_code(tmp_path: Path, key: str) -> tuple[Path, Path]:
+    """A torch file whose unpickling would create ``marker`` (arbitrary code)."""
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):  # type: ignore[no-untyped-def]
+            return (Path.touch, (marker,))
+
+    path = tmp_path / "evil.pt"
+    torch.save({key: Payload()}, path)
+    return path, marker
+
+
+def test_random_cnn_refuses_a_pickle_with_arbitrary_objects(tmp_path: Path) -> None:
+    path, marker = _pickle_with_code(tmp_path, "weight0")
+    with pytest.raises(ValueError, match=r"does not unpickle arbitrary objects"):
+        RandomMultiScaleCNN.from_file(path)
+    assert not marker.exists()
 
 
 def test_vgg_layout_is_torchvisions() -> None:
@@ -126,21 +202,14 @@ def test_vgg_mismatch_lists_missing_unexpected_and_misshaped_keys(tmp_path: Path
 
 
 def test_vgg_refuses_a_pickle_with_arbitrary_objects(tmp_path: Path) -> None:
-    marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):  # type: ignore[no-untyped-def]
-            return (Path.touch, (marker,))
-
-    path = tmp_path / "evil.pt"
-    torch.save({"features.0.weight": Payload()}, path)
-    with pytest.raises(ValueError, match=r"was refused: torch.load\(weights_only=True\)"):
+    path, marker = _pickle_with_code(tmp_path, "features.0.weight")
+    with pytest.raises(ValueError, match=r"refused it: .*save model.state_dict\(\) instead"):
         VGG16Features.from_file(path)
     assert not marker.exists()
 
 
 def test_vgg_rejects_missing_files_and_unknown_layers(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="vgg_weights must be an existing file"):
+    with pytest.raises(ValueError, match=r"vgg_weights file .*nope\.pt' does not exist"):
         VGG16Features.from_file(tmp_path / "nope.pt")
     with pytest.raises(ValueError, match=r"layers must be one of .* got 'relu9_9'"):
         VGG16Features(layers=("relu9_9",))

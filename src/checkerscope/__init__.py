@@ -14,7 +14,7 @@ from checkerscope.analysis import (
     spectrum,
 )
 from checkerscope.auditing import AuditReport, audit
-from checkerscope.convert import convert
+from checkerscope.conversion import convert
 
 __version__ = "0.1.0"
 

@@ -92,7 +92,7 @@ def scan(
         2**25, min=1, help="Larger images are scored on a top band of rows (memory cap)."
     ),
 ) -> None:
-    """Score every image (PNG, JPEG, WebP, TIFF) for checkerboard artifacts.
+    """Score every image (PNG, JPEG, WebP, TIFF, BMP) for checkerboard artifacts.
 
     Exit status: 0 if none scored above the threshold, 1 if some did, 2 on a usage error.
     Files that cannot be decoded are listed as errors and do not change the status.
@@ -106,6 +106,7 @@ def scan(
 
     from checkerscope import scan as scanning
     from checkerscope.analysis.score import THRESHOLD
+    from checkerscope.images import iter_image_files
 
     threshold = THRESHOLD if threshold is None else threshold
     if str(json_out) == "-" and str(csv_out) == "-":
@@ -113,7 +114,7 @@ def scan(
         raise typer.Exit(code=2)
     console = Console(stderr="-" in (str(json_out), str(csv_out)))
     summary = scanning.ScanSummary(threshold, top)
-    total = sum(1 for _ in scanning.iter_image_files(paths))
+    total = sum(1 for _ in iter_image_files(paths))
     with contextlib.ExitStack() as stack:
         writers = []
         for out, fmt in ((json_out, "json"), (csv_out, "csv")):

@@ -1,8 +1,9 @@
-"""Images for experiments and tests: the colour photographs shipped with scikit-image, crops of
-them, and a loader that turns any image file into a float tensor.
+"""Images to learn from: the colour photographs shipped with scikit-image, a folder of the
+user's, and deterministic random crops of them (:class:`ImageSource`, what experiments read).
 
 Only files already on disk are used (some ``skimage.data`` functions download with pooch; those
-are never called), so everything here works offline.
+are never called), so everything here works offline. Files are found and decoded by
+:mod:`checkerscope.images`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from checkerscope import checks as v
+from checkerscope.images import iter_image_files, load_image
 
 PHOTOGRAPHS: tuple[str, ...] = (
     "astronaut.png",
@@ -51,68 +52,6 @@ def embedded_photographs() -> dict[str, torch.Tensor]:
     return {
         Path(name).stem: load_image(root / name) for name in PHOTOGRAPHS if (root / name).exists()
     }
-
-
-def to_tensor(array: np.ndarray) -> torch.Tensor:
-    """An image array (H, W) or (H, W, C), integer or float, as a float tensor (C, H, W).
-
-    Integers are scaled by their type's maximum (uint8 by 255, uint16 by 65535), so the result
-    lies in [0, 1]; floats are kept as they are.
-    """
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.ndim != 3:
-        raise ValueError(f"array must have shape (H, W) or (H, W, C), got {array.shape}")
-    if array.dtype == bool:
-        array = array.astype(np.float32)
-    elif np.issubdtype(array.dtype, np.integer):
-        array = array.astype(np.float32) / np.iinfo(array.dtype).max
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))
-
-
-def decode(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
-    """Decode an image file to an array (H, W) or (H, W, C) of its native integer type.
-
-    Palette, CMYK and 1-bit images become RGB or grayscale; alpha is dropped (the artifacts of
-    interest are in the colour). ``max_pixels`` (default: PIL's decompression-bomb limit) bounds
-    W*H before anything is decoded: a larger image raises ``ValueError``.
-    """
-    from PIL import Image
-
-    with Image.open(path) as im:
-        limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else max_pixels
-        if limit is not None and im.width * im.height > limit:
-            raise ValueError(
-                f"image {os.fspath(path)!r} has {im.width}x{im.height} pixels, more than "
-                f"max_pixels={limit}"
-            )
-        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-            return np.asarray(im, dtype=np.uint16)
-        if im.mode in ("I", "F"):
-            return np.asarray(im)
-        if im.mode not in ("L", "RGB"):
-            im = im.convert("RGB" if im.mode not in ("1", "LA", "La") else "L")
-        return np.asarray(im)
-
-
-def load_image(path: str | os.PathLike[str], max_pixels: int | None = None) -> torch.Tensor:
-    """Load an image file (PNG, JPEG, WebP, TIFF, ...) as a float tensor (C, H, W) in [0, 1].
-
-    C is 1 for grayscale and 3 otherwise; 32-bit integer and float images keep their values
-    (the checkerboard score does not depend on the range). See :func:`decode` for
-    ``max_pixels``.
-
-    Example:
-        >>> import tempfile, PIL.Image
-        >>> path = tempfile.mktemp(suffix=".png")
-        >>> PIL.Image.new("RGB", (40, 30)).save(path)
-        >>> load_image(path).shape
-        torch.Size([3, 30, 40])
-    """
-    array = decode(path, max_pixels)
-    if array.dtype == np.int32:
-        array = array.astype(np.float32)
-    return to_tensor(array)
 
 
 def _saturation(image: torch.Tensor) -> torch.Tensor:
@@ -167,3 +106,49 @@ def random_crops(
         y, x = int(ys[i]), int(xs[i])
         crops.append(pool[k][:, y : y + size, x : x + size])
     return torch.stack(crops)
+
+
+class ImageSource:
+    """The images experiments learn from: the embedded photographs, or every image in a folder.
+
+    ``folder=None`` takes :func:`embedded_photographs`; a folder takes every file
+    :func:`checkerscope.images.iter_image_files` finds in it, in sorted path order. Images are
+    loaded once, on first use, as RGB (3, H, W) in [0, 1]. ``crops(n, size, seed)`` gives
+    deterministic random crops, favouring strong colours unless ``strong_colors=False`` (see
+    :func:`random_crops`).
+
+    Example:
+        >>> ImageSource().crops(2, 64, seed=0).shape
+        torch.Size([2, 3, 64, 64])
+    """
+
+    def __init__(self, folder: str | Path | None = None, strong_colors: bool = True) -> None:
+        if folder is not None and not Path(folder).is_dir():
+            raise ValueError(f"data must be a folder of images, got {str(folder)!r}")
+        self.folder = None if folder is None else Path(folder)
+        self.strong_colors = strong_colors
+        self._images: list[torch.Tensor] | None = None
+
+    @property
+    def source(self) -> str:
+        """``"embedded"``, or the folder the images come from."""
+        return "embedded" if self.folder is None else str(self.folder)
+
+    def images(self) -> list[torch.Tensor]:
+        """All source images as RGB tensors (3, H, W) in [0, 1] (grey images are repeated)."""
+        if self._images is None:
+            if self.folder is None:
+                images = list(embedded_photographs().values())
+            else:
+                images = [load_image(p) for p in sorted(iter_image_files([self.folder]))]
+            self._images = [im.expand(3, -1, -1) if im.shape[0] == 1 else im[:3] for im in images]
+            if not self._images:
+                raise ValueError(f"data folder {self.source!r} holds no image files")
+        return self._images
+
+    def crops(self, n: int, size: int, seed: int) -> torch.Tensor:
+        """``n`` deterministic random crops (n, 3, size, size) of the images large enough."""
+        pool = [im for im in self.images() if min(im.shape[-2:]) >= size]
+        if not pool:
+            raise ValueError(f"no image in data {self.source!r} is at least {size}x{size} pixels")
+        return random_crops(pool, n, size, seed, strong_colors=self.strong_colors)

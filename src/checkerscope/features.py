@@ -7,15 +7,15 @@ No weights can be downloaded here, so :class:`VGG16Features` loads them from a f
 has (torchvision's ``vgg16`` layout), and :class:`RandomMultiScaleCNN` is the stand-in that
 needs none: Ustyuzhaninov, Brendel, Gatys & Bethge (2017), "What does it take to generate
 natural textures?", show that Gram matrices of a shallow network with *random* weights
-already synthesise convincing textures. Both map images (N, 3, H, W) in [0, 1] to a list of
-feature maps with ``features(x)``; neither is ever trained (their weights are buffers or
-frozen parameters).
+already synthesise convincing textures. Both map images (N, 3, H, W) to a list of feature
+maps with ``features(x)``; neither is ever trained (their weights are buffers or frozen
+parameters). :class:`PooledFeatures` turns the maps into one vector per image, as KID reads
+them (:mod:`checkerscope.analysis.kid`).
 """
 
 from __future__ import annotations
 
 import math
-import pickle
 from pathlib import Path
 
 import torch
@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerscope import checks as v
+from checkerscope.weights import read_state_dict
 
 VGG16_CONFIG: tuple[int | str, ...] = (
     64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M",
@@ -69,7 +70,8 @@ def gram_matrix(f: torch.Tensor) -> torch.Tensor:
 
 
 class FeatureExtractor(nn.Module):
-    """A fixed network giving a list of feature maps of images (N, 3, H, W) in [0, 1]."""
+    """A fixed network giving a list of feature maps of images (N, C, H, W), by default in
+    [0, 1]."""
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         raise NotImplementedError
@@ -82,12 +84,18 @@ class RandomMultiScaleCNN(FeatureExtractor):
     """A fixed random-weight CNN whose stages see the image at 1, 1/2, 1/4 ... of its size.
 
     Stage i is a 3x3 convolution (reflect padding) and a ReLU; stages after the first see the
-    previous stage 2x2-average-pooled (average pooling passes gradients back evenly, so the
-    loss itself adds no checkerboard). ``features(x)`` returns every stage's ReLU maps,
-    (N, widths[i], H / 2**i, W / 2**i). Weights are He-normal draws from
-    ``torch.Generator().manual_seed(seed)`` with zero biases, held as buffers, so the same
-    seed gives the same network everywhere and nothing is trained. Random shallow networks
-    suffice for Gram-matrix texture synthesis (Ustyuzhaninov et al. 2017).
+    previous stage 2x2-average-pooled (average pooling passes gradients back evenly, so a loss
+    on these features adds no checkerboard of its own). Inputs in ``value_range`` are mapped to
+    [-1, 1] first. ``features(x)`` returns every stage's ReLU maps,
+    (N, widths[i], H / 2**i, W / 2**i); a map already 1 pixel on a side is not pooled further
+    and is padded by replication. Weights are He-normal draws from
+    ``torch.Generator().manual_seed(seed)``, stage by stage, with zero biases, held as
+    buffers, so the same seed gives the same network everywhere and nothing is trained.
+
+    One network, two uses: random shallow networks suffice for Gram-matrix texture synthesis
+    (Ustyuzhaninov et al. 2017), the style-transfer stand-in for VGG-16; and the spatial means
+    of its stages (:class:`PooledFeatures`) are the fixed features KID compares
+    (:mod:`checkerscope.analysis.kid`).
 
     Example:
         >>> [f.shape[1:] for f in RandomMultiScaleCNN(widths=(8, 16))(torch.rand(1, 3, 32, 32))]
@@ -95,7 +103,11 @@ class RandomMultiScaleCNN(FeatureExtractor):
     """
 
     def __init__(
-        self, in_channels: int = 3, widths: tuple[int, ...] = (64, 128, 256), seed: int = 0
+        self,
+        in_channels: int = 3,
+        widths: tuple[int, ...] = (64, 128, 256),
+        seed: int = 0,
+        value_range: tuple[float, float] = (0.0, 1.0),
     ) -> None:
         super().__init__()
         self.in_channels = v.positive_int("in_channels", in_channels)
@@ -103,30 +115,85 @@ class RandomMultiScaleCNN(FeatureExtractor):
             raise ValueError(f"widths must be a non-empty tuple of positive ints, got {widths!r}")
         self.widths = tuple(v.positive_int("widths", w) for w in widths)
         self.seed = v.nonnegative_int("seed", seed)
+        low, high = value_range
+        if not high > low:
+            raise ValueError(
+                f"value_range must be (low, high) with high > low, got {value_range!r}"
+            )
+        self.value_range = (float(low), float(high))
         g = torch.Generator().manual_seed(self.seed)
         channels = self.in_channels
         for i, width in enumerate(self.widths):
             std = math.sqrt(2.0 / (channels * 9))
-            self.register_buffer(
-                f"weight{i}", torch.randn(width, channels, 3, 3, generator=g) * std
-            )
+            weight = torch.randn(width, channels, 3, 3, generator=g) * std
+            self.register_buffer(f"weight{i}", weight)
             self.register_buffer(f"bias{i}", torch.zeros(width))
             channels = width
 
+    @classmethod
+    def from_file(
+        cls, path: str | Path, value_range: tuple[float, float] = (0.0, 1.0)
+    ) -> RandomMultiScaleCNN:
+        """Load weights for this architecture from a ``.safetensors`` or torch file.
+
+        The file is read by :func:`checkerscope.weights.read_state_dict` (no pickled objects);
+        the widths are read from the weight shapes, so any number and size of stages loads.
+        """
+        state = read_state_dict(path, "weights file")
+        n = sum(1 for k in state if k.startswith("weight"))
+        if n == 0 or any(f"weight{i}" not in state or f"bias{i}" not in state for i in range(n)):
+            raise ValueError(
+                f"weights file {str(path)!r} must hold weight0, bias0, weight1, ... ; "
+                f"got keys {sorted(state)}"
+            )
+        widths = tuple(int(state[f"weight{i}"].shape[0]) for i in range(n))
+        model = cls(int(state["weight0"].shape[1]), widths, 0, value_range)
+        model.load_state_dict(state)
+        return model
+
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         v.check_input("x", x, dims=2, channels=self.in_channels)
-        h = x * 2 - 1
+        low, high = self.value_range
+        h = (x.to(self.weight0.dtype) - low) * (2.0 / (high - low)) - 1.0
         out = []
         for i in range(len(self.widths)):
-            if i > 0:
+            if i > 0 and min(h.shape[-2:]) >= 2:
                 h = F.avg_pool2d(h, 2)
-            h = F.pad(h, (1, 1, 1, 1), mode="reflect")
+            h = F.pad(h, (1, 1, 1, 1), mode="reflect" if min(h.shape[-2:]) > 1 else "replicate")
             h = F.relu(F.conv2d(h, getattr(self, f"weight{i}"), getattr(self, f"bias{i}")))
             out.append(h)
         return out
 
     def extra_repr(self) -> str:
-        return f"in_channels={self.in_channels}, widths={self.widths}, seed={self.seed}"
+        return (
+            f"in_channels={self.in_channels}, widths={self.widths}, seed={self.seed}, "
+            f"value_range={self.value_range}"
+        )
+
+
+class PooledFeatures(nn.Module):
+    """The spatial mean of every feature map of ``extractor``, concatenated: one vector per image.
+
+    (N, C, H, W) -> (N, sum of the maps' channels). Fine stages see pixel-level texture
+    (checkerboards included), coarse stages layout and colour; KID compares these vectors.
+
+    Example:
+        >>> net = PooledFeatures(RandomMultiScaleCNN(widths=(4, 8)))
+        >>> net(torch.rand(2, 3, 16, 16)).shape
+        torch.Size([2, 12])
+    """
+
+    def __init__(self, extractor: FeatureExtractor) -> None:
+        super().__init__()
+        if not isinstance(extractor, FeatureExtractor):
+            raise ValueError(
+                f"extractor must be a FeatureExtractor (RandomMultiScaleCNN, VGG16Features), "
+                f"got {type(extractor).__name__}"
+            )
+        self.extractor = extractor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([f.mean(dim=(-2, -1)) for f in self.extractor.features(x)], dim=1)
 
 
 class VGG16Features(FeatureExtractor):
@@ -172,18 +239,16 @@ class VGG16Features(FeatureExtractor):
     def from_file(
         cls, path: str | Path, layers: tuple[str, ...] = JOHNSON_STYLE_LAYERS
     ) -> VGG16Features:
-        """Load VGG-16 weights from a ``.safetensors`` file or a torch file (``weights_only``).
+        """Load VGG-16 weights from a ``.safetensors`` file or a torch file.
 
         Accepted key layouts: a whole torchvision ``vgg16`` state dict (``features.0.weight``
         ...; ``classifier.*`` keys are ignored), ``vgg16().features.state_dict()`` (``0.weight``
-        ...), either with a ``module.`` prefix (DataParallel). Torch files are loaded with
-        ``weights_only=True``, so a pickle holding anything but tensors and containers is
-        refused. Raises ``ValueError`` listing missing, unexpected and mis-shaped keys.
+        ...), either with a ``module.`` prefix (DataParallel). The file is read by
+        :func:`checkerscope.weights.read_state_dict`, so a pickle holding anything but tensors
+        and containers is refused. Raises ``ValueError`` listing missing, unexpected and
+        mis-shaped keys.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"vgg_weights must be an existing file, got {str(path)!r}")
-        state = _load_state(path)
+        state = read_state_dict(path, "vgg_weights file")
         model = cls(layers)
         expected = model.features_net.state_dict()
         mapped, unexpected = {}, []
@@ -238,27 +303,3 @@ class VGG16Features(FeatureExtractor):
 def _key_order(key: str) -> tuple[int, str]:
     index, _, rest = key.partition(".")
     return (int(index), rest) if index.isdigit() else (-1, key)
-
-
-def _load_state(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        lines = str(error).splitlines()
-        reason = next((line.strip() for line in lines if "Unsupported global" in line), lines[0])
-        raise ValueError(
-            f"vgg_weights file {str(path)!r} was refused: torch.load(weights_only=True) only "
-            f"reads tensors and plain containers, and this file holds other objects ({reason})"
-        ) from error
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(t, torch.Tensor) for t in state.values()):
-        raise ValueError(
-            f"vgg_weights file {str(path)!r} must hold a state dict (name -> tensor), "
-            f"got {type(state).__name__}"
-        )
-    return state

@@ -1,6 +1,7 @@
 """Score every image in folders for checkerboard artifacts: decode and score in worker processes,
 stream the results back, keep only what a summary needs, so memory stays flat for any count.
 
+The files are those :func:`checkerscope.images.iter_image_files` finds (``images.SUFFIXES``).
 Images of up to :data:`MAX_PIXELS` pixels are scored whole (in 256 x 256 windows, see
 :func:`checkerscope.analysis.score.checkerboard_score`). Larger ones are scored on their top
 band of ``MAX_PIXELS // width`` rows, decoded without decoding the rest, for the formats that
@@ -9,7 +10,6 @@ allow it (non-interlaced PNG, baseline JPEG); other formats that large are repor
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import heapq
@@ -22,15 +22,10 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
-
-import numpy as np
+from typing import Any, TypeVar
 
 from checkerscope import checks as v
-
-SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
-"""File name endings (any case) picked up when scanning a folder."""
+from checkerscope.images import iter_image_files, read_image
 
 MAX_PIXELS = 2**25
 """Images with more pixels than this (33.5 megapixels, 5792 x 5792) are scored on a top band of
@@ -68,101 +63,6 @@ COLUMNS: tuple[str, ...] = (*(f.name for f in fields(ScanResult)), "flagged")
 """Columns of the CSV output and keys of every JSON line, in this order."""
 
 
-def iter_image_files(paths: Iterable[str | os.PathLike[str]]) -> Iterator[Path]:
-    """Files under ``paths``, lazily: a file as given, a folder recursively (sorted, by suffix).
-
-    Raises ``ValueError`` for a path that does not exist, before yielding anything.
-    """
-    paths = [Path(p) for p in paths]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing:
-        raise ValueError(f"paths must exist, got missing {missing}")
-    for path in paths:
-        if not path.is_dir():
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for name in sorted(files):
-                if name.lower().endswith(SUFFIXES):
-                    yield Path(root, name)
-
-
-@contextlib.contextmanager
-def _no_bomb_limit() -> Iterator[None]:
-    """Lift PIL's decompression-bomb check: :data:`MAX_PIXELS` and bands bound memory instead."""
-    from PIL import Image
-
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            yield
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-
-
-def _as_array(im: Any, luma: bool) -> np.ndarray:
-    """A loaded PIL image as (H, W) or (H, W, 3), integers or float32; alpha dropped.
-
-    With ``luma``, as float32 (H, W) BT.601 luma of 0-255 (or 16-bit) values, converted by PIL.
-    """
-    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N") and not luma:
-        return np.asarray(im, dtype=np.uint16)
-    if im.mode not in ("L", "RGB", "I", "F") and not im.mode.startswith("I;16"):
-        im = im.convert("L" if im.mode in ("1", "LA", "La") else "RGB")
-    return np.asarray(im.convert("F") if luma else im)
-
-
-class Decoded(NamedTuple):
-    """An image file's pixels (rows, W) or (rows, W, 3), its full size and its PIL format."""
-
-    array: np.ndarray
-    width: int
-    height: int
-    format: str | None
-
-
-def read_image(
-    path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS, luma: bool = False
-) -> Decoded:
-    """Decode an image file; the array holds all rows, or a top band of the largest ones.
-
-    ``luma=True`` returns the BT.601 luma as float32 (rows, W), what the score reads of RGB.
-
-    ``rows`` is the height, or for images above ``max_pixels`` the largest multiple of 8 with
-    ``rows * width <= max_pixels``, decoded without decoding the rest (non-interlaced PNG,
-    baseline JPEG; other formats raise ``ValueError``). Corrupt files raise PIL's errors.
-    """
-    from PIL import Image, ImageFile
-
-    with _no_bomb_limit(), Image.open(path) as im:
-        width, height = im.size
-        if width * height <= max_pixels:
-            im.load()
-            return Decoded(_as_array(im, luma), width, height, im.format)
-        rows = max_pixels // width // 8 * 8
-        sequential = (im.format == "PNG" and not im.info.get("interlace")) or (
-            im.format == "JPEG" and "progression" not in im.info
-        )
-        if rows < 16 or not sequential or len(im.tile) != 1:
-            raise ValueError(
-                f"{width}x{height} pixels is more than max_pixels={max_pixels}, and this "
-                f"{im.format} file cannot be decoded a band of rows at a time"
-            )
-        # PNG and baseline JPEG decode top to bottom: ask for the first rows only.
-        im.tile = [im.tile[0]._replace(extents=(0, 0, width, rows))]
-        im._size = (width, rows)
-        truncated = ImageFile.LOAD_TRUNCATED_IMAGES
-        ImageFile.LOAD_TRUNCATED_IMAGES = True  # the JPEG decoder sees the rest as "missing"
-        try:
-            im.load()
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = truncated
-        return Decoded(_as_array(im, luma), width, height, im.format)
-
-
 def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> ScanResult:
     """Decode and score one file; any failure becomes a result with ``error`` set.
 
@@ -178,26 +78,14 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
     """
     import torch
 
-    from checkerscope.analysis.score import (
-        BLOCK,
-        TILE,
-        _default_periods,
-        _energy,
-        block_grid,
-        period_scores,
-        to_decibels,
-    )
+    from checkerscope.analysis.score import BLOCK, block_grid, single_image_scores
 
     try:
         array, width, height, fmt = read_image(path, max_pixels, luma=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # read-only array: nothing writes to it
             y = torch.from_numpy(array)[None]
-        periods = _default_periods(*(min(n, TILE) for n in y.shape[-2:]))
-        if max(y.shape[-2:]) <= TILE:  # one window: skip period_scores' checks and tiling
-            scores = to_decibels(*_energy(y[None], periods))[0]
-        else:
-            scores = period_scores(y, periods)[0]
+        scores, periods = single_image_scores(y)
         best = int(scores.argmax())
         jpeg = fmt in ("JPEG", "MPO") and min(y.shape[-2:]) >= 2 * BLOCK
         grid = float(block_grid(y)[0]) if jpeg else None

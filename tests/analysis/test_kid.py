@@ -6,13 +6,15 @@ import torch
 from hypothesis import given, settings
 
 from checkerscope.analysis.kid import (
-    FixedFeatures,
+    KID_WIDTHS,
     kernel_inception_distance,
+    kid_features,
     kid_from_features,
     mmd2_unbiased,
     mmd2_unbiased_reference,
     polynomial_kernel,
 )
+from checkerscope.features import PooledFeatures, RandomMultiScaleCNN
 
 
 @settings(max_examples=30, deadline=None)
@@ -72,38 +74,35 @@ def test_kid_subsets_are_seeded() -> None:
     assert a == b and a != c and a.subset_size == 20 and a.std > 0
 
 
-def test_fixed_features_are_fixed_by_the_seed() -> None:
+def test_kid_features_are_fixed_by_the_seed() -> None:
     x = torch.rand(3, 3, 20, 20) * 2 - 1
-    assert torch.equal(FixedFeatures(seed=5)(x), FixedFeatures(seed=5)(x))
-    assert not torch.equal(FixedFeatures(seed=5)(x), FixedFeatures(seed=6)(x))
-    assert FixedFeatures(widths=(4, 8))(x).shape == (3, 12)
-    assert all(not p.requires_grad for p in FixedFeatures().parameters())
+    assert torch.equal(kid_features(seed=5)(x), kid_features(seed=5)(x))
+    assert not torch.equal(kid_features(seed=5)(x), kid_features(seed=6)(x))
+    assert PooledFeatures(RandomMultiScaleCNN(widths=(4, 8)))(x).shape == (3, 12)
+    assert all(not p.requires_grad for p in kid_features().parameters())
 
 
-def test_value_range_maps_inputs_to_minus_one_one() -> None:
-    x = torch.rand(2, 3, 16, 16)
-    unit = FixedFeatures(value_range=(0.0, 1.0))(x)
-    assert torch.allclose(unit, FixedFeatures()(x * 2 - 1), atol=1e-6)
+def test_kid_features_are_the_pooled_random_network_on_minus_one_one() -> None:
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    net = RandomMultiScaleCNN(3, KID_WIDTHS, seed=0, value_range=(-1.0, 1.0))
+    means = torch.cat([f.mean(dim=(-2, -1)) for f in net.features(x)], dim=1)
+    assert torch.equal(kid_features()(x), means)
+
+
+def test_kid_features_keep_their_values() -> None:
+    # Values of the network the GAN experiment's KID used before it shared
+    # RandomMultiScaleCNN (FixedFeatures(in_channels=3, seed=0)): a change in the draw
+    # order, the value mapping or the pooling would move every KID number.
+    x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    f = kid_features(in_channels=3, seed=0)(x)
+    assert f.shape == (2, 480) and int(f[0].count_nonzero()) == 354
+    picks = [float(f[0, i]) for i in (0, 40, 100, 300)]
+    assert picks == pytest.approx([0.31425631, 0.15230060, 0.41042894, 0.18235299], rel=1e-5)
+    assert f.double().sum(dim=1).tolist() == pytest.approx([80.87109, 77.38978], rel=1e-5)
 
 
 def test_tiny_images_do_not_break_the_pyramid() -> None:
-    assert FixedFeatures()(torch.zeros(2, 3, 3, 3)).shape == (2, 480)
-
-
-@pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
-def test_user_weights_file_round_trip(tmp_path, suffix: str) -> None:
-    net = FixedFeatures(widths=(5, 7, 9), seed=11)
-    path = tmp_path / f"w{suffix}"
-    if suffix == ".safetensors":
-        from safetensors.torch import save_file
-
-        save_file(net.state_dict(), str(path))
-    else:
-        torch.save(net.state_dict(), path)
-    loaded = FixedFeatures.from_file(path)
-    x = torch.rand(2, 3, 16, 16)
-    assert loaded.widths == (5, 7, 9)
-    assert torch.equal(loaded(x), net(x))
+    assert kid_features()(torch.zeros(2, 3, 3, 3)).shape == (2, 480)
 
 
 def test_kid_sees_a_checkerboard() -> None:
@@ -116,7 +115,7 @@ def test_kid_sees_a_checkerboard() -> None:
     assert artifacts.mean > same.mean + 5 * max(same.std, 1e-6)
 
 
-def test_bad_arguments_name_themselves(tmp_path) -> None:
+def test_bad_arguments_name_themselves() -> None:
     with pytest.raises(ValueError, match="fx must be a \\(N, D\\) tensor"):
         mmd2_unbiased(torch.zeros(1, 3), torch.zeros(4, 3))
     with pytest.raises(ValueError, match="same feature dimension, got 3 and 4"):
@@ -124,8 +123,6 @@ def test_bad_arguments_name_themselves(tmp_path) -> None:
     with pytest.raises(ValueError, match="subsets must be a positive integer, got 0"):
         kid_from_features(torch.zeros(5, 3), torch.zeros(5, 3), subsets=0)
     with pytest.raises(ValueError, match="value_range must be"):
-        FixedFeatures(value_range=(1.0, 0.0))
-    with pytest.raises(ValueError, match="weights must be an existing file"):
-        FixedFeatures.from_file(tmp_path / "missing.pt")
+        kid_features(value_range=(1.0, 0.0))
     with pytest.raises(ValueError, match="y has 1 channels"):
         kernel_inception_distance(torch.zeros(4, 3, 8, 8), torch.zeros(4, 1, 8, 8))

@@ -376,3 +376,35 @@ def test_gradient_of_a_model_with_one_logit_per_image() -> None:
 def test_periods_whose_lcm_exceeds_the_image_are_refused() -> None:
     with pytest.raises(ValueError, match=r"lcm 12"):
         S.period_scores(torch.rand(1, 8, 8), (2, 3, 4))
+
+
+# --- a scan's entry ----------------------------------------------------------------------------
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    h=st.integers(4, 600),
+    w=st.integers(4, 600),
+    amplitude=st.sampled_from([0.0, 0.05]),
+    seed=st.integers(0, 2**16),
+)
+def test_a_scans_scores_are_period_scores(h: int, w: int, amplitude: float, seed: int) -> None:
+    # One window or several: the scan's entry gives exactly the checked, tiled scores.
+    x = torch.rand(1, h, w, generator=torch.Generator().manual_seed(seed))
+    x[..., ::2, ::2] += amplitude
+    scores, periods = S.single_image_scores(x)
+    assert periods == S.default_periods(min(h, S.TILE), min(w, S.TILE))
+    assert torch.equal(scores, S.period_scores(x, periods)[0])
+    assert torch.equal(scores, S.period_scores(x)[0])
+
+
+def test_a_scans_entry_takes_one_grey_float_image() -> None:
+    for bad in (
+        torch.rand(3, 8, 8),
+        torch.rand(1, 1, 8, 8),
+        torch.zeros(1, 8, 8, dtype=torch.uint8),
+    ):
+        with pytest.raises(ValueError, match=r"x must be one grey float image \(1, H, W\)"):
+            S.single_image_scores(bad)
+    with pytest.raises(ValueError, match="at least 4x4 pixels"):
+        S.single_image_scores(torch.rand(1, 3, 40))

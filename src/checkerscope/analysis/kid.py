@@ -6,123 +6,46 @@ under the cubic polynomial kernel ``k(a, b) = (a . b / d + 1) ** 3``, averaged o
 subsets.
 
 The paper takes features from a pretrained Inception network. No weights can be downloaded
-here, so the default extractor is :class:`FixedFeatures`: a small multi-scale CNN whose weights
-are drawn once from a fixed seed and never trained. Its numbers are therefore *not* comparable
+here, so the default features (:func:`kid_features`) are the spatial means of the stages of
+:class:`checkerscope.features.RandomMultiScaleCNN`, a small multi-scale CNN whose weights are
+drawn once from a fixed seed and never trained. Its numbers are therefore *not* comparable
 with published KID values; they compare two sets of images against the same fixed network,
 which is what an experiment comparing two generators needs. A user who has trained weights for
-the same architecture can load them with :meth:`FixedFeatures.from_file`.
+the same architecture can load them with :meth:`RandomMultiScaleCNN.from_file
+<checkerscope.features.RandomMultiScaleCNN.from_file>` and pass
+``PooledFeatures(network)`` as ``features``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from checkerscope import checks as v
+from checkerscope.features import PooledFeatures, RandomMultiScaleCNN
+
+KID_WIDTHS: tuple[int, ...] = (32, 64, 128, 256)
+"""Channels of the stages of the default KID network: 480 features per image."""
 
 
-class FixedFeatures(nn.Module):
-    """Fixed random-weight multi-scale CNN: images (N, C, H, W) -> features (N, sum(widths)).
+def kid_features(
+    in_channels: int = 3, seed: int = 0, value_range: tuple[float, float] = (-1.0, 1.0)
+) -> PooledFeatures:
+    """The default KID features: images (N, C, H, W) in ``value_range`` -> (N, 480).
 
-    Each stage is a 3x3 convolution (reflect padding) and a ReLU; stages after the first see
-    the previous stage 2x2-average-pooled. The feature vector is the spatial mean of every
-    stage's activations, so fine stages see pixel-level texture (checkerboards included) and
-    coarse stages see layout and colour. Weights are He-normal draws from
-    ``torch.Generator().manual_seed(seed)``, biases are zero; they are buffers, never trained.
-
-    Args:
-        in_channels: channels of the images.
-        widths: channels of each stage.
-        seed: seed of the weight draw; the same seed gives the same network on every machine.
-        value_range: (low, high) range of the input images; mapped to [-1, 1] before stage 1.
+    The spatial mean of each stage of ``RandomMultiScaleCNN(in_channels, KID_WIDTHS, seed,
+    value_range)``, concatenated, so fine stages see pixel-level texture (checkerboards
+    included) and coarse stages see layout and colour. The same seed gives the same network on
+    every machine.
 
     Example:
-        >>> FixedFeatures()(torch.rand(4, 3, 32, 32) * 2 - 1).shape
+        >>> kid_features()(torch.rand(4, 3, 32, 32) * 2 - 1).shape
         torch.Size([4, 480])
     """
-
-    def __init__(
-        self,
-        in_channels: int = 3,
-        widths: tuple[int, ...] = (32, 64, 128, 256),
-        seed: int = 0,
-        value_range: tuple[float, float] = (-1.0, 1.0),
-    ) -> None:
-        super().__init__()
-        self.in_channels = v.positive_int("in_channels", in_channels)
-        if not widths:
-            raise ValueError(
-                f"widths must be a non-empty sequence of positive ints, got {widths!r}"
-            )
-        self.widths = tuple(v.positive_int("widths", w) for w in widths)
-        self.seed = v.nonnegative_int("seed", seed)
-        low, high = value_range
-        if not high > low:
-            raise ValueError(
-                f"value_range must be (low, high) with high > low, got {value_range!r}"
-            )
-        self.value_range = (float(low), float(high))
-        g = torch.Generator().manual_seed(self.seed)
-        channels = self.in_channels
-        for i, width in enumerate(self.widths):
-            std = math.sqrt(2.0 / (channels * 9))
-            weight = torch.randn(width, channels, 3, 3, generator=g) * std
-            self.register_buffer(f"weight{i}", weight)
-            self.register_buffer(f"bias{i}", torch.zeros(width))
-            channels = width
-
-    @classmethod
-    def from_file(
-        cls, path: str | Path, value_range: tuple[float, float] = (-1.0, 1.0)
-    ) -> FixedFeatures:
-        """Load weights for this architecture from a ``.safetensors`` file or a torch state dict.
-
-        The widths are read from the weight shapes, so any number and size of stages loads.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"weights must be an existing file, got {str(path)!r}")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            state = load_file(str(path))
-        else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        n = sum(1 for k in state if k.startswith("weight"))
-        if n == 0 or any(f"weight{i}" not in state or f"bias{i}" not in state for i in range(n)):
-            raise ValueError(
-                f"weights file {str(path)!r} must hold weight0, bias0, weight1, ... ; "
-                f"got keys {sorted(state)}"
-            )
-        widths = tuple(int(state[f"weight{i}"].shape[0]) for i in range(n))
-        model = cls(int(state["weight0"].shape[1]), widths, 0, value_range)
-        model.load_state_dict(state)
-        return model
-
-    @torch.no_grad()
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v.check_input("input", x, dims=2, channels=self.in_channels)
-        low, high = self.value_range
-        h = (x.to(self.weight0.dtype) - low) * (2.0 / (high - low)) - 1.0
-        features = []
-        for i in range(len(self.widths)):
-            if i > 0:
-                h = F.avg_pool2d(h, 2) if min(h.shape[-2:]) >= 2 else h
-            h = F.pad(h, (1, 1, 1, 1), mode="reflect" if min(h.shape[-2:]) > 1 else "replicate")
-            h = F.relu(F.conv2d(h, getattr(self, f"weight{i}"), getattr(self, f"bias{i}")))
-            features.append(h.mean(dim=(-2, -1)))
-        return torch.cat(features, dim=1)
-
-    def extra_repr(self) -> str:
-        return (
-            f"in_channels={self.in_channels}, widths={self.widths}, seed={self.seed}, "
-            f"value_range={self.value_range}"
-        )
+    return PooledFeatures(RandomMultiScaleCNN(in_channels, KID_WIDTHS, seed, value_range))
 
 
 def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -215,7 +138,7 @@ def kid_from_features(
 def kernel_inception_distance(
     x: torch.Tensor,
     y: torch.Tensor,
-    features: nn.Module | None = None,
+    features: Callable[[torch.Tensor], torch.Tensor] | None = None,
     subsets: int = 100,
     subset_size: int = 1000,
     seed: int = 0,
@@ -223,7 +146,8 @@ def kernel_inception_distance(
 ) -> KID:
     """KID between two image sets (m, C, H, W) and (n, C, H, W) on a fixed feature network.
 
-    ``features`` defaults to ``FixedFeatures(in_channels=C)`` (seed 0, inputs in [-1, 1]).
+    ``features`` maps images to (N, D) vectors; it defaults to ``kid_features(in_channels=C)``
+    (seed 0, inputs in [-1, 1]).
 
     Example:
         >>> a, b = torch.rand(64, 3, 16, 16) * 2 - 1, torch.rand(64, 3, 16, 16) * 2 - 1
@@ -234,15 +158,17 @@ def kernel_inception_distance(
     v.check_input("x", x, dims=2, channels=None)
     v.check_input("y", y, dims=2, channels=x.shape[1])
     if features is None:
-        features = FixedFeatures(in_channels=x.shape[1]).to(x.device)
+        features = kid_features(in_channels=x.shape[1]).to(x.device)
     fx = extract_features(features, x, batch_size)
     fy = extract_features(features, y, batch_size)
     return kid_from_features(fx, fy, subsets, subset_size, seed)
 
 
 @torch.no_grad()
-def extract_features(features: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Run ``features`` over ``x`` (N, C, H, W) in batches: -> (N, D)."""
+def extract_features(
+    features: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 256
+) -> torch.Tensor:
+    """Run ``features`` over ``x`` (N, C, H, W) in batches, without gradients: -> (N, D)."""
     batch_size = v.positive_int("batch_size", batch_size)
     return torch.cat([features(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 

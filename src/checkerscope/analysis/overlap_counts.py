@@ -353,9 +353,10 @@ def _read_model(
     return shape, axes
 
 
-def _geometry(
+def _stages_per_axis(
     specs: Any, size: Any, in_channels: int | None, pointwise: tuple[type, ...]
 ) -> tuple[tuple[int, ...], list[list[_Stage]]]:
+    """The input's spatial shape, and for each axis the chain of 1-D stages the layers make."""
     if isinstance(specs, nn.Module):
         return _read_model(specs, size, in_channels, pointwise)
     stages = [_transposed_stage(k, s) for k, s in _parse_specs(specs)]
@@ -391,7 +392,7 @@ def overlap(
         >>> overlap([(3, 2), (3, 2)], (2, 2)).shape
         torch.Size([11, 11])
     """
-    shape, axes = _geometry(specs, size, in_channels, pointwise)
+    shape, axes = _stages_per_axis(specs, size, in_channels, pointwise)
     return _outer([_run(stages, n) for stages, n in zip(axes, shape, strict=True)])
 
 
@@ -504,7 +505,7 @@ def overlap_summary(
         >>> s.axes[0].pattern, s.axes[0].ratio, s.ratio
         ((2, 1), 2.0, 4.0)
     """
-    _, axes = _geometry(specs, size, in_channels, pointwise)
+    _, axes = _stages_per_axis(specs, size, in_channels, pointwise)
     summaries = tuple(_axis_summary(stages) for stages in axes)
     pattern = _outer([torch.tensor(a.pattern, dtype=torch.int64) for a in summaries])
     return OverlapSummary(pattern, tuple(a.period for a in summaries), _ratio(pattern), summaries)

@@ -4,21 +4,22 @@ Odena, Dumoulin & Olah (2016), "Deconvolution and Checkerboard Artifacts": a str
 transposed convolution with uneven overlap paints a pattern that repeats every ``s`` pixels, and
 stacked layers repeat it every 2, 4, 8 ... pixels. A pattern of period ``p`` lives entirely on the
 lattice of frequencies ``(a/p, b/p)`` cycles per pixel, so it shows as sharp peaks there.
+
+This module checks arguments, cuts images into windows and turns energies into decibels; the
+energies on each lattice are measured by :mod:`checkerscope.analysis.lattice`.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 
-import numpy as np
-import scipy.fft
 import torch
 import torch.nn.functional as F
 
 from checkerscope import checks as v
-from checkerscope.analysis.spectra import as_image_batch, edge_jumps, smooth_factors
+from checkerscope.analysis.lattice import window_energy
+from checkerscope.analysis.spectra import as_image_batch
 
 PERIODS: tuple[int, ...] = (2, 4, 8)
 """Periods searched when none is given: the footprints of one, two and three stride-2 layers."""
@@ -39,36 +40,6 @@ COLORS = ("luma", "mean")
 
 _TILE_BATCH = 64  # tiles transformed at once
 _BAND = 512  # rows converted to float at once by block_grid
-_RING = 4  # outer Chebyshev radius, in bins, of the background ring around each peak
-
-
-@functools.lru_cache(maxsize=128)
-def _lattice(h: int, w: int, p: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Flat rfft2 indices of the period-``p`` peaks (L,) and of each one's background ring (L, R).
-
-    Peaks are the bins ``(a*h/p, b*w/p)`` (``h``, ``w`` multiples of ``p``), DC excluded, on the
-    full spectrum; bins beyond the rfft half-plane are mapped to their conjugates, which have the
-    same power, so every peak and ring counts with the weight it has in the full spectrum.
-    """
-    r_out = min(_RING, min(h, w) // p // 2)
-    r_in = 2 if r_out >= 3 else 1  # a peak spread over its 3x3 block must not be its own background
-    half = w // 2 + 1
-    d = torch.arange(-r_out, r_out + 1)
-    dy, dx = (t.flatten() for t in torch.meshgrid(d, d, indexing="ij"))
-    ring = torch.maximum(dy.abs(), dx.abs()) >= r_in
-    dy, dx = dy[ring], dx[ring]
-    grid = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
-    a, b = (t.flatten()[1:] for t in grid)
-    ky, kx = a * (h // p), b * (w // p)
-
-    def flat(y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        y, x = y % h, x % w
-        mirror = x >= half
-        y = torch.where(mirror, (-y) % h, y)
-        x = torch.where(mirror, w - x, x)
-        return y * half + x
-
-    return flat(ky, kx), flat(ky[:, None] + dy, kx[:, None] + dx)
 
 
 def _check_periods(name: str, periods: Sequence[int], h: int, w: int) -> tuple[int, ...]:
@@ -91,7 +62,13 @@ def _check_periods(name: str, periods: Sequence[int], h: int, w: int) -> tuple[i
     return periods
 
 
-def _default_periods(h: int, w: int) -> tuple[int, ...]:
+def default_periods(h: int, w: int) -> tuple[int, ...]:
+    """The periods of :data:`PERIODS` that an ``h`` x ``w`` window holds twice on each side.
+
+    Example:
+        >>> default_periods(256, 256), default_periods(10, 300)
+        ((2, 4, 8), (2, 4))
+    """
     periods = tuple(p for p in PERIODS if 2 * p <= min(h, w))
     if not periods:
         raise ValueError(f"x must be at least 4x4 pixels to hold a period-2 pattern, got {h}x{w}")
@@ -104,142 +81,6 @@ def tile_starts(n: int, tile: int) -> list[int]:
         return [0]
     k = -(-n // tile)
     return [round(i * (n - tile) / (k - 1)) for i in range(k)]
-
-
-@functools.lru_cache(maxsize=64)
-def _geometry(
-    h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype, device: torch.device
-) -> tuple[torch.Tensor, ...]:
-    """What :func:`_energy` reads, on ``device``: the rfft2 bins it needs (N,), their rows and
-    columns, the smooth-component factors there, the positions in that list of all peaks (L,),
-    a (L, P) matrix that sums per period, and the rings (L, R) of each period (one tensor for
-    all when their widths agree, as they do from 64 pixels up). A few thousand bins, not the
-    whole spectrum.
-    """
-    lattices = [_lattice(h, w, p) for p in periods]
-    flat = torch.cat([torch.cat([peak, ring.flatten()]) for peak, ring in lattices])
-    bins, position = torch.unique(flat, return_inverse=True)
-    peaks, rings, owner, k = [], [], [], 0
-    for i, (peak, ring) in enumerate(lattices):
-        peaks.append(position[k : k + len(peak)])
-        rings.append(position[k + len(peak) : k + len(peak) + ring.numel()].view(ring.shape))
-        k += len(peak) + ring.numel()
-        owner += [i] * len(peak)
-    if len({r.shape[1] for r in rings}) == 1:
-        rings = [torch.cat(rings)]
-    half = w // 2 + 1
-    a, b = smooth_factors(h, w, dtype, device)
-    bins = bins.to(device)
-    real = torch.float64 if dtype == torch.float64 else torch.float32
-    by_period = torch.nn.functional.one_hot(torch.tensor(owner), len(periods)).to(device, real)
-    return (
-        bins,
-        bins // half,
-        bins % half,
-        a.flatten()[bins],
-        b.flatten()[bins],
-        torch.cat(peaks).to(device),
-        by_period,
-        *(r.to(device) for r in rings),
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _single_geometry(h: int, w: int, periods: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """What :func:`_energy_single` reads, as float32 NumPy arrays: the rows ``ky`` and columns
-    ``kx`` that hold every bin :func:`_geometry` lists, the smooth-component factors on that
-    (Ky, Kx) grid, a 0/1 weight (Ky * Kx,) of the listed bins, the peaks' flat positions in
-    the grid, the per-period sum matrices, and the rings' positions (L, R) in the grid.
-    """
-    cpu = torch.device("cpu")
-    bins, _, _, _, _, peaks, by_period, *rings = _geometry(h, w, periods, torch.float32, cpu)
-    half = w // 2 + 1
-    ky, row = torch.unique(bins // half, return_inverse=True)
-    kx, col = torch.unique(bins % half, return_inverse=True)
-    position = row * len(kx) + col  # each listed bin's place in the (Ky, Kx) grid
-    listed = torch.zeros(len(ky) * len(kx))
-    listed[position] = 1.0
-    a, b = smooth_factors(h, w, torch.float32, cpu)
-    return tuple(
-        t.numpy()
-        for t in (
-            ky,
-            kx,
-            a[ky][:, kx],
-            b[ky][:, kx],
-            listed,
-            position[peaks],
-            by_period,
-            by_period / math.log(2),
-            *(position[r] for r in rings),
-        )
-    )
-
-
-def _energy_single(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`_energy_batch` of one float32 CPU image (H, W), cropped, in fewer, smaller ops.
-
-    The row FFTs are taken of every row, but the column FFTs only of the few columns the
-    lattices need, together with the column edge jump. In NumPy/SciPy: a scan scores each
-    image right after decoding it, with cold caches, where torch's per-op cost doubles.
-    """
-    h, w = x.shape
-    ky, kx, a, b, listed, peaks, by_period, by_period_bg, *rings = _single_geometry(h, w, periods)
-    # No bin read here is DC, so the mean changes nothing but float32 rounding, which DC
-    # would otherwise spread over the faint bins of the rings.
-    x = x.numpy()
-    x = x - x.mean()
-    # Transposed, so that both gathers pick rows: far cheaper than picking columns.
-    r = scipy.fft.rfft(x, axis=1).T[kx]  # (Kx, H)
-    jump = (x[:, -1] - x[:, 0]).astype(np.complex64)
-    f = scipy.fft.fft(np.concatenate([r, jump[None]]), axis=1).T[ky]  # (Ky, Kx + 1)
-    spec = f[:, :-1] - (a * (r[:, -1] - r[:, 0]) + b * f[:, -1:])
-    power = (spec.real**2 + spec.imag**2).ravel()
-    art = power[peaks] @ by_period
-    medians = []
-    for ring in rings:
-        i = (ring.shape[1] - 1) // 2  # the lower median, as torch.median takes it
-        medians.append(np.partition(power[ring], i, axis=1)[:, i])
-    tiny = np.finfo(np.float32)
-    floor = max(float(power @ listed) * float(tiny.eps), float(tiny.tiny))
-    bg = np.maximum(np.concatenate(medians) @ by_period_bg, np.float32(floor))
-    return torch.from_numpy(art[None]), torch.from_numpy(bg[None])
-
-
-def _energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Peak and background energies (B, P) of whole images (B, C, H, W), channels averaged.
-
-    One float32 CPU image of one channel (what a scan scores) takes :func:`_energy_single`.
-    """
-    m = math.lcm(*periods)
-    h, w = x.shape[-2] // m * m, x.shape[-1] // m * m
-    x = x[..., :h, :w]
-    one = x.shape[:2] == (1, 1) and x.dtype == torch.float32 and x.device.type == "cpu"
-    if one and not x.requires_grad:
-        return _energy_single(x[0, 0], periods)
-    return _energy_batch(x, periods)
-
-
-def _energy_batch(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Peak and background energies (B, P) of images (B, C, H, W) whose sides are multiples
-    of every period, channels averaged.
-
-    The spectrum of the periodic component (as :func:`periodic_rfft2`), read only at the bins
-    that the lattices and their rings need.
-    """
-    h, w = x.shape[-2:]
-    bins, ky, kx, a, b, peaks, by_period, *rings = _geometry(h, w, periods, x.dtype, x.device)
-    x = x - x.mean(dim=(-2, -1), keepdim=True)  # as in _energy_single
-    rows, cols = edge_jumps(x)
-    spec = torch.fft.rfft2(x).flatten(-2)[..., bins] - (a * rows[..., kx] + b * cols[..., ky])
-    power = torch.view_as_real(spec).square().sum(dim=-1).mean(dim=1)  # (B, N)
-    art = power[:, peaks] @ by_period
-    medians = torch.cat([power[:, ring].median(dim=-1).values for ring in rings], dim=1)
-    bg = medians @ by_period / math.log(2)
-    # An image without any texture has no background; a relative floor keeps the ratio finite.
-    tiny = torch.finfo(power.dtype)
-    floor = (power.sum(dim=1, keepdim=True) * tiny.eps).clamp(min=tiny.tiny)
-    return art, torch.maximum(bg, floor)
 
 
 def artifact_energy(
@@ -272,7 +113,8 @@ def artifact_energy(
 
     def energy(tiles: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         tiles = tiles.to(dtype)
-        return _energy(luma(tiles) if color == "luma" and tiles.shape[1] == 3 else tiles, periods)
+        tiles = luma(tiles) if color == "luma" and tiles.shape[1] == 3 else tiles
+        return window_energy(tiles, periods)
 
     if len(corners) == 1:
         return energy(x[..., :th, :tw])
@@ -312,8 +154,36 @@ def period_scores(
     tile = None if tile is None else v.positive_int("tile", tile)
     if periods is None:
         sides = x.shape[-2:] if tile is None else [min(n, tile) for n in x.shape[-2:]]
-        periods = _default_periods(*sides)
+        periods = default_periods(*sides)
     return to_decibels(*artifact_energy(x, periods, tile, color))
+
+
+def single_image_scores(x: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Period scores (P,) in dB of one grey float image (1, H, W), and the periods: a scan's call.
+
+    The periods are :func:`default_periods` of a ``TILE`` window, and the scores equal
+    ``period_scores(x, periods)[0]``. An image that fits in one window is measured directly,
+    without :func:`period_scores`' argument checks and tiling, which would cost a small image
+    about a fifth of its scoring time; a scan checks each file once, here.
+
+    Example:
+        >>> scores, periods = single_image_scores(torch.rand(1, 96, 64))
+        >>> scores.shape, periods
+        (torch.Size([3]), (2, 4, 8))
+    """
+    if not (
+        isinstance(x, torch.Tensor)
+        and x.dim() == 3
+        and x.shape[0] == 1
+        and x.dtype in (torch.float32, torch.float64)
+    ):
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        dtype = f" {x.dtype}" if isinstance(x, torch.Tensor) else ""
+        raise ValueError(f"x must be one grey float image (1, H, W), got{dtype} {shape}")
+    periods = default_periods(*(min(n, TILE) for n in x.shape[-2:]))
+    if max(x.shape[-2:]) > TILE:
+        return period_scores(x, periods)[0], periods
+    return to_decibels(*window_energy(x[None], periods))[0], periods
 
 
 def checkerboard_score(

@@ -9,7 +9,8 @@ import warnings
 
 from torch import nn
 
-from checkerscope.auditing.layers import convert, find_layers, layer_kind
+from checkerscope.auditing.layers import find_layers, layer_kind
+from checkerscope.conversion import convert
 from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d
 from checkerscope.surgery import replace_modules
 

@@ -14,12 +14,8 @@ from checkerscope import checks as v
 from checkerscope.analysis import layers as L
 from checkerscope.analysis.imbalance import phase_imbalance
 from checkerscope.analysis.overlap_counts import overlap_summary
-from checkerscope.auditing.layers import (
-    ANTIALIASED_CONVS,
-    BLURPOOLS,
-    ResizeConvAdapter,
-    per_axis,
-)
+from checkerscope.auditing.layers import ANTIALIASED_CONVS, BLURPOOLS, per_axis
+from checkerscope.conversion import ResizeConvAdapter
 from checkerscope.functional.blurpool import binomial_taps, separable_kernel
 from checkerscope.nn import SubPixelConv2d
 

@@ -9,11 +9,7 @@ from typing import Any
 from torch import nn
 
 from checkerscope.analysis import layers as L
-
-# The audit's one import of the conversion module: the adapter that convert() may leave in a
-# model (a resize-conv to recognise here) and convert() itself, the fix of
-# checkerscope.auditing.fixes.
-from checkerscope.convert import ResizeConvAdapter, convert
+from checkerscope.conversion import ResizeConvAdapter
 from checkerscope.nn import (
     AntiAliasedConv1d,
     AntiAliasedConv2d,
@@ -25,8 +21,6 @@ from checkerscope.nn import (
 __all__ = [
     "ANTIALIASED_CONVS",
     "BLURPOOLS",
-    "ResizeConvAdapter",
-    "convert",
     "find_layers",
     "layer_kind",
     "per_axis",

@@ -199,7 +199,7 @@ def generate(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 def run(ctx: Context) -> ExperimentResult:
-    from checkerscope.analysis.kid import FixedFeatures, extract_features, kid_from_features
+    from checkerscope.analysis.kid import extract_features, kid_features, kid_from_features
     from checkerscope.analysis.score import checkerboard_score
     from checkerscope.models import DCGANGenerator, StridedDiscriminator
     from checkerscope.report import figures_training
@@ -211,7 +211,7 @@ def run(ctx: Context) -> ExperimentResult:
     real = ctx.data.crops(cfg.n_train, cfg.image_size, seed=ctx.seed) * 2 - 1
     held_out = ctx.data.crops(cfg.n_eval, cfg.image_size, seed=ctx.seed + 1) * 2 - 1
     z_eval = torch.randn(cfg.n_eval, cfg.nz, generator=torch.Generator().manual_seed(ctx.seed + 2))
-    features = FixedFeatures(in_channels=3, seed=0).to(ctx.device)
+    features = kid_features(in_channels=3, seed=0).to(ctx.device)
 
     def embed(images: torch.Tensor) -> torch.Tensor:
         return extract_features(features, images.to(ctx.device)).cpu()

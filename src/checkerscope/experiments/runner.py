@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from checkerscope.data import ImageSource as Data
 from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed
 from checkerscope.files import atomic_write_bytes
 
 RESERVED_KEYS = ("title", "claims", "figures", "config", "seconds", "seed")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 class ExperimentError(RuntimeError):
@@ -81,51 +81,6 @@ class Experiment:
     claims: tuple[str, ...]
     configs: Mapping[str, Any]
     run: Callable[[Context], ExperimentResult]
-
-
-class Data:
-    """The images experiments learn from: the embedded photographs, or every image in a folder.
-
-    ``crops(n, size, seed)`` gives deterministic random crops (n, 3, size, size) in [0, 1],
-    favouring strong colours (see :func:`checkerscope.data.random_crops`).
-    """
-
-    def __init__(self, folder: str | Path | None = None, strong_colors: bool = True) -> None:
-        if folder is not None and not Path(folder).is_dir():
-            raise ValueError(f"data must be a folder of images, got {str(folder)!r}")
-        self.folder = None if folder is None else Path(folder)
-        self.strong_colors = strong_colors
-        self._images: list[torch.Tensor] | None = None
-
-    @property
-    def source(self) -> str:
-        return "embedded" if self.folder is None else str(self.folder)
-
-    def images(self) -> list[torch.Tensor]:
-        """All source images as RGB tensors (3, H, W) in [0, 1] (grey images are repeated)."""
-        if self._images is None:
-            from checkerscope import data
-
-            if self.folder is None:
-                images = list(data.embedded_photographs().values())
-            else:
-                files = sorted(
-                    p for p in self.folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                )
-                images = [data.load_image(p) for p in files]
-            self._images = [im.expand(3, -1, -1) if im.shape[0] == 1 else im[:3] for im in images]
-            if not self._images:
-                raise ValueError(f"data folder {self.source!r} holds no image files")
-        return self._images
-
-    def crops(self, n: int, size: int, seed: int) -> torch.Tensor:
-        """``n`` deterministic random crops (n, 3, size, size) of the images large enough."""
-        from checkerscope import data
-
-        pool = [im for im in self.images() if min(im.shape[-2:]) >= size]
-        if not pool:
-            raise ValueError(f"no image in data {self.source!r} is at least {size}x{size} pixels")
-        return data.random_crops(pool, n, size, seed, strong_colors=self.strong_colors)
 
 
 class Bar:

@@ -2,7 +2,7 @@
 
 from checkerscope.nn.blurpool import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
 from checkerscope.nn.factory import DOWNSAMPLERS, UPSAMPLERS, downsampler, upsampler
-from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
+from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d, ResizeConvNd
 from checkerscope.nn.subpixel import SubPixelConv2d
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "ResizeConv1d",
     "ResizeConv2d",
     "ResizeConv3d",
+    "ResizeConvNd",
     "SubPixelConv2d",
     "downsampler",
     "upsampler",

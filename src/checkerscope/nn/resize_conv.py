@@ -14,7 +14,18 @@ from checkerscope import checks as v
 from checkerscope.functional import resize_conv as R
 
 
-class _ResizeConvNd(nn.Module):
+class ResizeConvNd(nn.Module):
+    """The base class of :class:`ResizeConv1d`, :class:`ResizeConv2d` and
+    :class:`ResizeConv3d`: interpolate by ``scale_factor``, pad, convolve; ``dims`` spatial axes.
+
+    Use it to recognise any resize-convolution (``isinstance(m, ResizeConvNd)``); build one of
+    the subclasses. See :func:`checkerscope.functional.resize_conv.resize_conv` for the maths.
+
+    Example:
+        >>> isinstance(ResizeConv2d(4, 2), ResizeConvNd), ResizeConv2d.dims
+        (True, 2)
+    """
+
     dims: int
 
     def __init__(
@@ -70,7 +81,7 @@ class _ResizeConvNd(nn.Module):
         return s + f", impl={self.impl!r}"
 
 
-class ResizeConv1d(_ResizeConvNd):
+class ResizeConv1d(ResizeConvNd):
     """Upsample (N, C_in, L) to (N, C_out, s*L): interpolate, reflect-pad, convolve.
 
     Parameters ``weight`` (C_out, C_in, k) and ``bias`` (C_out,) are those of ``nn.Conv1d``.
@@ -83,7 +94,7 @@ class ResizeConv1d(_ResizeConvNd):
     dims = 1
 
 
-class ResizeConv2d(_ResizeConvNd):
+class ResizeConv2d(ResizeConvNd):
     """Upsample (N, C_in, H, W) to (N, C_out, s*H, s*W): interpolate, reflect-pad, convolve.
 
     A drop-in replacement for ``nn.ConvTranspose2d(C_in, C_out, 4, 2, 1)`` without its
@@ -98,7 +109,7 @@ class ResizeConv2d(_ResizeConvNd):
     dims = 2
 
 
-class ResizeConv3d(_ResizeConvNd):
+class ResizeConv3d(ResizeConvNd):
     """Upsample (N, C_in, D, H, W) to (N, C_out, s*D, s*H, s*W): interpolate, pad, convolve.
 
     Example:

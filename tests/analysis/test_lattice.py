@@ -1,4 +1,5 @@
-"""The one-image fast path of the score (what a scan runs) against the batched path."""
+"""checkerscope.analysis.lattice: the one-image NumPy fast path (what a scan runs) against the
+batched torch definition of the lattice energies."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from checkerscope.analysis import score as S
+from checkerscope.analysis.lattice import lattice_energy, lattice_energy_single, window_energy
 
 
 def _both(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
     m = math.lcm(*periods)
     crop = x[..., : x.shape[-2] // m * m, : x.shape[-1] // m * m]
-    return (*S._energy(x, periods), *S._energy_batch(crop, periods))
+    single = lattice_energy_single(crop[0, 0], periods)
+    assert all(torch.equal(a, b) for a, b in zip(single, window_energy(x, periods), strict=True))
+    return (*single, *lattice_energy(crop, periods))
 
 
 @settings(max_examples=40, deadline=None)
@@ -46,13 +50,13 @@ def test_single_image_path_matches_the_batched_one(
 def test_single_image_path_against_float64_and_for_a_constant_image() -> None:
     x = torch.rand(1, 1, 256, 256, generator=torch.Generator().manual_seed(0))
     x[..., ::2, ::2] += 0.05
-    art, bg = S._energy(x, S.PERIODS)
-    ref_art, ref_bg = S._energy_batch(x.double(), S.PERIODS)
+    art, bg = lattice_energy_single(x[0, 0], S.PERIODS)
+    ref_art, ref_bg = lattice_energy(x.double(), S.PERIODS)
     torch.testing.assert_close(art.double(), ref_art, rtol=1e-4, atol=0.0)
     torch.testing.assert_close(bg.double(), ref_bg, rtol=1e-4, atol=0.0)
     flat = torch.full((1, 1, 64, 64), 0.5)
     assert S.period_scores(flat).tolist() == [[0.0, 0.0, 0.0]]
     # A scan scores float32 luma of one channel: the score equals that of the batched path.
     single = S.period_scores(x)
-    batch = S.to_decibels(*S._energy_batch(x, S.PERIODS))
+    batch = S.to_decibels(*lattice_energy(x, S.PERIODS))
     torch.testing.assert_close(single, batch, rtol=1e-5, atol=1e-5)
