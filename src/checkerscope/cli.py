@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+
+from checkerscope.experiments.config import SCALES
+from checkerscope.report.schema import RESULTS_FILE
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -48,7 +52,7 @@ def overlap(
             raise ValueError(f"dims must be a positive integer, got {dims}")
         summary = overlap_summary(specs, (1,) * dims)
         if plot is not None:
-            from checkerscope.report.figures_overlap import overlap_figure
+            from checkerscope.report.figures.overlap import overlap_figure
 
             title = f"{layers} x (kernel {kernel}, stride {stride})"
             fig = overlap_figure(counts(specs, size), counts(specs, (size, size)), title)
@@ -157,9 +161,39 @@ def scan(
     raise typer.Exit(code=summary.exit_code)
 
 
+def _overrides(text: str | None, vgg_weights: Path | None) -> dict[str, dict[str, Any]]:
+    """``--override``'s JSON, with ``--vgg-weights`` added to style_transfer's: experiment
+    options travel as config overrides, so the resolved config beside the results records them."""
+    example = '{"gan_training": {"steps": 40}}'
+    try:
+        overrides = json.loads(text) if text else {}
+    except json.JSONDecodeError as err:
+        raise ValueError(f"override must be JSON like {example}, got {text!r} ({err})") from None
+    if not isinstance(overrides, dict) or not all(isinstance(x, dict) for x in overrides.values()):
+        raise ValueError(
+            f"override must map experiment ids to {{config field: value}} like {example}, "
+            f"got {text!r}"
+        )
+    if vgg_weights is not None:
+        overrides.setdefault("style_transfer", {})["vgg_weights"] = str(vgg_weights)
+    return overrides
+
+
+def _report_page(out: Path) -> Path:
+    """Write OUT/index.html, sections ordered and titled by the experiment registry."""
+    from checkerscope import experiments
+    from checkerscope.report import reproduce_page
+
+    return reproduce_page.build(out, experiments.registered()).resolve()
+
+
 @app.command()
 def reproduce(
-    scale: str = typer.Option("default", help="quick (<3 min), default (<15 min), full (GPU)."),
+    scale: str = typer.Option(
+        "default",
+        metavar=f"[{'|'.join(SCALES)}]",
+        help="quick (<3 min on 2 CPU cores), default (<15 min, the demo), full (a GPU).",
+    ),
     out: Annotated[Path, typer.Option(help="Folder for results.json and the figures.")] = Path(
         "results"
     ),
@@ -174,37 +208,42 @@ def reproduce(
         Path | None,
         typer.Option(help="VGG-16 weights (.safetensors or torch file) for style_transfer."),
     ] = None,
+    override: str | None = typer.Option(
+        None,
+        help='Config fields to replace, as JSON: {"experiment id": {"config field": value}}.',
+    ),
+    progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Run the study's experiments and decide its claims; writes OUT/results.json, PNGs and the
     report OUT/index.html.
 
-    Under torchrun the training runs with DistributedDataParallel (gloo on CPU, nccl on GPU).
+    Under torchrun the training runs with DistributedDataParallel (gloo on CPU,
+    nccl on GPU): torchrun --nproc_per_node N -m checkerscope reproduce ...
     """
     import os
 
     from rich.console import Console
 
     from checkerscope import experiments
-    from checkerscope.report import build
 
     try:
-        # Experiment options travel as config overrides, so the resolved config records them.
-        overrides = {"style_transfer": {"vgg_weights": str(vgg_weights)}} if vgg_weights else None
-        results = experiments.run(
-            scale,
-            out,
-            only.split(",") if only else None,
-            device,
-            data,
-            resume,
-            seed,
-            overrides=overrides,
+        settings = experiments.RunSettings(
+            scale=scale,
+            out=out,
+            only=tuple(only.split(",")) if only else None,
+            device=device,
+            data=data,
+            resume=resume,
+            seed=seed,
+            show_progress=progress,
+            overrides=_overrides(override, vgg_weights),
         )
+        results = experiments.run(settings)
     except (ValueError, experiments.ExperimentError) as err:
         typer.echo(f"Error: {err}", err=True)
-        if isinstance(err, experiments.ExperimentError) and (out / "results.json").is_file():
-            page = build.build(out, experiments.experiments())
-            typer.echo(f"report of the experiments that finished: {page.resolve()}", err=True)
+        if isinstance(err, experiments.ExperimentError) and (out / RESULTS_FILE).is_file():
+            page = _report_page(out)
+            typer.echo(f"report of the experiments that finished: {page}", err=True)
         raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err
     if os.environ.get("RANK", "0") != "0":
         return
@@ -213,8 +252,8 @@ def reproduce(
         mark = "[green]holds[/green]" if claim["holds"] else "[red]does not hold[/red]"
         console.print(f"{claim['id']}: {mark}")
     held = sum(c["holds"] for c in results["claims"])
-    console.print(f"{held}/{len(results['claims'])} claims hold; results in {out / 'results.json'}")
-    typer.echo(f"report: {build.build(out, experiments.experiments()).resolve()}")
+    console.print(f"{held}/{len(results['claims'])} claims hold; results in {out / RESULTS_FILE}")
+    typer.echo(f"report: {_report_page(out)}")
 
 
 @app.command()
@@ -227,15 +266,13 @@ def report(
     ] = None,
 ) -> None:
     """Rebuild OUT/index.html from OUT/results.json and the figures beside it."""
-    from checkerscope import experiments
-    from checkerscope.report import build
-    from checkerscope.report import screenshot as shots
+    from checkerscope.report import chromium
 
     try:
-        page = build.build(out, experiments.experiments())
-        typer.echo(f"report: {page.resolve()}")
+        page = _report_page(out)
+        typer.echo(f"report: {page}")
         if screenshot is not None:
-            typer.echo(f"screenshot: {shots.screenshot(page, screenshot)}")
+            typer.echo(f"screenshot: {chromium.screenshot(page, screenshot)}")
     except (ValueError, RuntimeError) as err:
         typer.echo(f"Error: {err}", err=True)
         raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err

@@ -15,6 +15,7 @@ from torch import nn
 
 from checkerscope.experiments.checkpoint import load_checkpoint
 from checkerscope.experiments.runner import Experiment, run
+from checkerscope.experiments.settings import RunSettings
 
 
 class Stop(Exception):
@@ -61,7 +62,10 @@ def assert_resumes_exactly(
 def run_quick(experiment: Experiment, out: Path, overrides: Mapping[str, Any]) -> dict:
     """Run ``experiment`` alone at quick scale with ``overrides`` for its config; return the
     ``results.json`` it wrote, as a reader of the file sees it."""
-    run([experiment], "quick", out, show_progress=False, overrides={experiment.id: overrides})
+    run(
+        [experiment],
+        RunSettings("quick", out, show_progress=False, overrides={experiment.id: overrides}),
+    )
     return json.loads((out / "results.json").read_text())
 
 

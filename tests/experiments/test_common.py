@@ -5,19 +5,13 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from torch import nn
 
 from checkerscope.analysis.stats import compare
-from checkerscope.experiments.common import (
-    hf_fraction,
-    phase_contrast,
-    phase_means,
-    random_init_outputs,
-)
+from checkerscope.experiments.common import random_init_outputs
 
 samples = st.lists(
     st.floats(-100, 100, allow_nan=False, allow_infinity=False), min_size=3, max_size=30
@@ -52,44 +46,6 @@ def test_compare_separated_groups_and_bad_input() -> None:
         compare([1.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="b must hold"):
         compare([1.0, 2.0], [1.0, math.nan])
-
-
-def test_hf_fraction_of_pure_frequencies() -> None:
-    # Cosines symmetric about the centre: periodic on the grid with equal first and last
-    # samples, so the periodic-plus-smooth split leaves them as they are.
-    y, x = torch.meshgrid(torch.arange(32.0) - 15.5, torch.arange(32.0) - 15.5, indexing="ij")
-    low = torch.cos(2 * math.pi * 3 * x / 32)  # 3/32 cycles per pixel
-    high = torch.cos(2 * math.pi * 12 * y / 32)  # 12/32 > 1/4
-    both = torch.stack([low, high, low + high])[:, None]
-    frac = hf_fraction(both)
-    assert frac[0] == pytest.approx(0.0, abs=1e-9)
-    assert frac[1] == pytest.approx(1.0, abs=1e-9)
-    assert frac[2] == pytest.approx(0.5, abs=1e-6)
-
-
-def test_phase_means_against_a_loop() -> None:
-    x = torch.randn(2, 3, 13, 11, dtype=torch.float64)
-    m = phase_means(x, 3, margin=1)
-    inner = x[..., 1:-1, 1:-1][..., :9, :9]
-    for a in range(3):
-        for b in range(3):
-            expected = inner[..., a::3, b::3].mean(dim=(-2, -1))
-            assert torch.allclose(m[..., a, b], expected)
-    with pytest.raises(ValueError, match="no whole period"):
-        phase_means(torch.zeros(1, 1, 4, 4), 5)
-
-
-def test_phase_contrast_zero_for_nearest_and_large_for_a_checkerboard() -> None:
-    torch.manual_seed(0)
-    held = F.interpolate(torch.randn(4, 3, 16, 16), scale_factor=2, mode="nearest")
-    assert phase_contrast(held).abs().max() < 1e-5
-    noise = torch.randn(64, 3, 32, 32)
-    assert phase_contrast(noise).mean() == pytest.approx(math.sqrt(3 / 4), rel=0.15)
-    board = noise.clone()
-    board[..., ::2, ::2] += 1.0
-    # Phase means (0.75, -0.25, -0.25, -0.25): RMS sqrt(3/16), over std/sqrt(256) pixels.
-    expected = math.sqrt(3 / 16) * 16 / board.flatten(1).std(dim=1)
-    assert torch.allclose(phase_contrast(board), expected, rtol=0.2)
 
 
 def test_random_init_outputs_seeds_and_modes() -> None:

@@ -74,7 +74,7 @@ def test_reproduce_under_torchrun_writes_results_once_from_rank_zero(tmp_path) -
         "n_eval": 16, "kid_subsets": 2, "kid_subset_size": 8, "ngf": 4, "ndf": 4, "nz": 8,
     }  # fmt: skip
     out = tmp_path / "out"
-    args = ["-m", "checkerscope.experiments", "--scale", "quick", "--only", "gan_training"]
+    args = ["-m", "checkerscope", "reproduce", "--scale", "quick", "--only", "gan_training"]
     args += ["--out", str(out), "--no-progress", "--override", json.dumps({"gan_training": tiny})]
     done = torchrun(*args, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -115,7 +115,7 @@ QUICK_GAN = {"steps": 30, "eval_every": 10, "checkpoint_every": 10}
 
 def reproduce(out: Path, *extra: str) -> subprocess.Popen:
     command = [
-        sys.executable, "-m", "checkerscope.experiments", "--scale", "quick",
+        sys.executable, "-m", "checkerscope", "reproduce", "--scale", "quick",
         "--only", "gan_training", "--out", str(out), "--no-progress",
         "--override", json.dumps({"gan_training": QUICK_GAN}), *extra,
     ]  # fmt: skip

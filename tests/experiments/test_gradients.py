@@ -7,27 +7,9 @@ from PIL import Image
 from torch import nn
 
 from checkerscope.experiments import config as C
-from checkerscope.experiments.gradients import (
-    CLAIM,
-    EXPERIMENT,
-    build_discriminator,
-    input_gradient,
-    phase_ratio,
-)
+from checkerscope.experiments.gradients import CLAIM, EXPERIMENT, build_discriminator
 
 TINY = {"seeds": 2, "n_crops": 4, "n_scored": 2, "shown": 2, "image_size": 32, "ndf": 4}
-
-
-def test_phase_ratio_of_a_k3_s2_conv_is_the_squared_overlap_ratio() -> None:
-    # All-ones 3x3 stride-2 conv: each pixel's gradient counts the windows covering it, 1 or 2
-    # per axis, so the gradient energies of the four phases are 1, 4, 4, 16.
-    conv = nn.Conv2d(1, 1, 3, stride=2, padding=1, bias=False)
-    nn.init.ones_(conv.weight)
-    g = input_gradient(conv, torch.rand(2, 1, 16, 16))
-    assert set(g[0, 0, 2:-2, 2:-2].unique().tolist()) == {1.0, 2.0, 4.0}
-    assert phase_ratio(g, period=2, margin=2) == pytest.approx(16.0)
-    avg = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.AvgPool2d(2))
-    assert phase_ratio(input_gradient(avg, torch.rand(2, 1, 16, 16)), 2, 2) < 16.0
 
 
 def test_variants_differ_only_in_their_downsamplers() -> None:

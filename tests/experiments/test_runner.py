@@ -14,13 +14,13 @@ from checkerscope.experiments import config as C
 from checkerscope.experiments.checkpoint import load_checkpoint, save_checkpoint
 from checkerscope.experiments.runner import (
     Context,
-    Data,
     Experiment,
     ExperimentError,
     ExperimentResult,
     experiment_seed,
     run,
 )
+from checkerscope.experiments.settings import RunSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +76,10 @@ def read(out: Path) -> dict:
 
 
 def test_results_file_has_claims_experiments_environment_and_figures(tmp_path) -> None:
-    run([noise_experiment("a"), noise_experiment("b")], "quick", tmp_path, show_progress=False)
+    run(
+        [noise_experiment("a"), noise_experiment("b")],
+        RunSettings("quick", tmp_path, show_progress=False),
+    )
     results = read(tmp_path)
     assert [c["id"] for c in results["claims"]] == ["a_small", "b_small"]
     claim = results["claims"][0]
@@ -94,32 +97,38 @@ def test_results_file_has_claims_experiments_environment_and_figures(tmp_path) -
 
 
 def test_the_scale_picks_the_config_and_overrides_replace_fields(tmp_path) -> None:
-    run([noise_experiment("a")], "default", tmp_path, show_progress=False)
+    run([noise_experiment("a")], RunSettings("default", tmp_path, show_progress=False))
     assert len(read(tmp_path)["experiments"]["a"]["draws"]) == 5
-    run([noise_experiment("a")], "full", tmp_path, show_progress=False, overrides={"a": {"n": 2}})
+    run(
+        [noise_experiment("a")],
+        RunSettings("full", tmp_path, show_progress=False, overrides={"a": {"n": 2}}),
+    )
     assert read(tmp_path)["experiments"]["a"]["config"]["n"] == 2
     with pytest.raises(ValueError, match="unknown fields \\['m'\\] of TinyConfig"):
-        run([noise_experiment("a")], "quick", tmp_path, overrides={"a": {"m": 1}})
+        run([noise_experiment("a")], RunSettings("quick", tmp_path, overrides={"a": {"m": 1}}))
     with pytest.raises(ValueError, match="scale must be one of 'quick', 'default', 'full'"):
-        run([noise_experiment("a")], "huge", tmp_path)
+        run([noise_experiment("a")], RunSettings("huge", tmp_path))
 
 
 def test_an_experiment_gets_the_same_seed_whatever_runs_beside_it(tmp_path) -> None:
     both, alone = tmp_path / "both", tmp_path / "alone"
-    run([noise_experiment("a"), noise_experiment("b")], "quick", both, show_progress=False)
+    run(
+        [noise_experiment("a"), noise_experiment("b")],
+        RunSettings("quick", both, show_progress=False),
+    )
     exps = [noise_experiment("a"), noise_experiment("b")]
-    run(exps, "quick", alone, only=["b"], show_progress=False)
+    run(exps, RunSettings("quick", alone, only=["b"], show_progress=False))
     assert read(both)["experiments"]["b"]["draws"] == read(alone)["experiments"]["b"]["draws"]
     assert read(both)["experiments"]["a"]["draws"] != read(both)["experiments"]["b"]["draws"]
     with pytest.raises(ValueError, match="only names unknown experiments \\['c'\\]"):
-        run(exps, "quick", alone, only=["c"])
+        run(exps, RunSettings("quick", alone, only=["c"]))
 
 
 def test_results_are_written_after_each_experiment(tmp_path) -> None:
     steps: list[int] = []
     exps = [noise_experiment("a"), stepping_experiment("s", steps, fail_at=2)]
     with pytest.raises(KeyboardInterrupt):
-        run(exps, "quick", tmp_path, show_progress=False)
+        run(exps, RunSettings("quick", tmp_path, show_progress=False))
     results = read(tmp_path)
     assert list(results["experiments"]) == ["a"]
     assert [c["id"] for c in results["claims"]] == ["a_small"]
@@ -130,9 +139,9 @@ def test_resume_skips_finished_experiments_and_continues_the_unfinished_one(tmp_
     steps: list[int] = []
     exps = [noise_experiment("a", calls), stepping_experiment("s", steps, fail_at=2)]
     with pytest.raises(KeyboardInterrupt):
-        run(exps, "quick", tmp_path, show_progress=False)
+        run(exps, RunSettings("quick", tmp_path, show_progress=False))
     first = read(tmp_path)
-    run(exps, "quick", tmp_path, resume=True, show_progress=False)
+    run(exps, RunSettings("quick", tmp_path, resume=True, show_progress=False))
     results = read(tmp_path)
     assert calls == ["a"]  # not run again
     assert steps == [1, 2, -1, 3, 4]  # continued from its checkpoint at step 2
@@ -145,14 +154,17 @@ def test_resume_skips_finished_experiments_and_continues_the_unfinished_one(tmp_
 def test_without_resume_old_checkpoints_are_removed(tmp_path) -> None:
     steps: list[int] = []
     save_checkpoint(tmp_path / "checkpoints" / "s" / "state.pt", {"step": 3})
-    run([stepping_experiment("s", steps)], "quick", tmp_path, show_progress=False)
+    run([stepping_experiment("s", steps)], RunSettings("quick", tmp_path, show_progress=False))
     assert steps == [1, 2, 3, 4]
 
 
 def test_resume_refuses_other_settings(tmp_path) -> None:
-    run([noise_experiment("a")], "quick", tmp_path, show_progress=False)
+    run([noise_experiment("a")], RunSettings("quick", tmp_path, show_progress=False))
     with pytest.raises(ValueError, match="resume must use the settings of the interrupted run"):
-        run([noise_experiment("a")], "default", tmp_path, resume=True, show_progress=False)
+        run(
+            [noise_experiment("a")],
+            RunSettings("default", tmp_path, resume=True, show_progress=False),
+        )
 
 
 def test_claims_must_match_the_declared_ids(tmp_path) -> None:
@@ -164,9 +176,9 @@ def test_claims_must_match_the_declared_ids(tmp_path) -> None:
         return ExperimentResult({})
 
     with pytest.raises(ValueError, match="claim id 'other' is not declared by experiment 'u'"):
-        run([Experiment("u", "u", ("mine",), TINY, undeclared)], "quick", tmp_path)
+        run([Experiment("u", "u", ("mine",), TINY, undeclared)], RunSettings("quick", tmp_path))
     with pytest.raises(ExperimentError, match="declares claims \\['mine'\\] but decided \\[\\]"):
-        run([Experiment("s", "s", ("mine",), TINY, silent)], "quick", tmp_path)
+        run([Experiment("s", "s", ("mine",), TINY, silent)], RunSettings("quick", tmp_path))
 
 
 def test_results_json_is_strict_json(tmp_path) -> None:
@@ -174,35 +186,15 @@ def test_results_json_is_strict_json(tmp_path) -> None:
         ctx.claim("c", "x", np.bool_(True), {"v": np.float32(1.5), "t": torch.tensor([1, 2])})
         return ExperimentResult({"inf": float("inf"), "arr": np.arange(3)})
 
-    run([Experiment("o", "o", ("c",), TINY, odd)], "quick", tmp_path, show_progress=False)
+    run(
+        [Experiment("o", "o", ("c",), TINY, odd)],
+        RunSettings("quick", tmp_path, show_progress=False),
+    )
     text = (tmp_path / "results.json").read_text()
     results = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert results["claims"][0]["evidence"] == {"v": 1.5, "t": [1, 2]}
     assert results["experiments"]["o"]["inf"] is None
     assert results["experiments"]["o"]["arr"] == [0, 1, 2]
-
-
-def test_data_folder_gives_deterministic_rgb_crops(tmp_path) -> None:
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "a.png")
-    Image.fromarray(rng.integers(0, 255, (45, 36), dtype=np.uint8)).save(tmp_path / "b.jpg")
-    Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / "small.png")
-    data = Data(tmp_path)
-    crops = data.crops(6, 32, seed=1)
-    assert crops.shape == (6, 3, 32, 32) and 0 <= float(crops.min()) <= float(crops.max()) <= 1
-    assert torch.equal(crops, Data(tmp_path).crops(6, 32, seed=1))
-    with pytest.raises(ValueError, match=r"no image in data .* is at least 64x64 pixels"):
-        data.crops(2, 64, seed=0)
-    with pytest.raises(ValueError, match="data must be a folder of images, got"):
-        Data(tmp_path / "missing")
-
-
-def test_embedded_data_matches_the_data_module() -> None:
-    from checkerscope import data
-
-    crops = Data().crops(4, 32, seed=5)
-    expected = data.random_crops(data.embedded_photographs(), 4, 32, seed=5)
-    assert torch.equal(crops, expected)
 
 
 def test_every_scale_has_every_config() -> None:
@@ -221,6 +213,43 @@ def test_cli_reproduce_reports_bad_arguments(tmp_path) -> None:
     assert "only names unknown experiments ['nope']" in result.output
     result = CliRunner().invoke(app, ["reproduce", "--scale", "huge", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "scale must be one of" in result.output
+    result = CliRunner().invoke(app, ["reproduce", "--override", "{bad", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "override must be JSON like" in result.output
+    result = CliRunner().invoke(app, ["reproduce", "--override", "[1]", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "override must map experiment ids to" in result.output
+
+
+def test_cli_reproduce_resolves_its_options_into_one_settings_object(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from checkerscope import experiments
+    from checkerscope.cli import app
+
+    seen: list[RunSettings] = []
+
+    def run(settings: RunSettings) -> dict:
+        seen.append(settings)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(experiments, "run", run)
+    override = '{"style_transfer": {"steps": 3}, "gan_training": {"seeds": 1}}'
+    args = ["reproduce", "--scale", "quick", "--out", str(tmp_path), "--only", "a,b"]
+    args += ["--override", override, "--vgg-weights", "vgg.pt", "--no-progress", "--seed", "7"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "stop here" in result.output
+    assert seen == [
+        RunSettings(
+            "quick",
+            tmp_path,
+            only=("a", "b"),
+            seed=7,
+            show_progress=False,
+            overrides={
+                "style_transfer": {"steps": 3, "vgg_weights": "vgg.pt"},
+                "gan_training": {"seeds": 1},
+            },
+        )
+    ]
 
 
 def test_scalars_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch) -> None:
@@ -240,6 +269,9 @@ def test_scalars_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch) -
         ctx.claim("c", "x", True, {})
         return ExperimentResult({})
 
-    monkeypatch.setattr(runner, "_tensorboard", lambda logdir: Writer())
-    run([Experiment("t", "t", ("c",), TINY, go)], "quick", tmp_path, show_progress=False)
+    monkeypatch.setattr(runner, "tensorboard_writer", lambda logdir: Writer())
+    run(
+        [Experiment("t", "t", ("c",), TINY, go)],
+        RunSettings("quick", tmp_path, show_progress=False),
+    )
     assert logged == [("t/loss", 0.5, 3), "closed"]

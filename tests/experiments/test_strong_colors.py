@@ -20,15 +20,6 @@ def test_target_colors_are_symmetric_about_grey() -> None:
     assert torch.equal(colors[3], torch.tensor([1.0, 0.0, 0.0]))  # the end of the red ray
 
 
-def test_checkerboard_amplitude_of_a_known_pattern() -> None:
-    x = torch.full((1, 3, 24, 24), 0.5)
-    x[..., ::2, ::2] += 0.4  # phase means (0.9, 0.5, 0.5, 0.5) at period 2 and 4
-    expected = 0.4 * math.sqrt(3 / 16)
-    assert S.checkerboard_amplitude(x, 2).item() == pytest.approx(expected, rel=1e-5)
-    assert S.checkerboard_amplitude(x, 4).item() == pytest.approx(expected, rel=1e-5)
-    assert S.checkerboard_amplitude(torch.full((2, 3, 16, 16), 0.7), 4).abs().max() < 1e-7
-
-
 def test_analytic_amplitude_against_brute_force_overlap() -> None:
     cfg = C.for_scale(C.STRONG_COLORS, "quick")
     counts = overlap([(cfg.kernel_size, 2)] * cfg.layers, (12, 12)).double()

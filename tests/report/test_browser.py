@@ -20,8 +20,8 @@ import synthetic_report as S
 from PIL import Image
 
 from checkerscope.analysis import overlap, overlap_summary
-from checkerscope.report import build
-from checkerscope.report.screenshot import CHROMIUM_FLAGS, find_chromium, screenshot
+from checkerscope.report import reproduce_page
+from checkerscope.report.chromium import CHROMIUM_FLAGS, find_chromium, screenshot
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 CHROMIUM = find_chromium()
@@ -87,7 +87,7 @@ class Opened:
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
     S.write_run(out)
-    return build.build(out, S.REGISTRY)
+    return reproduce_page.build(out, S.REGISTRY)
 
 
 @pytest.fixture

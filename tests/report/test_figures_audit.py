@@ -7,7 +7,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from checkerscope.report import figures_audit as FA
+from checkerscope.report.figures import audit as FA
 
 
 @pytest.mark.parametrize("shape", [(3, 2, 64), (3, 3, 8, 8), (3, 1, 8, 8), (2, 1, 4, 8, 8)])
@@ -21,7 +21,7 @@ def test_samples_figure_draws_signals_images_and_volumes(shape: tuple[int, ...])
 def test_images_are_stretched_to_their_own_range() -> None:
     batch = torch.stack([torch.zeros(3, 4, 4), torch.full((3, 4, 4), 5.0)])
     batch[0, :, 0, 0], batch[1, :, 0, 0] = 1.0, -5.0
-    grid = FA._tile(batch, columns=2)
+    grid = FA.tile_images(batch, columns=2)
     assert grid.shape == (4, 9, 3)
     left, right = grid[:, :4], grid[:, 5:]
     assert left.min() == right.min() == 0.0 and left.max() == right.max() == 1.0

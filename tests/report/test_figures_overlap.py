@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 
 from checkerscope.analysis import operator_matrix, overlap
 from checkerscope.nn import ResizeConv1d
-from checkerscope.report.figures_overlap import operator_matrix_figure, overlap_figure
+from checkerscope.report.figures.overlap import operator_matrix_figure, overlap_figure
 
 
 def test_overlap_figure_draws_bars_and_map(tmp_path):

@@ -13,7 +13,7 @@ import synthetic_report as S
 from matplotlib.figure import Figure
 from typer.testing import CliRunner
 
-from checkerscope.report import build, html
+from checkerscope.report import html, reproduce_page
 
 
 class Page(HTMLParser):
@@ -41,7 +41,7 @@ def run_dir(tmp_path: Path) -> Path:
 
 
 def page_of(run_dir: Path, registry=S.REGISTRY) -> tuple[str, Page]:
-    text = build.build(run_dir, registry).read_text("utf-8")
+    text = reproduce_page.build(run_dir, registry).read_text("utf-8")
     return text, Page(text)
 
 
@@ -135,7 +135,7 @@ def test_claims_of_unknown_experiments_still_show_their_evidence(tmp_path: Path)
     results = S.results()
     for entry in results["experiments"].values():
         del entry["claims"]
-    text = build.render_report(results, tmp_path)
+    text = reproduce_page.render_report(results, tmp_path)
     assert 'id="experiment-other-claims"' in text
     assert all(f'id="evidence-{c["id"]}"' in text for c in results["claims"])
 
@@ -156,10 +156,10 @@ def test_environment_and_configuration_come_last(run_dir: Path) -> None:
 
 def test_build_refuses_a_folder_without_results(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"out must be a folder holding results.json.*got '"):
-        build.build(tmp_path)
+        reproduce_page.build(tmp_path)
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not valid JSON"):
-        build.build(tmp_path)
+        reproduce_page.build(tmp_path)
 
 
 def test_value_table_nests_cuts_and_formats() -> None:
@@ -194,6 +194,7 @@ def test_base_template_is_reusable() -> None:
 def test_runner_results_render(tmp_path: Path) -> None:
     """What the real runner writes (titles, declared claims, figures) lands in the page."""
     from checkerscope.experiments.runner import Experiment, ExperimentResult, run
+    from checkerscope.experiments.settings import RunSettings
 
     def go(ctx):
         ctx.claim(
@@ -204,7 +205,7 @@ def test_runner_results_render(tmp_path: Path) -> None:
         return ExperimentResult({"v": 1}, {"map": fig})
 
     tiny = Experiment("tiny", "A tiny experiment", ("tiny_claim",), {"quick": None}, go)
-    run([tiny], "quick", tmp_path, show_progress=False)
+    run([tiny], RunSettings("quick", tmp_path, show_progress=False))
     text, page = page_of(tmp_path, registry=None)
     assert "<h2>A tiny experiment</h2>" in text
     assert [a["data-file"] for a in page.all("img")] == ["tiny_map.png"]
@@ -234,7 +235,7 @@ def test_reproduce_ends_with_the_report(run_dir: Path, monkeypatch, fails: bool)
         return json.loads((run_dir / "results.json").read_text())
 
     monkeypatch.setattr(experiments, "run", run)
-    monkeypatch.setattr(experiments, "experiments", lambda: list(S.REGISTRY))
+    monkeypatch.setattr(experiments, "registered", lambda: list(S.REGISTRY))
     result = CliRunner().invoke(app, ["reproduce", "--out", str(run_dir)])
     page = (run_dir / "index.html").resolve()
     assert result.exit_code == (1 if fails else 0), result.output
@@ -245,10 +246,22 @@ def test_reproduce_ends_with_the_report(run_dir: Path, monkeypatch, fails: bool)
 def test_effect_words_are_whole_words(tmp_path: Path) -> None:
     evidence = {"checked_against_matrices": 5, "runs": 3, "phase_imbalance_max": 0.5, "n": 1}
     claim = {"id": "c", "statement": "s", "holds": True, "evidence": evidence}
-    text = build.render_report({"claims": [claim], "experiments": {}}, tmp_path)
+    text = reproduce_page.render_report({"claims": [claim], "experiments": {}}, tmp_path)
     shown = re.findall(r"(\w+): <b class=\"num\">([^<]*)</b>", claim_row(text, "c"))
     assert shown == [
         ("phase_imbalance_max", "0.5"),
         ("checked_against_matrices", "5"),
         ("runs", "3"),
     ]
+
+
+def test_scores_are_formatted_by_the_metric_registry() -> None:
+    from checkerscope.analysis.metrics import get_metric
+
+    score = get_metric("checkerboard_score")
+    table = str(html.value_table({"score_db": [12.345, None], "n": {"data_score_db": 3.25}}))
+    assert f"[{score.format(12.345)}, —]" in table and score.format(12.345) == "12.3 dB"
+    assert f'<span class="key">data_score_db</span> {score.format(3.25)}' in table
+    # Nested under a score key, every number is a score; elsewhere numbers keep 4 digits.
+    nested = str(html.value_table({"score_mean_db": {"deconv": 5.0}, "ratio": 1.23456}))
+    assert "5.0 dB" in nested and "1.235" in nested and "1.23456" not in nested

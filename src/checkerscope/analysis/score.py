@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from checkerscope import checks as v
+from checkerscope.analysis.gradients import input_gradient
 from checkerscope.analysis.lattice import window_energy
 from checkerscope.analysis.spectra import as_image_batch
 
@@ -344,10 +345,5 @@ def gradient_checkerboard(
         >>> gradient_checkerboard(disc, torch.rand(2, 3, 64, 64)).shape
         torch.Size([2])
     """
-    x = as_image_batch("x", x).detach().requires_grad_(True)
-    with torch.enable_grad():
-        y = model(x)
-        # reshape, not flatten(1): a discriminator may return one logit per image, shape (B,)
-        scalar = y.reshape(y.shape[0], -1).sum(dim=1) if output is None else output(y)
-        (grad,) = torch.autograd.grad(scalar.sum(), x)
+    grad = input_gradient(model, as_image_batch("x", x), output)
     return checkerboard_score(grad, period, color="mean")

@@ -121,6 +121,58 @@ def periodic_smooth(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return x - s, s
 
 
+def power_spectrum(x: torch.Tensor) -> torch.Tensor:
+    """Power spectrum of images' periodic components, averaged over channels: (B, H, W).
+
+    ``x``: (B, C, H, W) or (C, H, W). The power ``|fft2(p)|**2 / (H W)`` of the periodic
+    component ``p`` (:func:`periodic_smooth`, so edge jumps leave no cross), normalized by the
+    number of pixels so it does not depend on the image size, with DC at the centre
+    (``fftshift``). :func:`spectrum` gives its log and radial profile.
+
+    Example:
+        >>> p = power_spectrum(torch.full((1, 3, 4, 4), 0.5))  # a flat image: DC alone
+        >>> p.shape, float(p[0, 2, 2]), float(p.sum())
+        (torch.Size([1, 4, 4]), 4.0, 4.0)
+    """
+    x = as_image_batch("x", x)
+    h, w = x.shape[-2:]
+    p, _ = periodic_smooth(x)
+    power = torch.fft.fft2(p).abs().square().mean(dim=1) / (h * w)
+    return torch.fft.fftshift(power, dim=(-2, -1))
+
+
+def _centered_frequencies(
+    h: int, w: int, dtype: torch.dtype = torch.float64, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frequencies (cycles per pixel) of the rows (H,) and columns (W,) of a centred spectrum."""
+    fy = torch.fft.fftshift(torch.fft.fftfreq(h, device=device, dtype=dtype))
+    fx = torch.fft.fftshift(torch.fft.fftfreq(w, device=device, dtype=dtype))
+    return fy, fx
+
+
+def hf_fraction(x: torch.Tensor, cutoff: float = 0.25, eps: float = 1e-12) -> torch.Tensor:
+    """Fraction of each image's non-DC power above ``cutoff`` cycles per pixel: (B,).
+
+    From :func:`power_spectrum` (the periodic component, channels averaged); the radius is
+    ``hypot(fy, fx)``, so 0.25 is half the Nyquist frequency along each axis. DC (the mean
+    colour) is left out of the total. Every bin gets ``eps`` more power, the floor
+    :func:`spectrum` puts under its log, so a flat image (no power but DC) gets the share of
+    bins above the cutoff instead of 0/0. ``x``: (B, C, H, W) or (C, H, W).
+
+    Example:
+        >>> stripes = torch.zeros(1, 1, 16, 16)
+        >>> stripes[..., ::2, :] = 1.0  # period 2 along y: power at fy = 1/2 ...
+        >>> ramp = torch.linspace(0, 1, 16).expand(1, 1, 16, 16)
+        >>> # ... less the quarter that the periodic-plus-smooth split moves to low frequencies
+        >>> round(float(hf_fraction(stripes)), 2), round(float(hf_fraction(ramp)), 2)
+        (0.75, 0.1)
+    """
+    power = power_spectrum(x).double() + eps
+    fy, fx = _centered_frequencies(*power.shape[-2:], device=power.device)
+    radius = torch.hypot(fy[:, None], fx[None, :])
+    return power[:, radius > cutoff].sum(1) / power[:, radius > 0].sum(1)
+
+
 class Spectrum(NamedTuple):
     """Output of :func:`spectrum`.
 
@@ -148,21 +200,17 @@ def spectrum(x: torch.Tensor, eps: float = 1e-12) -> Spectrum:
         >>> s.log_power.shape, s.radial.shape, s.frequency.shape
         (torch.Size([2, 64, 64]), torch.Size([2, 33]), torch.Size([33]))
     """
-    x = as_image_batch("x", x)
-    h, w = x.shape[-2:]
-    p, _ = periodic_smooth(x)
-    power = torch.fft.fft2(p).abs().square().mean(dim=1) / (h * w)
-    power = torch.fft.fftshift(power, dim=(-2, -1))
-    fy = torch.fft.fftshift(torch.fft.fftfreq(h, device=x.device, dtype=power.dtype))
-    fx = torch.fft.fftshift(torch.fft.fftfreq(w, device=x.device, dtype=power.dtype))
+    power = power_spectrum(x)
+    h, w = power.shape[-2:]
+    fy, fx = _centered_frequencies(h, w, power.dtype, power.device)
     n = min(h, w)
     radius = torch.round(torch.hypot(fy[:, None], fx[None, :]) * n).long().flatten()
     bins = n // 2 + 1
     keep = radius < bins
     flat = power.flatten(1)[:, keep]
-    sums = torch.zeros(flat.shape[0], bins, dtype=power.dtype, device=x.device)
+    sums = torch.zeros(flat.shape[0], bins, dtype=power.dtype, device=power.device)
     sums.index_add_(1, radius[keep], flat)
     counts = torch.bincount(radius[keep], minlength=bins).to(power.dtype)
     radial = 10 * torch.log10(sums / counts + eps)
-    frequency = torch.arange(bins, device=x.device, dtype=power.dtype) / n
+    frequency = torch.arange(bins, device=power.device, dtype=power.dtype) / n
     return Spectrum(10 * torch.log10(power + eps), radial, frequency)

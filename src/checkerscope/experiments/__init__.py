@@ -8,10 +8,9 @@ add one line to :data:`MODULES`. Modules are imported only when experiments are 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
+from checkerscope.experiments import runner
 from checkerscope.experiments.runner import (
     Claim,
     Context,
@@ -19,6 +18,7 @@ from checkerscope.experiments.runner import (
     ExperimentError,
     ExperimentResult,
 )
+from checkerscope.experiments.settings import RunSettings
 
 MODULES: tuple[str, ...] = (
     "checkerscope.experiments.gan",
@@ -31,28 +31,19 @@ MODULES: tuple[str, ...] = (
 )
 
 
-def experiments() -> list[Experiment]:
+def registered() -> list[Experiment]:
     """Every registered experiment, in the order of :data:`MODULES`."""
     return [importlib.import_module(name).EXPERIMENT for name in MODULES]
 
 
-def run(
-    scale: str = "quick",
-    out: str | Path = "results",
-    only: Sequence[str] | None = None,
-    device: str = "cpu",
-    data: str | Path | None = None,
-    resume: bool = False,
-    seed: int = 0,
-    show_progress: bool = True,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Run the registered experiments and write ``out/results.json``; see :func:`runner.run`."""
-    from checkerscope.experiments import runner
+def run(settings: RunSettings) -> dict[str, Any]:
+    """Run the registered experiments of ``settings`` and write ``results.json``; see
+    :func:`runner.run`.
 
-    return runner.run(
-        experiments(), scale, out, only, device, data, resume, seed, show_progress, overrides
-    )
+    Example:
+        >>> run(RunSettings("quick", "runs/quick", only=["arithmetic"]))  # doctest: +SKIP
+    """
+    return runner.run(registered(), settings)
 
 
 __all__ = [
@@ -62,6 +53,7 @@ __all__ = [
     "Experiment",
     "ExperimentError",
     "ExperimentResult",
-    "experiments",
+    "RunSettings",
+    "registered",
     "run",
 ]

@@ -23,6 +23,13 @@ from torch import nn
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult
+from checkerscope.report.figures.arithmetic import (
+    overlap_bars,
+    overlap_maps,
+    ratio_maps,
+    stack_figure,
+)
+from checkerscope.report.figures.overlap import operator_matrix_figure
 
 CLAIMS = (
     "overlap_uneven_1d",
@@ -205,8 +212,6 @@ def _tying(cfg: C.ArithmeticConfig, seed: int) -> dict[str, Any]:
 
 def run(ctx: Context) -> ExperimentResult:
     from checkerscope.analysis import overlap
-    from checkerscope.report import figures_arithmetic as FA
-    from checkerscope.report import figures_overlap as FO
 
     cfg: C.ArithmeticConfig = ctx.config
     with ctx.progress(4, "arithmetic") as bar:
@@ -223,16 +228,16 @@ def run(ctx: Context) -> ExperimentResult:
     matrices = tying["1d"]["matrices"]
     stack_counts = {f"{d} x k3 s2": overlap([(3, 2)] * d, 8).tolist() for d in map(int, stacks)}
     figures = {
-        "bars": FA.overlap_bars(
+        "bars": overlap_bars(
             {(r["kernel_size"], r["stride"]): r["pattern"] for r in grid}, periods_shown=3
         ),
-        "ratios": FA.ratio_maps(
+        "ratios": ratio_maps(
             cfg.kernel_sizes,
             cfg.strides,
             {(r["kernel_size"], r["stride"]): r["ratio_1d"] for r in grid},
             {(r["kernel_size"], r["stride"]): r["ratio_2d"] for r in grid},
         ),
-        "maps_2d": FA.overlap_maps(
+        "maps_2d": overlap_maps(
             {
                 f"k{r['kernel_size']} s{r['stride']}": r["pattern_2d"]
                 for r in grid
@@ -240,8 +245,8 @@ def run(ctx: Context) -> ExperimentResult:
             }
             | {f"{d} x k3 s2": overlap([(3, 2)] * d, (8, 8)).tolist() for d in (2,)},
         ),
-        "stacks": FA.stack_figure(stack_counts, stride1),
-        "matrices": FO.operator_matrix_figure(
+        "stacks": stack_figure(stack_counts, stride1),
+        "matrices": operator_matrix_figure(
             matrices["deconv"],
             matrices["resize_conv"],
             ("deconv k4 s2 (each entry its own weight)", "nearest resize-conv k3 (tied)"),

@@ -1,7 +1,7 @@
-"""Helpers several experiments share: high-frequency energy, random generators, a resumable
-training loop.
+"""Helpers several experiments share: random generators and a resumable training loop.
 
-Kept here once so that every experiment tests, measures and samples the same way.
+Kept here once so that every experiment samples and trains the same way; the measures they
+share live in :mod:`checkerscope.analysis` (``phases``, ``spectra``, ``gradients``).
 """
 
 from __future__ import annotations
@@ -18,32 +18,6 @@ from checkerscope.experiments.checkpoint import resume_training, save_training
 
 if TYPE_CHECKING:
     from checkerscope.experiments.runner import Bar
-
-
-def hf_fraction(x: torch.Tensor, cutoff: float = 0.25) -> torch.Tensor:
-    """Fraction of each image's non-DC power above ``cutoff`` cycles per pixel: (B,).
-
-    From :func:`checkerscope.analysis.spectra.spectrum` (power of the periodic component,
-    averaged over channels); the radius is ``hypot(fy, fx)``, so 0.25 is half the Nyquist
-    frequency along each axis. DC (the mean colour) is left out of the total.
-
-    Example:
-        >>> stripes = torch.zeros(1, 1, 16, 16)
-        >>> stripes[..., ::2, :] = 1.0  # period 2 along y: power at fy = 1/2 ...
-        >>> ramp = torch.linspace(0, 1, 16).expand(1, 1, 16, 16)
-        >>> # ... less the quarter that the periodic-plus-smooth split moves to low frequencies
-        >>> round(float(hf_fraction(stripes)), 2), round(float(hf_fraction(ramp)), 2)
-        (0.75, 0.1)
-    """
-    from checkerscope.analysis.spectra import spectrum
-
-    s = spectrum(x)
-    power = 10 ** (s.log_power.double() / 10)
-    h, w = power.shape[-2:]
-    fy = torch.fft.fftshift(torch.fft.fftfreq(h, dtype=torch.float64))
-    fx = torch.fft.fftshift(torch.fft.fftfreq(w, dtype=torch.float64))
-    radius = torch.hypot(fy[:, None], fx[None, :])
-    return power[:, radius > cutoff].sum(1) / power[:, radius > 0].sum(1)
 
 
 @torch.no_grad()
@@ -63,53 +37,6 @@ def random_init_outputs(
     outputs = {"eval": model.eval()(z).float()}
     outputs["train"] = model.train()(z).float()
     return model, outputs
-
-
-def phase_means(x: torch.Tensor, period: int, margin: int = 0) -> torch.Tensor:
-    """Mean of each image over the pixels of each phase: (B, C, H, W) -> (B, C, period, period).
-
-    Phase (a, b) holds the pixels (i, j) with ``i % period == a`` and ``j % period == b``,
-    counted after dropping ``margin`` pixels at every border (padding effects) and the rows and
-    columns beyond a whole number of periods. This is the article's notion of a checkerboard:
-    some phases get more paint than others. A nearest x``period`` upsampling gives every phase
-    the same mean exactly.
-
-    Example:
-        >>> x = torch.zeros(1, 1, 8, 8)
-        >>> x[..., ::2, ::2] = 4.0
-        >>> phase_means(x, 2)[0, 0]
-        tensor([[4., 0.],
-                [0., 0.]])
-    """
-    if margin:
-        x = x[..., margin:-margin, margin:-margin]
-    b, c, h, w = x.shape
-    h, w = h // period * period, w // period * period
-    if h == 0 or w == 0:
-        raise ValueError(f"x of shape {tuple(x.shape)} holds no whole period {period}")
-    blocks = x[..., :h, :w].reshape(b, c, h // period, period, w // period, period)
-    return blocks.mean(dim=(2, 4))
-
-
-def phase_contrast(x: torch.Tensor, period: int = 2, margin: int = 0) -> torch.Tensor:
-    """How unequal the phase means are, against what unpatterned content gives: (B,).
-
-    ``sqrt(mean over channels and phases of (phase mean - its average)**2)`` divided by the
-    standard error of a phase mean (the image's standard deviation over the square root of
-    the pixels per phase), so white noise scores about ``sqrt(1 - 1/period**2)`` and a
-    periodic pattern grows with the image area. Exactly 0 for a nearest-upsampled image.
-
-    Example:
-        >>> x = torch.randn(2, 3, 32, 32)
-        >>> bool((phase_contrast(x) < 3).all())
-        True
-    """
-    m = phase_means(x, period, margin)
-    dev = (m - m.mean(dim=(2, 3), keepdim=True)).pow(2).mean(dim=(1, 2, 3)).sqrt()
-    inner = x[..., margin : x.shape[-2] - margin, margin : x.shape[-1] - margin]
-    per_phase = (inner.shape[-2] // period) * (inner.shape[-1] // period)
-    std = inner.flatten(1).std(dim=1).clamp_min(torch.finfo(x.dtype).tiny)
-    return dev / (std / per_phase**0.5)
 
 
 def train_on_batches(

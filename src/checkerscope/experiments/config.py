@@ -17,6 +17,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from checkerscope.files import plain_json
+
 SCALES = ("quick", "default", "full")
 
 T = TypeVar("T")
@@ -24,17 +26,15 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """The embedded data: deterministic random crops of the bundled colour photographs."""
+    """The data: deterministic random crops, favouring strong colours when ``strong_colors``.
 
-    crop_size: int
+    Each experiment picks its own crop size (its config's ``image_size``).
+    """
+
     strong_colors: bool = True
 
 
-DATA = {
-    "quick": DataConfig(crop_size=32),
-    "default": DataConfig(crop_size=64),
-    "full": DataConfig(crop_size=64),
-}
+DATA = {"quick": DataConfig(), "default": DataConfig(), "full": DataConfig()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -341,7 +341,16 @@ def for_scale(table: Mapping[str, T], scale: str, overrides: Mapping[str, Any] |
         >>> for_scale(GAN_TRAINING, "quick", {"steps": 4}).steps
         4
     """
-    config = table[check_scale(scale)]
+    return with_overrides(table[check_scale(scale)], overrides)
+
+
+def with_overrides(config: T, overrides: Mapping[str, Any] | None = None) -> T:
+    """``config`` (a frozen dataclass) with the fields in ``overrides`` replaced.
+
+    Example:
+        >>> with_overrides(ARITHMETIC["quick"], {"weight_draws": 3}).weight_draws
+        3
+    """
     if not overrides:
         return config
     fields = {f.name for f in dataclasses.fields(config)}  # type: ignore[arg-type]
@@ -355,15 +364,10 @@ def for_scale(table: Mapping[str, T], scale: str, overrides: Mapping[str, Any] |
 
 
 def as_dict(config: Any) -> dict[str, Any]:
-    """A configuration as a plain dict (tuples become lists), as written to results.json."""
-    if config is None:
-        return {}
-    return _plain(dataclasses.asdict(config))
+    """A configuration as a plain dict (tuples become lists), as written to results.json.
 
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(x) for k, x in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(x) for x in value]
-    return value
+    Example:
+        >>> as_dict(ARITHMETIC["quick"])["strides"]
+        [2, 3, 4]
+    """
+    return {} if config is None else plain_json(config)

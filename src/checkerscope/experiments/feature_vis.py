@@ -33,16 +33,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope.analysis.stats import compare
+from checkerscope.analysis.stats import ALPHA, LARGE_EFFECT, compare
 from checkerscope.experiments import config as C
 from checkerscope.experiments.common import train_on_batches
 from checkerscope.experiments.runner import Bar, Context, Experiment, ExperimentResult
+from checkerscope.report.figures.gradients import visualizations
 
 CLAIM = "feature_vis_jitter"
-ALPHA = 0.01
-"""Significance level of every one-sided test (Welch's t and Mann-Whitney U must both pass)."""
-LARGE_EFFECT = 0.8
-"""Cohen's d that counts as a large effect (Cohen 1988)."""
 METHODS = ("plain", "jitter", "antialiased")
 SHOWN = 8
 """Visualizations per method in the figure."""
@@ -164,7 +161,6 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 def run(ctx: Context) -> ExperimentResult:
     from checkerscope.analysis.score import checkerboard_score
     from checkerscope.models import StridedClassifier
-    from checkerscope.report import figures_gradients
 
     cfg: C.FeatureVisConfig = ctx.config
     images = [im for im in ctx.data.images() if min(im.shape[-2:]) >= cfg.image_size]
@@ -245,7 +241,7 @@ def run(ctx: Context) -> ExperimentResult:
     }
     _decide(ctx, cfg, scores, acc, len(images))
     figures = {
-        "visualizations": figures_gradients.visualizations(
+        "visualizations": visualizations(
             {m: v[:SHOWN] for m, v in vis.items()}, {m: s[:SHOWN] for m, s in scores.items()}
         )
     }
@@ -263,7 +259,7 @@ def _decide(
         "plain_vs_jitter": compare(scores["plain"], scores["jitter"]),
         "plain_vs_antialiased": compare(scores["plain"], scores["antialiased"]),
     }
-    holds = all(t.significant(ALPHA) and t.cohens_d > LARGE_EFFECT for t in tests.values())
+    holds = all(t.larger() for t in tests.values())
     ctx.claim(
         CLAIM,
         "Feature visualizations by gradient ascent on a classifier with 3x3 stride-2 "

@@ -20,7 +20,7 @@ stays as it was.
 
 Run alone, also under torchrun::
 
-    torchrun --standalone --nproc_per_node 2 -m checkerscope.experiments --only gan_training
+    torchrun --standalone --nproc_per_node 2 -m checkerscope reproduce --only gan_training
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ from checkerscope.experiments.runner import (
     ExperimentError,
     ExperimentResult,
 )
+from checkerscope.report.figures.training import gan_training_curves, sample_grids
 
 CLAIM = "gan_training"
+BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+"""The batch-norm layers whose scales DCGAN's initialisation draws around 1."""
 KID_FACTOR = 2.0
 """Two KIDs are "comparable" when the larger is less than this factor times the smaller."""
 Z_SCORE = 2.0
@@ -176,7 +179,7 @@ def dcgan_init(model: nn.Module) -> nn.Module:
     batch-norm scales N(1, 0.02), biases zero."""
     for module in model.modules():
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if isinstance(module, BATCH_NORMS):
             nn.init.normal_(weight, 1.0, 0.02)
         elif isinstance(weight, nn.Parameter) and weight.dim() > 1:
             nn.init.normal_(weight, 0.0, 0.02)
@@ -202,7 +205,6 @@ def run(ctx: Context) -> ExperimentResult:
     from checkerscope.analysis.kid import extract_features, kid_features, kid_from_features
     from checkerscope.analysis.score import checkerboard_score
     from checkerscope.models import DCGANGenerator, StridedDiscriminator
-    from checkerscope.report import figures_training
 
     cfg: C.GanConfig = ctx.config
     v.one_of("init", cfg.init, ("dcgan", "default"))
@@ -273,13 +275,13 @@ def run(ctx: Context) -> ExperimentResult:
 
     steps = runs[cfg.variants[0]][0]["step"]
     figures = {
-        "curves": figures_training.gan_training_curves(
+        "curves": gan_training_curves(
             steps,
             {x: [r["score"] for r in runs[x]] for x in cfg.variants},
             {x: [r["kid"] for r in runs[x]] for x in cfg.variants},
             real_score,
         ),
-        "samples": figures_training.sample_grids(
+        "samples": sample_grids(
             {**{x: samples[x][:36] for x in cfg.variants}, "data": held_out[:36]}
         ),
     }

@@ -33,16 +33,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from checkerscope.analysis.stats import compare
+from checkerscope.analysis.gradients import input_gradient
+from checkerscope.analysis.phases import phase_ratio
+from checkerscope.analysis.score import checkerboard_score
+from checkerscope.analysis.stats import ALPHA, LARGE_EFFECT, compare
 from checkerscope.experiments import config as C
-from checkerscope.experiments.common import phase_means
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult
+from checkerscope.report.figures.gradients import gradient_maps, phase_ratios
 
 CLAIM = "gradient_artifacts"
-ALPHA = 0.01
-"""Significance level of every one-sided test (Welch's t and Mann-Whitney U must both pass)."""
-LARGE_EFFECT = 0.8
-"""Cohen's d that counts as a large effect (Cohen 1988)."""
 STRIDED = ("strided_k3", "strided_k4")
 
 
@@ -73,24 +72,7 @@ def build_discriminator(variant: str, cfg: C.GradientsConfig) -> nn.Module:
     return D
 
 
-def input_gradient(D: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Gradient of the sum of ``D``'s logits with respect to ``x``: (B, 3, H, W)."""
-    x = x.detach().requires_grad_(True)
-    (g,) = torch.autograd.grad(D(x).sum(), x)
-    return g
-
-
-def phase_ratio(g: torch.Tensor, period: int, margin: int) -> float:
-    """Max over min of the per-phase mean of the crop-averaged gradient energy (1 = even)."""
-    energy = g.square().sum(dim=1, keepdim=True).mean(dim=0, keepdim=True)
-    means = phase_means(energy, period, margin).flatten()
-    return float(means.max() / means.min())
-
-
 def run(ctx: Context) -> ExperimentResult:
-    from checkerscope.analysis.score import checkerboard_score
-    from checkerscope.report import figures_gradients
-
     cfg: C.GradientsConfig = ctx.config
     x = ctx.data.crops(cfg.n_crops, cfg.image_size, seed=ctx.seed) * 2 - 1
     ratio: dict[str, list[float]] = {v: [] for v in cfg.variants}
@@ -128,10 +110,10 @@ def run(ctx: Context) -> ExperimentResult:
     }
     _decide(ctx, cfg, ratio, magnitude, signed)
     figures = {
-        "maps": figures_gradients.gradient_maps(
+        "maps": gradient_maps(
             (x[: cfg.shown] + 1) / 2, shown, {v: magnitude[v][0] for v in cfg.variants}
         ),
-        "ratios": figures_gradients.phase_ratios(ratio),
+        "ratios": phase_ratios(ratio),
     }
     return ExperimentResult(numbers, figures)
 
@@ -149,7 +131,7 @@ def _decide(
         for other in ("antialiased", "avgpool"):
             c = compare(ratio[strided], ratio[other])
             tests[f"{strided}_vs_{other}"] = c.as_dict()
-            holds = holds and c.significant(ALPHA) and c.cohens_d > LARGE_EFFECT
+            holds = holds and c.larger()
     weakest = min(t["cohens_d"] for t in tests.values())
     ctx.claim(
         CLAIM,

@@ -7,27 +7,19 @@ experiment reads ``ctx.config``, ``ctx.seed``, ``ctx.device`` and ``ctx.data``, 
 with ``ctx.progress(total, description)``, keeps resumable state under ``ctx.checkpoint_dir``,
 and decides each of its claims from its own numbers with ``ctx.claim(id, statement, holds,
 evidence)``. The runner writes ``OUT/results.json`` after every experiment (atomically), and the
-figures as ``OUT/<experiment id>_<name>.png`` beside it::
+figures as ``OUT/<experiment id>_<name>.png`` beside it, as :mod:`checkerscope.report.schema`
+lays them out (with the conventions the report reads: a claim's ``"effect_size"``, figure
+``"captions"``); ``checkerscope reproduce`` then renders ``OUT/index.html`` from them.
 
-    {"claims": [{"id", "statement", "holds", "evidence": {...}}],
-     "experiments": {id: {...numbers, "title", "claims": [ids], "figures": [png names],
-                          "config": {...}, "seed", "seconds"}},
-     "environment": {"versions", "device", "seeds", "time", ...}}
-
-``checkerscope reproduce`` then renders ``OUT/index.html`` from it (``checkerscope.report.build``).
-For the report's claims table, a claim's evidence should hold ``"effect_size"`` (one number that
-says how strongly the claim holds or fails) and ``"effect_size_name"`` (what it measures, with
-its unit); an experiment's numbers may hold ``"captions"`` (figure name -> caption).
-
-With ``resume=True`` finished experiments are skipped and the unfinished one finds its own
-checkpoints; without it, an experiment's old checkpoints are removed before it runs.
+What to run, where and how is one :class:`~checkerscope.experiments.settings.RunSettings`. With
+``resume`` finished experiments are skipped and the unfinished one finds its own checkpoints;
+without it, an experiment's old checkpoints are removed before it runs.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import platform
 import shutil
 import sys
@@ -42,12 +34,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from checkerscope.data import ImageSource as Data
+from checkerscope.data import ImageSource
 from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed
-from checkerscope.files import atomic_write_bytes
-
-RESERVED_KEYS = ("title", "claims", "figures", "config", "seconds", "seed")
+from checkerscope.experiments.settings import RunSettings
+from checkerscope.files import atomic_write_text, plain_json
+from checkerscope.report import schema
 
 
 class ExperimentError(RuntimeError):
@@ -99,22 +91,19 @@ class Context:
     def __init__(
         self,
         experiment: Experiment,
-        scale: str,
         config: Any,
         seed: int,
-        data: Data,
-        out_dir: Path,
+        data: ImageSource,
+        checkpoint_dir: Path,
         dist: distributed.Dist,
         progress: Any,
         writer: Any,
     ) -> None:
         self.experiment = experiment
-        self.scale = scale
         self.config = config
         self.seed = seed
         self.data = data
-        self.out_dir = out_dir
-        self.checkpoint_dir = out_dir / "checkpoints" / experiment.id
+        self.checkpoint_dir = checkpoint_dir
         self.dist = dist
         self.device = dist.device
         self.claims: list[Claim] = []
@@ -139,7 +128,7 @@ class Context:
                 f"claim id {id!r} is not declared by experiment {self.experiment.id!r}, "
                 f"which declares {list(self.experiment.claims)}"
             )
-        c = Claim(id, statement, bool(holds), _jsonable(dict(evidence)))
+        c = Claim(id, statement, bool(holds), plain_json(dict(evidence)))
         self.claims = [x for x in self.claims if x.id != id] + [c]
         return c
 
@@ -163,69 +152,47 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run(
-    experiments: Sequence[Experiment],
-    scale: str = "quick",
-    out: str | Path = "results",
-    only: Sequence[str] | None = None,
-    device: str = "cpu",
-    data: str | Path | None = None,
-    resume: bool = False,
-    seed: int = 0,
-    show_progress: bool = True,
-    overrides: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, Any]:
-    """Run ``experiments`` (those named in ``only``, if given) and return the results dict.
+def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, Any]:
+    """Run ``experiments`` (those named in ``settings.only``, if any); return the results dict.
 
-    ``overrides`` maps an experiment id to config fields to replace (used by tests to shrink a
-    run). Under ``torchrun`` every process runs every experiment; rank 0 alone writes files.
+    Writes ``settings.out/results.json`` after every experiment, and the figures beside it.
+    Under ``torchrun`` every process runs every experiment; rank 0 alone writes files.
 
     Example:
-        >>> from checkerscope.experiments import EXPERIMENTS  # doctest: +SKIP
-        >>> run(EXPERIMENTS, "quick", "out", only=["gan_training"])["claims"]  # doctest: +SKIP
+        >>> from checkerscope.experiments import registered  # doctest: +SKIP
+        >>> run(registered(), RunSettings("quick", "out", only=["arithmetic"]))  # doctest: +SKIP
     """
-    C.check_scale(scale)
     known = [e.id for e in experiments]
-    if only:
-        unknown = [i for i in only if i not in known]
+    if settings.only:
+        unknown = [i for i in settings.only if i not in known]
         if unknown:
             raise ValueError(f"only names unknown experiments {unknown}; known: {known}")
-        experiments = [e for e in experiments if e.id in only]
-    overrides = dict(overrides or {})
-    bad = sorted(set(overrides) - set(known))
+        experiments = [e for e in experiments if e.id in settings.only]
+    bad = sorted(set(settings.overrides) - set(known))
     if bad:
         raise ValueError(f"overrides name unknown experiments {bad}; known: {known}")
-    configs = {e.id: C.for_scale(e.configs, scale, overrides.get(e.id)) for e in experiments}
-    source = Data(data, C.DATA[scale].strong_colors)
-    out = Path(out)
-    results_path = out / "results.json"
+    configs = {
+        e.id: C.with_overrides(e.configs[settings.scale], settings.overrides.get(e.id))
+        for e in experiments
+    }
+    source = ImageSource(settings.data, C.DATA[settings.scale].strong_colors)
+    results_path = settings.out / schema.RESULTS_FILE
 
-    dist = distributed.setup(device)
+    dist = distributed.setup(settings.device)
     try:
-        results = _start_results(results_path, scale, seed, source, resume, dist)
+        results = _start_results(results_path, settings, source, dist)
         if dist.is_main:
             _write(results_path, results)
-        writer = _tensorboard(out / "tensorboard") if dist.is_main else None
-        with _progress_display(dist.is_main and show_progress) as progress:
+        writer = tensorboard_writer(settings.out / "tensorboard") if dist.is_main else None
+        with _progress_display(dist.is_main and settings.show_progress) as progress:
             overall = progress.add_task("experiments", total=len(experiments))
             for experiment in experiments:
-                if resume and experiment.id in results["experiments"]:
+                if settings.resume and experiment.id in results["experiments"]:
                     progress.advance(overall)
                     continue
                 progress.update(overall, description=f"experiments ({experiment.id})")
-                _run_one(
-                    experiment,
-                    configs[experiment.id],
-                    scale,
-                    seed,
-                    source,
-                    out,
-                    dist,
-                    progress,
-                    writer,
-                    results,
-                    resume,
-                )
+                config = configs[experiment.id]
+                _run_one(experiment, config, settings, source, dist, progress, writer, results)
                 if dist.is_main:
                     _write(results_path, results)
                 progress.advance(overall)
@@ -242,19 +209,17 @@ def run(
 def _run_one(
     experiment: Experiment,
     config: Any,
-    scale: str,
-    seed: int,
-    source: Data,
-    out: Path,
+    settings: RunSettings,
+    source: ImageSource,
     dist: distributed.Dist,
     progress: Any,
     writer: Any,
     results: dict[str, Any],
-    resume: bool,
 ) -> None:
-    exp_seed = experiment_seed(seed, experiment.id)
-    ctx = Context(experiment, scale, config, exp_seed, source, out, dist, progress, writer)
-    if not resume and dist.is_main and ctx.checkpoint_dir.exists():
+    exp_seed = experiment_seed(settings.seed, experiment.id)
+    checkpoint_dir = settings.out / "checkpoints" / experiment.id
+    ctx = Context(experiment, config, exp_seed, source, checkpoint_dir, dist, progress, writer)
+    if not settings.resume and dist.is_main and ctx.checkpoint_dir.exists():
         shutil.rmtree(ctx.checkpoint_dir)
     dist.barrier()
     seed_everything(exp_seed)
@@ -268,18 +233,18 @@ def _run_one(
             f"experiment {experiment.id!r} declares claims {sorted(experiment.claims)} but "
             f"decided {sorted(decided)}"
         )
-    clash = sorted(set(result.numbers) & set(RESERVED_KEYS))
+    clash = sorted(set(result.numbers) & set(schema.RUNNER_KEYS))
     if clash:
         raise ExperimentError(f"experiment {experiment.id!r} numbers use reserved keys {clash}")
     figure_names = []
     for name, figure in result.figures.items():
-        filename = f"{experiment.id}_{name}.png"
+        filename = schema.figure_file(experiment.id, name)
         if dist.is_main:
-            figure.savefig(out / filename, dpi=120, bbox_inches="tight")
+            figure.savefig(settings.out / filename, dpi=120, bbox_inches="tight")
         _close(figure)
         figure_names.append(filename)
     results["experiments"][experiment.id] = {
-        **_jsonable(result.numbers),
+        **plain_json(result.numbers),
         "title": experiment.title,
         "claims": list(experiment.claims),
         "figures": figure_names,
@@ -295,14 +260,10 @@ def _run_one(
 
 
 def _start_results(
-    path: Path,
-    scale: str,
-    seed: int,
-    source: Data,
-    resume: bool,
-    dist: distributed.Dist,
+    path: Path, settings: RunSettings, source: ImageSource, dist: distributed.Dist
 ) -> dict[str, Any]:
-    if resume and path.exists():
+    scale, seed = settings.scale, settings.seed
+    if settings.resume and path.exists():
         results = json.loads(path.read_text())
         env = results["environment"]
         if (env["scale"], env["seeds"]["base"], env["data"]) != (scale, seed, source.source):
@@ -313,22 +274,24 @@ def _start_results(
             )
         results["environment"]["time"]["resumed"] = _now()
         return results
-    return {"claims": [], "experiments": {}, "environment": _environment(scale, seed, source, dist)}
+    return {"claims": [], "experiments": {}, "environment": _environment(settings, source, dist)}
 
 
-def _environment(scale: str, seed: int, source: Data, dist: distributed.Dist) -> dict[str, Any]:
+def _environment(
+    settings: RunSettings, source: ImageSource, dist: distributed.Dist
+) -> dict[str, Any]:
     import checkerscope
 
     device = str(dist.device)
     if dist.device.type == "cuda":
         device += f" ({torch.cuda.get_device_name(dist.device)})"
     return {
-        "scale": scale,
+        "scale": settings.scale,
         "data": source.source,
         "device": device,
         "world_size": dist.world_size,
         "threads": torch.get_num_threads(),
-        "seeds": {"base": seed, "experiments": {}},
+        "seeds": {"base": settings.seed, "experiments": {}},
         "versions": {
             "checkerscope": checkerscope.__version__,
             "python": platform.python_version(),
@@ -342,25 +305,7 @@ def _environment(scale: str, seed: int, source: Data, dist: distributed.Dist) ->
 
 
 def _write(path: Path, results: dict[str, Any]) -> None:
-    text = json.dumps(_jsonable(results), indent=2, allow_nan=False)
-    atomic_write_bytes(path, (text + "\n").encode())
-
-
-def _jsonable(value: Any) -> Any:
-    """Plain JSON values: tensors and numpy numbers become Python numbers, NaN becomes None."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(x) for k, x in value.items()}
-    if isinstance(value, torch.Tensor | np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, list | tuple):
-        return [_jsonable(x) for x in value]
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(f"cannot write a {type(value).__name__} to results.json: {value!r}")
+    atomic_write_text(path, json.dumps(plain_json(results), indent=2, allow_nan=False) + "\n")
 
 
 def _now() -> str:
@@ -373,7 +318,8 @@ def _close(figure: Any) -> None:
     plt.close(figure)
 
 
-def _tensorboard(logdir: Path) -> Any:
+def tensorboard_writer(logdir: Path) -> Any:
+    """A TensorBoard ``SummaryWriter`` logging to ``logdir``, or None when it is not installed."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:

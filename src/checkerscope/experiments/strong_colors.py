@@ -37,13 +37,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from checkerscope.analysis.phases import checkerboard_amplitude
+from checkerscope.analysis.stats import ALPHA
 from checkerscope.experiments import config as C
-from checkerscope.experiments.common import phase_means
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult
+from checkerscope.report.figures.strong_colors import amplitude_vs_distance, color_outputs
 
 CLAIM = "strong_colors"
-ALPHA = 0.01
-"""Significance level of the Spearman test."""
 GROWTH = 2.0
 """The deconvolution's amplitude at the farthest colours must be at least this many times
 its amplitude at the mean colour, and at least this many times resize-conv's there."""
@@ -93,15 +93,6 @@ def build_decoder(variant: str, cfg: C.StrongColorsConfig) -> nn.Sequential:
     return decoder
 
 
-def checkerboard_amplitude(y: torch.Tensor, period: int) -> torch.Tensor:
-    """RMS spread of the phase means of each image (B, C, H, W) -> (B,), in pixel units.
-
-    ``period`` pixels are dropped at every border, where padding changes the overlap.
-    """
-    m = phase_means(y, period, margin=period)
-    return (m - m.mean(dim=(2, 3), keepdim=True)).pow(2).mean(dim=(1, 2, 3)).sqrt()
-
-
 def fit(
     variant: str, cfg: C.StrongColorsConfig, targets: torch.Tensor, seed: int
 ) -> tuple[torch.Tensor, float]:
@@ -141,8 +132,6 @@ def analytic_relative_amplitude(variant: str, cfg: C.StrongColorsConfig) -> floa
 
 
 def run(ctx: Context) -> ExperimentResult:
-    from checkerscope.report import figures_colors
-
     cfg: C.StrongColorsConfig = ctx.config
     targets, distance, names = target_colors(cfg.levels)
     period = 2**cfg.layers
@@ -154,7 +143,8 @@ def run(ctx: Context) -> ExperimentResult:
             runs, losses[variant] = [], []
             for k in range(cfg.seeds):
                 out, loss = fit(variant, cfg, targets, ctx.seed + 1000 * k)
-                runs.append(checkerboard_amplitude(out, period))
+                # period pixels dropped at every border, where padding changes the overlap
+                runs.append(checkerboard_amplitude(out, period, margin=period))
                 losses[variant].append(loss)
                 if k == 0:
                     examples[variant] = out[[i for i, n in enumerate(names) if n == "red"]]
@@ -182,12 +172,12 @@ def run(ctx: Context) -> ExperimentResult:
         "final_loss": losses,
     }
     figures = {
-        "amplitude": figures_colors.amplitude_vs_distance(
+        "amplitude": amplitude_vs_distance(
             level_distance.tolist(),
             {v: a.tolist() for v, a in per_level.items()},
             predicted,
         ),
-        "outputs": figures_colors.color_outputs(
+        "outputs": color_outputs(
             {v: x for v, x in examples.items()}, targets[: cfg.levels], levels.tolist()
         ),
     }

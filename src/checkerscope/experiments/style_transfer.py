@@ -32,16 +32,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope.analysis.stats import compare
+from checkerscope.analysis.stats import ALPHA, LARGE_EFFECT, compare
 from checkerscope.experiments import config as C
 from checkerscope.experiments.common import train_on_batches
 from checkerscope.experiments.runner import Bar, Context, Experiment, ExperimentResult
+from checkerscope.report.figures.style_transfer import loss_curves, stylized
 
 CLAIM = "style_transfer"
-ALPHA = 0.01
-"""Significance level of every one-sided test (Welch's t and Mann-Whitney U must both pass)."""
-LARGE_EFFECT = 0.8
-"""Cohen's d that counts as a large effect (Cohen 1988)."""
 LOSS_FACTOR = 2.0
 """Two trainings are of comparable quality when the larger held-out loss is less than this
 factor times the smaller."""
@@ -180,7 +177,6 @@ def train_style(
 
 def run(ctx: Context) -> ExperimentResult:
     from checkerscope.analysis.score import checkerboard_score
-    from checkerscope.report import figures_style
 
     cfg: C.StyleTransferConfig = ctx.config
     contents = ctx.data.crops(cfg.n_train, cfg.image_size, seed=ctx.seed)
@@ -239,11 +235,11 @@ def run(ctx: Context) -> ExperimentResult:
     }
     _decide(ctx, cfg, scores, held_loss, data_score)
     figures = {
-        "outputs": figures_style.stylized(
+        "outputs": stylized(
             held_out[: cfg.shown], style, {v: o[: cfg.shown] for v, o in outputs.items()},
             {v: s[: cfg.shown] for v, s in scores.items()},
         ),
-        "losses": figures_style.loss_curves(curves),
+        "losses": loss_curves(curves),
     }  # fmt: skip
     return ExperimentResult(numbers, figures)
 
@@ -258,7 +254,7 @@ def _decide(
     test = compare(scores["deconv"], scores["resize_conv"])
     low, high = sorted(held_loss[v]["total"] for v in ("deconv", "resize_conv"))
     ratio = high / low if low > 0 else float("inf")
-    more = test.significant(ALPHA) and test.cohens_d > LARGE_EFFECT
+    more = test.larger()
     comparable = ratio < LOSS_FACTOR
     ctx.claim(
         CLAIM,

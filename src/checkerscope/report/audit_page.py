@@ -1,4 +1,4 @@
-"""The audit's HTML page: the figures of :mod:`figures_audit` and the overlap figures, inlined."""
+"""The audit's HTML page: the figures of :mod:`figures.audit` and the overlap figures, inlined."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 from checkerscope.analysis import overlap
 from checkerscope.auditing import AuditReport
-from checkerscope.report.figures_audit import layer_scores_figure, samples_figure
-from checkerscope.report.figures_overlap import overlap_figure
+from checkerscope.report.figures.audit import layer_scores_figure, samples_figure
+from checkerscope.report.figures.overlap import overlap_figure
 from checkerscope.report.html import png_data_uri, render
 
 _OVERLAP_KINDS = {

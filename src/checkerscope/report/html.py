@@ -19,6 +19,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from checkerscope.analysis.metrics import get_metric
+from checkerscope.report import schema
+
 # Lists longer than this are cut in evidence tables; results.json keeps them whole.
 MAX_LIST_ITEMS = 48
 
@@ -131,35 +134,53 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, bool | int | float | str)
 
 
+def format_score(value: Any) -> str:
+    """A checkerboard score (or a difference of scores) as the metric registry formats it.
+
+    Example:
+        >>> format_score(14.236), format_score(None)
+        ('14.2 dB', '—')
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return get_metric("checkerboard_score").format(value)
+    return format_number(value)
+
+
 def value_table(value: Any) -> Markup:
     """Nested JSON (the evidence of a claim, an experiment's numbers) as nested HTML tables.
 
     Mappings become two-column tables, except nested mappings of plain values, which become
     one wrapped line of ``key value`` pairs; lists of plain values become one line, other lists
     numbered rows. Lists longer than :data:`MAX_LIST_ITEMS` are cut, saying how many items were
-    left out.
+    left out. Numbers under a key ending with :data:`schema.SCORE_SUFFIX` are scores in dB
+    (:func:`format_score`).
 
     Example:
         >>> str(value_table({"ratio": 2.0}))
         '<table class="values"><tr><th>ratio</th><td>2</td></tr></table>'
+        >>> "14.2 dB" in value_table({"score_db": {"deconv": 14.236}})
+        True
     """
-    return _values(value, nested=False)
+    return _values(value, nested=False, score=False)
 
 
-def _values(value: Any, nested: bool) -> Markup:
+def _values(value: Any, nested: bool, score: bool) -> Markup:
+    number = format_score if score else format_number
     if isinstance(value, Mapping):
         if not value:
             return Markup('<span class="empty">(none)</span>')
         if nested and all(_is_scalar(x) for x in value.values()):
             pairs = Markup("").join(
                 Markup('<span class="pair"><span class="key">{}</span> {}</span>').format(
-                    key, format_number(item)
+                    key, format_score(item) if score or _is_score(key) else format_number(item)
                 )
                 for key, item in value.items()
             )
             return Markup('<span class="pairs">{}</span>').format(pairs)
         rows = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(key, _values(item, True))
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(
+                key, _values(item, True, score or _is_score(key))
+            )
             for key, item in value.items()
         )
         return Markup('<table class="values">{}</table>').format(rows)
@@ -169,11 +190,15 @@ def _values(value: Any, nested: bool) -> Markup:
         if not value:
             return Markup('<span class="empty">[]</span>')
         if all(_is_scalar(x) for x in shown):
-            items = ", ".join(format_number(x) for x in shown)
+            items = ", ".join(number(x) for x in shown)
             return Markup('<span class="list">[{}]</span>{}').format(items, more)
         rows = Markup("").join(
-            Markup("<tr><th>{}</th><td>{}</td></tr>").format(i, _values(item, True))
+            Markup("<tr><th>{}</th><td>{}</td></tr>").format(i, _values(item, True, score))
             for i, item in enumerate(shown)
         )
         return Markup('<table class="values">{}</table>{}').format(rows, more)
-    return escape(format_number(value))
+    return escape(number(value))
+
+
+def _is_score(key: Any) -> bool:
+    return str(key).endswith(schema.SCORE_SUFFIX)

@@ -2,14 +2,12 @@
 
 The page is generic over experiments: one section per experiment, in the order of the registry
 (or of results.json), titled and filled from what the runner wrote, so a new experiment needs no
-template change. Conventions an experiment may follow, all optional:
-
-- a claim's evidence holds ``"effect_size"`` (a number) and ``"effect_size_name"`` (what it
-  measures, with its unit, e.g. ``"score difference (dB)"``); the claims table shows it, and
-  without it the first few numbers of the evidence, those named like an effect (with a word
-  such as ratio, difference, score or db between underscores) first;
-- an experiment's numbers hold ``"captions"``: figure name -> caption (the name ``run`` gave the
-  figure, without the ``<experiment id>_`` prefix and ``.png``); without it the name is shown.
+template change. It reads results.json as :mod:`checkerscope.report.schema` lays it out, and
+nothing else: the registry, when the caller passes it, only orders and titles the sections.
+The claims table shows a claim's ``"effect_size"`` with its ``"effect_size_name"``, and
+without one the first few numbers of the evidence, those named like an effect (with a word such
+as ratio, difference, score or db between underscores) first. A figure without a caption is
+shown under its name.
 """
 
 from __future__ import annotations
@@ -20,12 +18,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from checkerscope.files import atomic_write_bytes
-from checkerscope.report import html
+from checkerscope.files import atomic_write_text
+from checkerscope.report import html, schema
 
 REPORT_NAME = "index.html"
-# Keys of an experiment's entry in results.json that are not its numbers.
-ENTRY_KEYS = ("title", "claims", "figures", "config", "seconds", "seed", "captions")
 # How many evidence numbers the claims table shows for a claim without an effect size, and the
 # words (between underscores) of the names it shows first: those of sizes of effects rather
 # than counts of cases.
@@ -83,7 +79,7 @@ def build(out: str | Path, experiments: Iterable[ExperimentInfo] | None = None) 
         PosixPath('results/index.html')
     """
     out = Path(out)
-    results_path = out / "results.json"
+    results_path = out / schema.RESULTS_FILE
     if not results_path.is_file():
         raise ValueError(
             f"out must be a folder holding results.json (written by `checkerscope reproduce`), "
@@ -94,7 +90,7 @@ def build(out: str | Path, experiments: Iterable[ExperimentInfo] | None = None) 
     except json.JSONDecodeError as err:
         raise ValueError(f"{str(results_path)!r} is not valid JSON: {err}") from err
     target = out / REPORT_NAME
-    atomic_write_bytes(target, render_report(results, out, experiments).encode("utf-8"))
+    atomic_write_text(target, render_report(results, out, experiments))
     return target
 
 
@@ -195,10 +191,10 @@ def _section(
             "seconds": None,
         }
     entry = entry or {}
-    captions = entry.get("captions") or {}
+    captions = entry.get(schema.CAPTIONS) or {}
     figures = []
     for filename in entry.get("figures") or []:
-        name = Path(filename).stem.removeprefix(f"{experiment_id}_")
+        name = schema.figure_name(experiment_id, filename)
         path = figure_dir / Path(filename).name
         figures.append(
             {
@@ -213,7 +209,7 @@ def _section(
         "ran": bool(entry),
         "claims": list(claims),
         "figures": figures,
-        "numbers": {k: v for k, v in entry.items() if k not in ENTRY_KEYS},
+        "numbers": {k: v for k, v in entry.items() if k not in schema.NOT_NUMBERS},
         "config": entry.get("config"),
         "seed": entry.get("seed"),
         "seconds": entry.get("seconds"),

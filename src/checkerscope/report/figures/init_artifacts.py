@@ -1,7 +1,7 @@
 """Figures of the ``init_artifacts`` experiment: one function per figure, numbers in, Figure out.
 
 Drawn on ``matplotlib.figure.Figure`` (Agg when saved), never through pyplot's global state.
-The gallery of samples is :func:`checkerscope.report.figures_training.sample_grids`.
+The gallery of samples is :func:`checkerscope.report.figures.training.sample_grids`.
 """
 
 from __future__ import annotations
@@ -11,15 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-COLORS = {
-    "deconv_k4": "tab:red",
-    "deconv_k3": "darkred",
-    "subpixel": "tab:orange",
-    "subpixel_icnr": "tab:green",
-    "resize_conv": "tab:blue",
-    "bilinear_resize_conv": "tab:purple",
-    "data": "black",
-}
+from checkerscope.report.figures.palette import COLORS
 
 
 def radial_spectra(

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-COLORS = {"deconv": "tab:red", "resize_conv": "tab:blue"}
+from checkerscope.report.figures.palette import COLORS
 
 
 def gan_training_curves(

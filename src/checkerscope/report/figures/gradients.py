@@ -11,12 +11,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-COLORS = {
-    "strided_k3": "darkred",
-    "strided_k4": "tab:red",
-    "antialiased": "tab:blue",
-    "avgpool": "tab:green",
-}
+from checkerscope.report.figures.palette import COLORS
 
 
 def _rgb(x: torch.Tensor) -> np.ndarray:

@@ -10,10 +10,15 @@ import torch
 from matplotlib.figure import Figure
 
 
-def _tile(batch: torch.Tensor, columns: int) -> np.ndarray:
+def tile_images(batch: torch.Tensor, columns: int) -> np.ndarray:
     """(N, C, H, W) as one (rows*(H+1)-1, columns*(W+1)-1[, 3]) array, each image stretched to
     [0, 1] over its own range (outputs and gradients come in any range); RGB stays RGB, any
-    other channel count is averaged to gray."""
+    other channel count is averaged to gray. Tiles are parted by one white pixel.
+
+    Example:
+        >>> tile_images(torch.rand(3, 1, 4, 4), columns=2).shape
+        (9, 9)
+    """
     x = batch.detach().double().cpu()
     if x.shape[1] != 3:
         x = x.mean(dim=1, keepdim=True)
@@ -67,7 +72,7 @@ def samples_figure(samples: Mapping[str, torch.Tensor], columns: int = 4) -> Fig
     for ax, (title, x) in zip(axes, samples.items(), strict=True):
         if x.dim() == 5:
             x = x[:, :, x.shape[2] // 2]
-        image = _tile(x, columns)
+        image = tile_images(x, columns)
         ax.imshow(image, cmap="gray" if image.ndim == 2 else None, interpolation="nearest")
         ax.set_title(title)
         ax.axis("off")

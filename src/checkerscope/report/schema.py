@@ -1,0 +1,58 @@
+"""The layout of ``results.json``: written by the experiments' runner, read by the report.
+
+One definition for both sides, so the writer and the reader cannot drift::
+
+    {"claims": [{"id", "statement", "holds", "evidence": {...}}],
+     "experiments": {id: {...numbers, "title", "claims": [ids], "figures": [png names],
+                          "config": {...}, "seed", "seconds"}},
+     "environment": {"scale", "data", "device", "versions", "seeds", "time", ...}}
+
+Conventions an experiment may follow, all optional, that the report reads:
+
+- a claim's evidence holds ``"effect_size"`` (one number that says how strongly the claim holds
+  or fails) and ``"effect_size_name"`` (what it measures, with its unit);
+- an experiment's numbers hold ``"captions"``: figure name -> caption;
+- a number whose key (or whose parent key) ends with :data:`SCORE_SUFFIX` is a checkerboard
+  score, or a difference of scores, in dB, and is shown as the metric registry formats
+  ``checkerboard_score``.
+"""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+
+RESULTS_FILE = "results.json"
+"""The file name of the results, in the output folder of ``checkerscope reproduce``."""
+
+RUNNER_KEYS = ("title", "claims", "figures", "config", "seconds", "seed")
+"""Keys the runner writes into an experiment's entry beside its numbers; numbers may not use
+them."""
+
+CAPTIONS = "captions"
+"""Key of an experiment's numbers holding its figure captions (figure name -> caption)."""
+
+NOT_NUMBERS = (*RUNNER_KEYS, CAPTIONS)
+"""Keys of an experiment's entry that the report does not list among its numbers."""
+
+SCORE_SUFFIX = "_db"
+"""Ending of the keys of checkerboard scores (and differences of scores), in dB."""
+
+
+def figure_file(experiment_id: str, name: str) -> str:
+    """The PNG file name of figure ``name`` of an experiment.
+
+    Example:
+        >>> figure_file("gradients", "maps")
+        'gradients_maps.png'
+    """
+    return f"{experiment_id}_{name}.png"
+
+
+def figure_name(experiment_id: str, filename: str) -> str:
+    """The figure name in a file name written by :func:`figure_file` (its inverse).
+
+    Example:
+        >>> figure_name("gradients", "gradients_maps.png")
+        'maps'
+    """
+    return PurePath(filename).stem.removeprefix(f"{experiment_id}_")
