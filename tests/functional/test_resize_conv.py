@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from torch.overrides import TorchFunctionMode
 
 from checkerscope.functional.resize_conv import (
     MODES,
     PADDING_MODES,
+    fused_supported,
     resize_conv,
     resize_conv_fused,
     resize_conv_reference,
@@ -25,6 +29,33 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 def reflect_fits(kernel: tuple[int, ...], sizes: tuple[int, ...], s: int) -> bool:
     return all(max(same_padding(k)) < s * n for k, n in zip(kernel, sizes, strict=True))
+
+
+class CallLog(TorchFunctionMode):
+    """Records the names of the torch functions called while it is active."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def __torch_function__(
+        self,
+        func: Callable[..., Any],
+        types: tuple[type, ...],
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        self.names.append(getattr(func, "__name__", repr(func)))
+        return func(*args, **(kwargs or {}))
+
+
+def takes_fused_path(
+    x: torch.Tensor, w: torch.Tensor, s: int, mode: str, padding_mode: str
+) -> bool:
+    """Whether ``resize_conv_fused`` ran its transposed convolution; the reference runs none."""
+    with CallLog() as log:
+        resize_conv_fused(x, w, None, s, mode, padding_mode)
+    return any(name.startswith("conv_transpose") for name in log.names)
 
 
 def values_and_grads(
@@ -46,6 +77,8 @@ def values_and_grads(
 def assert_agree(
     x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, s: int, mode: str, padding_mode: str
 ) -> None:
+    """Fused == reference in values and all three gradients, the fused path really taken."""
+    assert takes_fused_path(x, w, s, mode, padding_mode), "fell back: nothing to compare"
     out_shape = (x.shape[0], w.shape[0], *(s * n for n in x.shape[2:]))
     grad_out = torch.randn(out_shape, dtype=x.dtype, generator=torch.Generator().manual_seed(9))
     args = (x, w, b, s, mode, padding_mode, grad_out)
@@ -62,19 +95,77 @@ def assert_agree(
 # ------------------------------------------------------- agreement: every configuration
 
 
+SIZES_2D = [(1, 2), (2, 3), (5, 4), (6, 5)]  # from 1 pixel up; >= 5 never falls back
+
+
+def cases_2d(s: int, mode: str, padding_mode: str) -> list[tuple[int, tuple[int, int]]]:
+    """(k, input size) for k = 1..7 on SIZES_2D, less those reflect padding cannot take."""
+    return [
+        (k, size)
+        for k, size in itertools.product(range(1, 8), SIZES_2D)
+        if padding_mode != "reflect" or reflect_fits((k, k), size, s)
+    ]
+
+
 @pytest.mark.parametrize("padding_mode", PADDING_MODES)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("s", [2, 3, 4])
 def test_fused_equals_reference_every_kernel_size_2d(s: int, mode: str, padding_mode: str) -> None:
-    """All of k = 1..7 for this (s, mode, padding), on inputs from 1 pixel up, borders included."""
+    """All of k = 1..7 for this (s, mode, padding), on inputs from 1 pixel up, borders included.
+
+    Only the cases that take the fused path are compared (assert_agree checks that it ran);
+    the small inputs on which it runs the reference are tested below, for what they are.
+    """
     gen = torch.Generator().manual_seed(s)
-    for k, (h, w) in itertools.product(range(1, 8), [(1, 2), (2, 3), (5, 4)]):
-        if padding_mode == "reflect" and not reflect_fits((k, k), (h, w), s):
+    compared = set()
+    for k, (h, w) in cases_2d(s, mode, padding_mode):
+        if not fused_supported((k, k), (h, w), s, mode, padding_mode):
             continue
         x = torch.randn(2, 3, h, w, generator=gen, dtype=torch.float64)
         weight = torch.randn(2, 3, k, k, generator=gen, dtype=torch.float64)
         bias = torch.randn(2, generator=gen, dtype=torch.float64)
         assert_agree(x, weight, bias, s, mode, padding_mode)
+        compared.add(k)
+    assert compared == set(range(1, 8))
+
+
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("s", [2, 3, 4])
+def test_fused_supported_says_which_path_runs_and_the_fallback_is_the_reference(
+    s: int, mode: str, padding_mode: str
+) -> None:
+    """Where ``fused_supported`` is False, ``resize_conv_fused`` is the reference, bit for bit."""
+    gen = torch.Generator().manual_seed(s)
+    for k, (h, w) in cases_2d(s, mode, padding_mode):
+        x = torch.randn(2, 3, h, w, generator=gen, dtype=torch.float64)
+        weight = torch.randn(2, 3, k, k, generator=gen, dtype=torch.float64)
+        bias = torch.randn(2, generator=gen, dtype=torch.float64)
+        fused = fused_supported((k, k), (h, w), s, mode, padding_mode)
+        assert takes_fused_path(x, weight, s, mode, padding_mode) == fused, (k, h, w)
+        if fused:
+            continue
+        out_shape = (2, 2, s * h, s * w)
+        grad_out = torch.randn(out_shape, generator=gen, dtype=torch.float64)
+        args = (x, weight, bias, s, mode, padding_mode, grad_out)
+        got = values_and_grads(resize_conv_fused, *args)
+        want = values_and_grads(resize_conv_reference, *args)
+        assert all(torch.equal(g, r) for g, r in zip(got, want, strict=True)), (k, h, w)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+def test_fallback_is_for_small_inputs_that_need_border_strips(mode: str, padding_mode: str) -> None:
+    """Replicate padding (and nearest with zeros) never needs the strips, so never falls
+    back; the others fall back only on inputs under 8 samples an axis for k <= 7."""
+    kernels_scales = list(itertools.product(range(1, 8), range(1, 5)))
+    never = padding_mode == "replicate" or (mode, padding_mode) == ("nearest", "zeros")
+    for n in range(1, 9):
+        supported = [fused_supported((k,), (n,), s, mode, padding_mode) for k, s in kernels_scales]
+        if never or n >= 8:
+            assert all(supported), n
+    small = [fused_supported((k,), (1,), s, mode, padding_mode) for k, s in kernels_scales]
+    assert all(small) == never
 
 
 @settings(max_examples=60, deadline=None)
@@ -94,6 +185,7 @@ def test_fused_equals_reference_random_configurations(
     kernel = tuple(data.draw(st.lists(st.integers(1, 7), min_size=dims, max_size=dims)))
     sizes = tuple(data.draw(st.lists(st.integers(1, most), min_size=dims, max_size=dims)))
     assume(padding_mode != "reflect" or reflect_fits(kernel, sizes, s))
+    assume(fused_supported(kernel, sizes, s, mode, padding_mode))  # else it is the reference
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(2, 3, *sizes, generator=gen, dtype=torch.float64)
     weight = torch.randn(4, 3, *kernel, generator=gen, dtype=torch.float64)
@@ -128,7 +220,7 @@ def test_nearest_3x3_is_a_4_tap_transposed_convolution() -> None:
     [
         ((1, 2, 5), (4,), 3, "bilinear", "reflect"),
         ((1, 2, 4, 3), (3, 3), 2, "nearest", "reflect"),
-        ((1, 2, 3, 4), (5, 2), 2, "bilinear", "zeros"),
+        ((1, 2, 5, 4), (5, 2), 2, "bilinear", "zeros"),
         ((1, 2, 4, 4), (4, 4), 2, "nearest", "reflect"),
         ((1, 1, 2, 2, 3), (3, 2, 3), 2, "bilinear", "replicate"),
     ],
@@ -140,6 +232,7 @@ def test_gradcheck_fused(
     x = torch.randn(*shape, generator=gen, dtype=torch.float64, requires_grad=True)
     w = torch.randn(2, shape[1], *kernel, generator=gen, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, generator=gen, dtype=torch.float64, requires_grad=True)
+    assert takes_fused_path(x.detach(), w.detach(), s, mode, padding_mode)
     assert torch.autograd.gradcheck(
         lambda x, w, b: resize_conv_fused(x, w, b, s, mode, padding_mode), (x, w, b)
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -19,11 +20,13 @@ from checkerscope.functional.blurpool import (
     blur_pool,
     blur_reference,
     box_taps,
+    pad_for_filter,
     separable_kernel,
 )
 from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+from .layer_tester import CONSTANT_SIZES, Configs, Grid, LayerTester
+
 PADDING_MODES = ["reflect", "replicate", "zeros"]
 
 
@@ -91,15 +94,6 @@ def test_alignment_of_an_impulse(n: int, expected: list[float]) -> None:
     torch.testing.assert_close(blur_pool(x, 2, n, "zeros"), torch.tensor([[expected]]))
 
 
-@pytest.mark.parametrize("mode", PADDING_MODES)
-@pytest.mark.parametrize("n", [2, 3, 5])
-def test_module_equals_function(mode: str, n: int) -> None:
-    x = torch.randn(2, 4, 9, 8)
-    torch.testing.assert_close(BlurPool2d(4, 2, n, mode)(x), blur_pool(x, 2, n, mode))
-    x1 = torch.randn(2, 4, 17)
-    torch.testing.assert_close(BlurPool1d(4, 3, n, mode)(x1), blur_pool(x1, 3, n, mode))
-
-
 @pytest.mark.parametrize("k", [3, 4])
 @pytest.mark.parametrize("stride", [2, 3])
 def test_antialiased_conv_is_conv_then_blurpool(k: int, stride: int) -> None:
@@ -136,29 +130,7 @@ def test_antialiased_conv_state_dict_maps_to_nn_conv2d() -> None:
     torch.testing.assert_close(strided(x), unblurred[..., ::2, ::2])
 
 
-def test_blurpool_state_dict_is_empty() -> None:
-    assert BlurPool2d(8).state_dict() == {}
-    assert BlurPool1d(8).state_dict() == {}
-
-
 # ---------------------------------------------------------------- properties
-
-
-@settings(max_examples=30, deadline=None)
-@given(
-    value=st.floats(-5, 5),
-    n=st.integers(1, 6),
-    stride=st.integers(1, 4),
-    mode=st.sampled_from(PADDING_MODES),
-)
-def test_constant_in_constant_out(value: float, n: int, stride: int, mode: str) -> None:
-    y = BlurPool2d(2, stride, n, mode)(torch.full((1, 2, 12, 12), value))
-    # Zero padding reaches (n-1)//2 input samples at the start and the rest at the end.
-    if mode == "zeros":
-        first = math.ceil(((n - 1) // 2) / stride)
-        last = math.ceil((12 - (n - 1 - (n - 1) // 2)) / stride)
-        y = y[..., first:last, first:last]
-    torch.testing.assert_close(y, torch.full_like(y, value), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 5])
@@ -189,22 +161,7 @@ def test_gradient_of_antialiased_conv_has_no_checkerboard(n: int) -> None:
     torch.testing.assert_close(blurred, torch.full_like(blurred, blurred[0, 0].item()))
 
 
-# ---------------------------------------------------------------- shapes, dtypes, devices
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("stride", [1, 2, 3])
-@pytest.mark.parametrize("n", [1, 3, 4])
-@pytest.mark.parametrize("size", [(8, 8), (7, 10)])
-def test_cardinality(device: str, stride: int, n: int, size: tuple[int, int]) -> None:
-    expected = tuple(math.ceil(s / stride) for s in size)
-    x = torch.randn(2, 4, *size, device=device)
-    assert BlurPool2d(4, stride, n, device=device)(x).shape == (2, 4, *expected)
-    layer = AntiAliasedConv2d(4, 6, 3, stride, filter_size=n, device=device)
-    assert layer(x).shape == (2, 6, *expected)
-    x1 = torch.randn(2, 4, size[1], device=device)
-    assert BlurPool1d(4, stride, n, device=device)(x1).shape == (2, 4, expected[1])
-    assert AntiAliasedConv1d(4, 6, 3, stride, device=device)(x1).shape == (2, 6, expected[1])
+# ---------------------------------------------------------------- arguments and dtypes
 
 
 @pytest.mark.parametrize("padding", [0, "valid", (2, 1)])
@@ -216,127 +173,260 @@ def test_antialiased_conv_passes_padding_to_the_conv(padding: int | str | tuple)
     torch.testing.assert_close(layer(x), blur_pool(conv))
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
-def test_dtypes_match_float32(dtype: torch.dtype) -> None:
-    x = torch.randn(2, 4, 9, 9)
-    for layer in (BlurPool2d(4), AntiAliasedConv2d(4, 3)):
-        expected = layer(x)
-        got = layer.to(dtype)(x.to(dtype))
-        assert got.dtype == dtype
-        tol = 1e-5 if dtype == torch.float64 else 5e-2
-        torch.testing.assert_close(got.float(), expected, atol=tol, rtol=tol)
-
-
 def test_blurpool_follows_the_input_dtype() -> None:
     # No parameters, so no dtype of its own: a float32 module filters float64 input.
     x = torch.randn(1, 2, 8, 8, dtype=torch.float64)
     assert BlurPool2d(2)(x).dtype == torch.float64
 
 
-def test_channels_last_and_non_contiguous() -> None:
-    x = torch.randn(2, 4, 9, 10)
-    for layer in (BlurPool2d(4), AntiAliasedConv2d(4, 3)):
-        expected = layer(x)
-        torch.testing.assert_close(layer(x.to(memory_format=torch.channels_last)), expected)
-        transposed = x.transpose(2, 3).contiguous().transpose(2, 3)
-        assert not transposed.is_contiguous()
-        torch.testing.assert_close(layer(transposed), expected)
-
-
-@pytest.mark.parametrize("mode", PADDING_MODES)
-def test_gradcheck(mode: str) -> None:
-    x = torch.randn(1, 2, 6, 5, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda x: blur_pool(x, 2, 3, mode), (x,))
-    layer = AntiAliasedConv2d(2, 2, 3, filter_size=4, blur_padding_mode=mode).double()
-    assert torch.autograd.gradcheck(layer, (x,))
-
-
-# ---------------------------------------------------------------- bad input
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"channels": 0}, "channels must be a positive integer, got 0"),
-        ({"stride": 0}, "stride must be a positive integer, got 0"),
-        ({"stride": 2.0}, r"stride must be a positive integer, got 2\.0"),
-        ({"filter_size": -3}, "filter_size must be a positive integer, got -3"),
-        ({"padding_mode": "circular"}, "padding_mode must be one of .* got 'circular'"),
-    ],
-)
-def test_blurpool_bad_arguments(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        BlurPool2d(**{"channels": 4, **kwargs})
-
-
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
-        ({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
-        ({"stride": -1}, "stride must be a positive integer, got -1"),
-        ({"padding": "full"}, "padding must be 'same', 'valid' or non-negative integers"),
-        ({"padding": -1}, "padding must be a non-negative integer, got -1"),
-        ({"groups": 3}, "groups must divide in_channels=4 and out_channels=6, got groups=3"),
-        ({"bias": "no"}, "bias must be True or False, got 'no'"),
-        ({"padding_mode": "mirror"}, "padding_mode must be one of .* got 'mirror'"),
-        ({"filter_size": 0}, "filter_size must be a positive integer, got 0"),
-        ({"blur_padding_mode": "wrap"}, "blur_padding_mode must be one of .* got 'wrap'"),
-    ],
-)
-def test_antialiased_conv_bad_arguments(kwargs: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        AntiAliasedConv2d(**{"in_channels": 4, "out_channels": 6, **kwargs})
-
-
-def test_bad_input() -> None:
-    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\) with 4 dimensions"):
-        BlurPool2d(4)(torch.randn(4, 8, 8))
-    with pytest.raises(ValueError, match=r"shape \(N, C, W\) with 3 dimensions"):
-        BlurPool1d(4)(torch.randn(1, 4, 8, 8))
-    with pytest.raises(ValueError, match=r"has 3 channels .* expects in_channels=4"):
-        BlurPool2d(4)(torch.randn(1, 3, 8, 8))
-    with pytest.raises(ValueError, match=r"has 3 channels .* expects in_channels=4"):
-        AntiAliasedConv2d(4, 6)(torch.randn(1, 3, 8, 8))
-    with pytest.raises(ValueError, match=r"too small for padding_mode='reflect'.*size 1"):
-        BlurPool2d(4)(torch.randn(1, 4, 1, 8))
+def test_replicate_padding_accepts_a_one_sample_axis() -> None:
+    # Reflect needs 2 samples to pad by 1 (the shared checks test its error text).
     assert BlurPool2d(4, padding_mode="replicate")(torch.randn(1, 4, 1, 8)).shape == (1, 4, 1, 4)
-    conv = AntiAliasedConv2d(4, 6, 3, dilation=2, padding_mode="reflect")
-    with pytest.raises(ValueError, match=r"too small for padding_mode='reflect'.*size 2"):
-        conv(torch.randn(1, 4, 2, 8))
 
 
-# ---------------------------------------------------------------- compile, trace, ONNX
+# ---------------------------------------------------------------- shared layer checks
 
 
-@pytest.mark.slow
-def test_compile_matches_eager() -> None:
-    layer = AntiAliasedConv2d(3, 4)
-    x = torch.randn(2, 3, 10, 10)
-    torch.testing.assert_close(torch.compile(layer)(x), layer(x), atol=1e-5, rtol=1e-5)
+def blurred_span(
+    length: int, bad_before: int, bad_after: int, filter_size: int, stride: int, zeros: bool
+) -> slice:
+    """The blur-pool outputs that read none of the ``bad_before`` first, ``bad_after`` last
+    of ``length`` input samples, nor (``zeros``) the zero padding."""
+    before = (filter_size - 1) // 2
+    after = filter_size - 1 - before
+    first = -(-(bad_before + before) // stride) if bad_before or zeros else 0
+    last = (length - 1 - bad_after - after) // stride + 1 if bad_after or zeros else None
+    return slice(first, last)
 
 
-def test_trace_matches_eager() -> None:
-    x = torch.randn(2, 3, 10, 10)
-    for layer in (BlurPool2d(3), AntiAliasedConv2d(3, 4).eval()):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            traced = torch.jit.trace(layer, x)
-        torch.testing.assert_close(traced(x), layer(x))
+def bad_input(dims: int) -> tuple[dict[str, Any], tuple[int, ...], str]:
+    shape = (1, 4, 1, 8)[: dims + 2]
+    return (
+        {"padding_mode": "reflect"},
+        shape,
+        f"input of shape {shape} is too small for padding_mode='reflect': spatial axis 0 has "
+        "size 1, but a filter of size 3 pads it by 1, which must be smaller; use "
+        "padding_mode='replicate' or 'zeros'",
+    )
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("dims", [1, 2])
-def test_onnx_export_runs_the_same(dims: int) -> None:
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxscript")
-    from onnx.reference import ReferenceEvaluator
+def wrong_rank(dims: int) -> str:
+    axes, shape = {1: ("W", "(3, 5)"), 2: ("H, W", "(3, 5, 4)")}[dims]
+    return (
+        f"input must have shape (N, C, {axes}) with {dims + 2} dimensions, got a tensor of "
+        f"shape {shape}"
+    )
 
-    layer = (AntiAliasedConv1d if dims == 1 else AntiAliasedConv2d)(3, 4).eval()
-    x = torch.randn(1, 3, *(9, 8)[:dims])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = torch.onnx.export(layer, (x,), dynamo=True, verbose=False).model_proto
-    onnx.checker.check_model(model)
-    (out,) = ReferenceEvaluator(model).run(None, {model.graph.input[0].name: x.numpy()})
-    torch.testing.assert_close(torch.from_numpy(out), layer(x).detach(), atol=1e-5, rtol=1e-5)
+
+def wrong_channels(dims: int) -> str:
+    shape = {1: "(1, 5, 5)", 2: "(1, 5, 5, 4)"}[dims]
+    return f"input has 5 channels (shape {shape}), but the layer expects in_channels=4"
+
+
+class BlurPoolTester(LayerTester):
+    upsamples = False
+    configs: ClassVar[Configs] = {mode: {"padding_mode": mode} for mode in PADDING_MODES}
+    slow_configs = ("reflect",)
+    grid: ClassVar[Grid] = {"filter_size": (1, 2, 3, 4, 5, 6)}
+    scales = (1, 2, 3, 4)
+    channels = ((1, 1), (4, 4))  # blur-pool keeps the channels
+    bad_arguments = (
+        ({"channels": 0}, "channels must be a positive integer, got 0"),
+        ({"channels": 4, "stride": 0}, "stride must be a positive integer, got 0"),
+        ({"channels": 4, "stride": 2.0}, "stride must be a positive integer, got 2.0"),
+        ({"channels": 4, "filter_size": -3}, "filter_size must be a positive integer, got -3"),
+        (
+            {"channels": 4, "padding_mode": "circular"},
+            "padding_mode must be one of 'reflect', 'replicate', 'zeros', got 'circular'",
+        ),
+    )
+
+    def make(
+        self,
+        config: dict[str, Any],
+        in_channels: int,
+        out_channels: int,
+        scale: int,
+        **factory: Any,
+    ) -> nn.Module:
+        return self.layer(in_channels, stride=scale, **config, **factory)
+
+    def functional(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return blur_pool(x, layer.stride, layer.filter_size, layer.padding_mode)
+
+    def plain_conv(self, layer: nn.Module) -> None:
+        return None  # the filter is a non-persistent buffer: no state
+
+    def interior(self, layer: nn.Module, y: torch.Tensor) -> torch.Tensor:
+        if layer.padding_mode != "zeros":
+            return y
+        spans = (
+            blurred_span(n, 0, 0, layer.filter_size, layer.stride, zeros=True)
+            for n in CONSTANT_SIZES[self.dims]
+        )
+        return y[(..., *spans)]
+
+
+class TestBlurPool1d(BlurPoolTester):
+    layer = BlurPool1d
+    dims = 1
+    wrong_rank_message = wrong_rank(1)
+    wrong_channels_message = wrong_channels(1)
+    bad_inputs = (bad_input(1),)
+    reprs = (
+        (
+            {"channels": 4, "stride": 3, "filter_size": 5, "padding_mode": "zeros"},
+            "BlurPool1d(4, stride=3, filter_size=5, padding_mode='zeros')",
+        ),
+    )
+
+
+class TestBlurPool2d(BlurPoolTester):
+    layer = BlurPool2d
+    dims = 2
+    wrong_rank_message = wrong_rank(2)
+    wrong_channels_message = wrong_channels(2)
+    bad_inputs = (bad_input(2),)
+    reprs = (({"channels": 4}, "BlurPool2d(4, stride=2, filter_size=3, padding_mode='reflect')"),)
+
+
+def antialiased(keywords: dict[str, Any], message: str) -> tuple[dict[str, Any], str]:
+    return {"in_channels": 4, "out_channels": 6, **keywords}, message
+
+
+# Even kernels: torch warns that padding="same" pads a copy of the input.
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+class AntiAliasedConvTester(LayerTester):
+    upsamples = False
+    configs: ClassVar[Configs] = {
+        "default": {},
+        "k4-f4": {"kernel_size": 4, "filter_size": 4},  # the grid varies filter_size too
+        "zeros-blur": {"blur_padding_mode": "zeros"},
+        "reflect-conv": {"padding_mode": "reflect", "blur_padding_mode": "replicate"},
+        "dilated": {"dilation": 2},
+        "no-bias": {"bias": False},
+    }
+    slow_configs = ("default",)
+    grid: ClassVar[Grid] = {"filter_size": (1, 3, 4)}
+    bad_arguments = (
+        antialiased({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
+        antialiased({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
+        antialiased({"stride": -1}, "stride must be a positive integer, got -1"),
+        antialiased(
+            {"padding": "full"},
+            "padding must be 'same', 'valid' or non-negative integers, got 'full'",
+        ),
+        antialiased({"padding": -1}, "padding must be a non-negative integer, got -1"),
+        antialiased(
+            {"groups": 3}, "groups must divide in_channels=4 and out_channels=6, got groups=3"
+        ),
+        antialiased({"bias": "no"}, "bias must be True or False, got 'no'"),
+        antialiased(
+            {"padding_mode": "mirror"},
+            "padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got 'mirror'",
+        ),
+        antialiased({"filter_size": 0}, "filter_size must be a positive integer, got 0"),
+        antialiased(
+            {"blur_padding_mode": "wrap"},
+            "blur_padding_mode must be one of 'reflect', 'replicate', 'zeros', got 'wrap'",
+        ),
+    )
+
+    def make(
+        self,
+        config: dict[str, Any],
+        in_channels: int,
+        out_channels: int,
+        scale: int,
+        **factory: Any,
+    ) -> nn.Module:
+        return self.layer(in_channels, out_channels, stride=scale, **config, **factory)
+
+    def functional(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        conv = layer.conv
+        spans = tuple(d * (k - 1) + 1 for k, d in zip(conv.kernel_size, conv.dilation, strict=True))
+        padded = pad_for_filter(x, spans, conv.padding_mode)  # "same", in torch's split
+        convolve = {1: F.conv1d, 2: F.conv2d}[self.dims]
+        y = convolve(padded, conv.weight, conv.bias, dilation=conv.dilation)
+        return blur_pool(y, layer.stride, layer.blur.filter_size, layer.blur.padding_mode)
+
+    def plain_conv(self, layer: nn.Module) -> tuple[str, nn.Module]:
+        conv = layer.conv
+        plain = {1: nn.Conv1d, 2: nn.Conv2d}[self.dims]
+        return "conv.", plain(
+            layer.in_channels, layer.out_channels, layer.kernel_size, bias=conv.bias is not None
+        )
+
+    def interior(self, layer: nn.Module, y: torch.Tensor) -> torch.Tensor:
+        conv, blur = layer.conv, layer.blur
+        spans = []
+        for n, k, d in zip(CONSTANT_SIZES[self.dims], conv.kernel_size, conv.dilation, strict=True):
+            total = d * (k - 1) if conv.padding_mode == "zeros" else 0
+            zeros = blur.padding_mode == "zeros"
+            spans.append(
+                blurred_span(
+                    n, total // 2, total - total // 2, blur.filter_size, blur.stride, zeros
+                )
+            )
+        return y[(..., *spans)]
+
+
+class TestAntiAliasedConv1d(AntiAliasedConvTester):
+    layer = AntiAliasedConv1d
+    dims = 1
+    wrong_rank_message = wrong_rank(1)
+    wrong_channels_message = wrong_channels(1)
+    bad_inputs = (
+        (
+            {"kernel_size": 3, "dilation": 2, "padding_mode": "reflect"},
+            (1, 4, 2),
+            "input of shape (1, 4, 2) is too small for padding_mode='reflect': spatial axis 0 "
+            "has size 2, but a filter of size 5 pads it by 2, which must be smaller; use "
+            "padding_mode='replicate' or 'zeros'",
+        ),
+    )
+    reprs = (
+        (
+            {
+                "in_channels": 4,
+                "out_channels": 6,
+                "kernel_size": 5,
+                "stride": 3,
+                "padding": 2,
+                "bias": False,
+                "filter_size": 4,
+                "blur_padding_mode": "replicate",
+            },
+            "AntiAliasedConv1d(\n"
+            "  stride=3\n"
+            "  (conv): Conv1d(4, 6, kernel_size=(5,), stride=(1,), padding=(2,), bias=False)\n"
+            "  (blur): BlurPool1d(6, stride=3, filter_size=4, padding_mode='replicate')\n"
+            ")",
+        ),
+    )
+
+
+class TestAntiAliasedConv2d(AntiAliasedConvTester):
+    layer = AntiAliasedConv2d
+    dims = 2
+    wrong_rank_message = wrong_rank(2)
+    wrong_channels_message = wrong_channels(2)
+    bad_inputs = (
+        (
+            {"kernel_size": 3, "dilation": 2, "padding_mode": "reflect"},
+            (1, 4, 2, 8),
+            "input of shape (1, 4, 2, 8) is too small for padding_mode='reflect': spatial axis 0 "
+            "has size 2, but a filter of size 5 pads it by 2, which must be smaller; use "
+            "padding_mode='replicate' or 'zeros'",
+        ),
+    )
+    reprs = (
+        (
+            {"in_channels": 4, "out_channels": 6},
+            "AntiAliasedConv2d(\n"
+            "  stride=2\n"
+            "  (conv): Conv2d(4, 6, kernel_size=(3, 3), stride=(1, 1), padding=same)\n"
+            "  (blur): BlurPool2d(6, stride=2, filter_size=3, padding_mode='reflect')\n"
+            ")",
+        ),
+    )

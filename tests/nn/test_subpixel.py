@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from checkerscope.functional.subpixel import (
 )
 from checkerscope.nn import ResizeConv2d, SubPixelConv2d
 
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+from .layer_tester import Configs, Grid, LayerTester, crop
 
 
 def sub_kernel_and_bias(layer: SubPixelConv2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -155,17 +156,7 @@ def test_icnr_rejects_bad_shapes() -> None:
         icnr_(torch.empty(8, 3, 3, 3), 0)
 
 
-# ---------------------------------------------------------------- constant in, constant out
-
-
-@settings(max_examples=30, deadline=None)
-@given(value=st.floats(-3, 3), s=st.integers(2, 4), k=st.sampled_from([1, 3, 5]))
-def test_icnr_maps_a_constant_to_a_constant(value: float, s: int, k: int) -> None:
-    layer = SubPixelConv2d(2, 3, kernel_size=k, scale_factor=s, init="icnr")
-    y = layer(torch.full((1, 2, 8, 8), value))
-    inner = interior(y, s * (k // 2))  # zero padding reaches k//2 low-res pixels in
-    per_channel = inner.flatten(2)
-    torch.testing.assert_close(per_channel, per_channel[..., :1].expand_as(per_channel))
+# ---------------------------------------------------------------- default init: a checkerboard
 
 
 def test_default_init_maps_a_constant_to_a_checkerboard() -> None:
@@ -176,15 +167,6 @@ def test_default_init_maps_a_constant_to_a_checkerboard() -> None:
     assert spread.min() > 1e-2
     # ... and the pattern repeats with period s: it is made of the s*s phases.
     torch.testing.assert_close(inner[..., :-2, :], inner[..., 2:, :])
-
-
-@pytest.mark.parametrize("s", [2, 3])
-def test_blur_maps_a_constant_to_a_constant_for_any_weights(s: int) -> None:
-    # Sugawara et al.: the zero-order hold averages the s phases of every period.
-    torch.manual_seed(0)
-    layer = SubPixelConv2d(2, 3, kernel_size=3, scale_factor=s, init="default", blur=True)
-    inner = interior(layer(torch.ones(1, 2, 8, 8)), 2 * s).detach().flatten(2)
-    torch.testing.assert_close(inner, inner[..., :1].expand_as(inner))
 
 
 # ---------------------------------------------------------------- independent references
@@ -211,34 +193,8 @@ def test_default_init_equals_a_transposed_conv_with_kernel_s_times_k() -> None:
     torch.testing.assert_close(layer(x), expected, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
-@pytest.mark.parametrize("blur", [False, True])
-@pytest.mark.parametrize("k", [3, 4])
-def test_module_equals_function(padding_mode: str, blur: bool, k: int) -> None:
-    layer = SubPixelConv2d(3, 2, k, 2, "default", blur, padding_mode)
-    x = torch.randn(2, 3, 5, 6)
-    expected = subpixel_conv2d(x, layer.conv.weight, layer.conv.bias, 2, padding_mode, blur)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        got = layer(x)
-    torch.testing.assert_close(got, expected)
-
-
-# ---------------------------------------------------------------- shapes, state, devices
-
-
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("s", [1, 2, 3])
-@pytest.mark.parametrize("kernel_size", [1, 3, (3, 5)])
-@pytest.mark.parametrize("blur", [False, True])
-def test_cardinality(device: str, s: int, kernel_size: int | tuple[int, int], blur: bool) -> None:
-    layer = SubPixelConv2d(4, 3, kernel_size, s, blur=blur, device=device)
-    assert layer(torch.randn(2, 4, 5, 7, device=device)).shape == (2, 3, 5 * s, 7 * s)
-
-
-def test_state_dict_is_a_plain_conv2d_and_blur_is_a_2x2_mean() -> None:
+def test_blur_is_a_2x2_mean_after_a_plain_conv2d() -> None:
     layer = SubPixelConv2d(4, 3, blur=True, init="default")
-    assert list(layer.state_dict()) == ["conv.weight", "conv.bias"]
     plain = nn.Conv2d(4, 12, 3, padding=1)
     plain.load_state_dict({k.removeprefix("conv."): t for k, t in layer.state_dict().items()})
     x = torch.randn(1, 4, 5, 5)
@@ -248,120 +204,126 @@ def test_state_dict_is_a_plain_conv2d_and_blur_is_a_2x2_mean() -> None:
     torch.testing.assert_close(layer(x), expected)
 
 
-def test_no_bias() -> None:
-    layer = SubPixelConv2d(4, 3, bias=False)
-    assert layer.conv.bias is None and "bias=False" in repr(layer)
-    assert layer(torch.randn(1, 4, 3, 3)).shape == (1, 3, 6, 6)
+# ---------------------------------------------------------------- shared layer checks
 
 
-def test_repr_shows_the_arguments() -> None:
-    text = repr(SubPixelConv2d(4, 3, 5, 3, init="default", blur=True, padding_mode="reflect"))
-    for part in ["4, 3", "kernel_size=(5, 5)", "scale_factor=3", "init='default'", "blur=True"]:
-        assert part in text
+def bad(keywords: dict[str, Any], message: str) -> tuple[dict[str, Any], str]:
+    return {"in_channels": 4, "out_channels": 3, **keywords}, message
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
-@pytest.mark.parametrize("blur", [False, True])
-def test_dtypes_match_float32(dtype: torch.dtype, blur: bool) -> None:
-    layer = SubPixelConv2d(4, 3, blur=blur)
-    x = torch.randn(2, 4, 6, 6)
-    expected = layer(x)
-    got = layer.to(dtype)(x.to(dtype))
-    assert got.dtype == dtype
-    tol = 1e-5 if dtype == torch.float64 else 5e-2
-    torch.testing.assert_close(got.float(), expected, atol=tol, rtol=tol)
-
-
-@pytest.mark.parametrize("blur", [False, True])
-def test_channels_last_and_non_contiguous(blur: bool) -> None:
-    layer = SubPixelConv2d(4, 3, blur=blur)
-    x = torch.randn(2, 4, 6, 7)
-    expected = layer(x)
-    torch.testing.assert_close(layer(x.to(memory_format=torch.channels_last)), expected)
-    layer_cl = SubPixelConv2d(4, 3, blur=blur).to(memory_format=torch.channels_last)
-    layer_cl.load_state_dict(layer.state_dict())
-    torch.testing.assert_close(layer_cl(x.to(memory_format=torch.channels_last)), expected)
-    transposed = x.transpose(2, 3).contiguous().transpose(2, 3)
-    assert not transposed.is_contiguous()
-    torch.testing.assert_close(layer(transposed), expected)
-
-
-@pytest.mark.parametrize("padding_mode", ["zeros", "reflect"])
-@pytest.mark.parametrize("blur", [False, True])
-def test_gradcheck(padding_mode: str, blur: bool) -> None:
-    x = torch.randn(1, 2, 3, 4, dtype=torch.float64, requires_grad=True)
-    w = torch.randn(2 * 4, 2, 3, 3, dtype=torch.float64, requires_grad=True)
-    b = torch.randn(2 * 4, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(
-        lambda x, w, b: subpixel_conv2d(x, w, b, 2, padding_mode, blur), (x, w, b)
+# Even kernels: torch warns that padding="same" pads a copy of the input.
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+class TestSubPixelConv2d(LayerTester):
+    layer = SubPixelConv2d
+    dims = 2
+    upsamples = True
+    configs: ClassVar[Configs] = {
+        "icnr": {},
+        "default": {"init": "default"},
+        "icnr-blur": {"blur": True},
+        "default-blur": {"init": "default", "blur": True},
+        "default-blur-reflect": {"init": "default", "blur": True, "padding_mode": "reflect"},
+        "icnr-reflect": {"padding_mode": "reflect"},
+        "icnr-replicate": {"padding_mode": "replicate"},
+        "icnr-circular": {"padding_mode": "circular"},
+        "no-bias": {"bias": False},
+    }
+    slow_configs = ("default-blur",)
+    checkerboard_configs = ("default",)  # test_default_init_maps_a_constant_to_a_checkerboard
+    grid: ClassVar[Grid] = {"kernel_size": (1, 3, 4, (3, 5))}
+    scales = (1, 2, 3, 4)
+    wrong_rank_message = (
+        "input must have shape (N, C, H, W) with 4 dimensions, got a tensor of shape (3, 5, 4)"
+    )
+    wrong_channels_message = (
+        "input has 5 channels (shape (1, 5, 5, 4)), but the layer expects in_channels=4"
+    )
+    bad_inputs = (
+        (
+            {"kernel_size": 5, "padding_mode": "reflect"},
+            (1, 4, 2, 8),
+            "input of shape (1, 4, 2, 8) is too small for padding_mode='reflect': spatial axis 0 "
+            "has size 2, but a filter of size 5 pads it by 2, which must be smaller; use "
+            "padding_mode='replicate' or 'zeros'",
+        ),
+    )
+    bad_arguments = (
+        bad({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
+        bad({"out_channels": -1}, "out_channels must be a positive integer, got -1"),
+        bad({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
+        bad(
+            {"kernel_size": (3, 3, 3)},
+            "kernel_size must be an int or a sequence of 2 ints, got (3, 3, 3)",
+        ),
+        bad({"scale_factor": 0}, "scale_factor must be an integer >= 1, got 0"),
+        bad({"scale_factor": 1.5}, "scale_factor must be an integer >= 1, got 1.5"),
+        bad({"init": "orthogonal"}, "init must be one of 'icnr', 'default', got 'orthogonal'"),
+        bad({"blur": "yes"}, "blur must be True or False, got 'yes'"),
+        bad(
+            {"padding_mode": "mirror"},
+            "padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got 'mirror'",
+        ),
+        bad({"bias": 1}, "bias must be True or False, got 1"),
+    )
+    reprs = (
+        (
+            {
+                "in_channels": 4,
+                "out_channels": 3,
+                "kernel_size": 5,
+                "scale_factor": 3,
+                "init": "default",
+                "blur": True,
+                "padding_mode": "reflect",
+            },
+            "SubPixelConv2d(\n"
+            "  4, 3, kernel_size=(5, 5), scale_factor=3, init='default', blur=True, "
+            "padding_mode='reflect'\n"
+            "  (conv): Conv2d(4, 27, kernel_size=(5, 5), stride=(1, 1), padding=same, "
+            "padding_mode=reflect)\n"
+            ")",
+        ),
+        (
+            {"in_channels": 4, "out_channels": 3, "bias": False},
+            "SubPixelConv2d(\n"
+            "  4, 3, kernel_size=(3, 3), scale_factor=2, init='icnr', blur=False, "
+            "padding_mode='zeros', bias=False\n"
+            "  (conv): Conv2d(4, 12, kernel_size=(3, 3), stride=(1, 1), padding=same, "
+            "bias=False)\n"
+            ")",
+        ),
     )
 
+    def make(
+        self,
+        config: dict[str, Any],
+        in_channels: int,
+        out_channels: int,
+        scale: int,
+        **factory: Any,
+    ) -> nn.Module:
+        return SubPixelConv2d(in_channels, out_channels, scale_factor=scale, **config, **factory)
 
-# ---------------------------------------------------------------- bad input
+    def functional(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        conv = layer.conv
+        return subpixel_conv2d(
+            x, conv.weight, conv.bias, layer.scale_factor, layer.padding_mode, layer.blur
+        )
 
+    def plain_conv(self, layer: nn.Module) -> tuple[str, nn.Module]:
+        channels = layer.out_channels * layer.scale_factor**2
+        bias = layer.conv.bias is not None
+        return "conv.", nn.Conv2d(layer.in_channels, channels, layer.kernel_size, bias=bias)
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
-        ({"out_channels": -1}, "out_channels must be a positive integer, got -1"),
-        ({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
-        ({"kernel_size": (3, 3, 3)}, r"kernel_size must be an int or a sequence of 2 ints"),
-        ({"scale_factor": 0}, "scale_factor must be an integer >= 1, got 0"),
-        ({"scale_factor": 1.5}, "scale_factor must be an integer >= 1, got 1.5"),
-        ({"init": "orthogonal"}, "init must be one of 'icnr', 'default', got 'orthogonal'"),
-        ({"blur": "yes"}, "blur must be True or False, got 'yes'"),
-        ({"padding_mode": "mirror"}, "padding_mode must be one of .* got 'mirror'"),
-        ({"bias": 1}, "bias must be True or False, got 1"),
-    ],
-)
-def test_bad_arguments(kwargs: dict, message: str) -> None:
-    args = {"in_channels": 4, "out_channels": 3, **kwargs}
-    with pytest.raises(ValueError, match=message):
-        SubPixelConv2d(**args)
-
-
-def test_bad_input() -> None:
-    layer = SubPixelConv2d(4, 3)
-    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\) with 4 dimensions.*\(4, 5, 5\)"):
-        layer(torch.randn(4, 5, 5))
-    with pytest.raises(ValueError, match=r"has 5 channels .* expects in_channels=4"):
-        layer(torch.randn(1, 5, 5, 5))
-    reflect = SubPixelConv2d(4, 3, kernel_size=5, padding_mode="reflect")
-    with pytest.raises(ValueError, match=r"too small for padding_mode='reflect'.*size 2"):
-        reflect(torch.randn(1, 4, 2, 8))
-
-
-# ---------------------------------------------------------------- compile, trace, ONNX
-
-
-@pytest.mark.slow
-def test_compile_matches_eager() -> None:
-    layer = SubPixelConv2d(4, 3, blur=True, init="default")
-    x = torch.randn(2, 4, 6, 6)
-    torch.testing.assert_close(torch.compile(layer)(x), layer(x), atol=1e-5, rtol=1e-5)
-
-
-def test_trace_matches_eager() -> None:
-    layer = SubPixelConv2d(4, 3, blur=True).eval()
-    x = torch.randn(2, 4, 6, 6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(layer, x)
-    torch.testing.assert_close(traced(x), layer(x))
-
-
-@pytest.mark.slow
-def test_onnx_export_runs_the_same() -> None:
-    onnx = pytest.importorskip("onnx")
-    pytest.importorskip("onnxscript")
-    from onnx.reference import ReferenceEvaluator
-
-    layer = SubPixelConv2d(3, 2, blur=True, init="default").eval()
-    x = torch.randn(1, 3, 5, 6)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = torch.onnx.export(layer, (x,), dynamo=True, verbose=False).model_proto
-    onnx.checker.check_model(model)
-    (out,) = ReferenceEvaluator(model).run(None, {model.graph.input[0].name: x.numpy()})
-    torch.testing.assert_close(torch.from_numpy(out), layer(x).detach(), atol=1e-5, rtol=1e-5)
+    def interior(self, layer: nn.Module, y: torch.Tensor) -> torch.Tensor:
+        # Zero padding reaches (k-1)//2 low-resolution samples in before, the rest after; the
+        # blur's window then reaches (s-1)//2 before and the rest after (replicate-padded
+        # edges repeat one phase, not a whole period).
+        s, zeros = layer.scale_factor, layer.padding_mode == "zeros"
+        before, after = [], []
+        for k in layer.kernel_size:
+            left = (k - 1) // 2 if zeros else 0
+            right = k - 1 - (k - 1) // 2 if zeros else 0
+            before.append(s * left + ((s - 1) // 2 if layer.blur else 0))
+            after.append(s * right + (s - 1 - (s - 1) // 2 if layer.blur else 0))
+        return crop(y, tuple(before), tuple(after))

@@ -236,6 +236,32 @@ def _border(
     return _CONV[strip.dim() - 2](up.narrow(dim, start, count + k - 1), weight, bias)
 
 
+def fused_supported(
+    kernel_size: tuple[int, ...],
+    sizes: tuple[int, ...],
+    scale_factor: int,
+    mode: str = "nearest",
+    padding_mode: str = "reflect",
+) -> bool:
+    """Whether :func:`resize_conv_fused` takes its fused path for this kernel and input size.
+
+    Where it is False, the border strips that the fused path recomputes by the reference
+    would span a whole input axis (small inputs, with reflect padding wider than a block or
+    linear interpolation with reflect or zero padding), so it runs the reference instead.
+
+    Example:
+        >>> fused_supported((3, 3), (8, 8), 2, "bilinear", "reflect")
+        True
+        >>> fused_supported((3, 3), (1, 8), 2, "bilinear", "reflect")
+        False
+    """
+    for k, size in zip(kernel_size, sizes, strict=True):
+        p = _axis_plan(k, scale_factor, mode, padding_mode)
+        if (p.fix_left or p.fix_right) and p.strip >= size:
+            return False
+    return True
+
+
 def resize_conv_fused(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -251,8 +277,9 @@ def resize_conv_fused(
     kernel per axis, as ``ConvTranspose2d(kernel_size=4, stride=2)``. Where padding the
     low-resolution input cannot reproduce the high-resolution padding (reflect wider than
     one block, linear with reflect or zeros), the few border outputs are recomputed by the
-    reference on thin strips of the input. Shapes as :func:`resize_conv_reference`; the
-    arguments are not checked here, :func:`resize_conv` checks them.
+    reference on thin strips of the input; inputs too small for the strips run the reference
+    (:func:`fused_supported`). Shapes as :func:`resize_conv_reference`; the arguments are
+    not checked here, :func:`resize_conv` checks them.
 
     Example:
         >>> x, w = torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3)
@@ -261,12 +288,11 @@ def resize_conv_fused(
         True
     """
     # Plain ints: under torch.jit.trace, sizes are traced values that must not key the cache.
-    plans = [_axis_plan(int(k), scale_factor, mode, padding_mode) for k in weight.shape[2:]]
+    kernel_size = tuple(int(k) for k in weight.shape[2:])
     sizes = [int(n) for n in x.shape[2:]]
-    for p, size in zip(plans, sizes, strict=True):
-        if (p.fix_left or p.fix_right) and p.strip >= size:
-            # The border strips would span the whole input: the reference costs no more.
-            return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
+    if not fused_supported(kernel_size, tuple(sizes), scale_factor, mode, padding_mode):
+        return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
+    plans = [_axis_plan(k, scale_factor, mode, padding_mode) for k in kernel_size]
     y = _transposed(x, weight, bias, scale_factor, plans)
     for axis, (p, size) in enumerate(zip(plans, sizes, strict=True)):
         if not (p.fix_left or p.fix_right):
