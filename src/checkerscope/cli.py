@@ -10,6 +10,7 @@ import typer
 
 from checkerscope.experiments.config import SCALES
 from checkerscope.report.schema import RESULTS_FILE
+from checkerscope.scan import MAX_PIXELS
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -93,7 +94,7 @@ def scan(
     ] = None,
     top: int = typer.Option(20, min=0, help="Rows in the table of worst images."),
     max_pixels: int = typer.Option(
-        2**25, min=1, help="Larger images are scored on a top band of rows (memory cap)."
+        MAX_PIXELS, min=1, help="Larger images are scored on a top band of rows (memory cap)."
     ),
 ) -> None:
     """Score every image (PNG, JPEG, WebP, TIFF, BMP) for checkerboard artifacts.
@@ -314,7 +315,6 @@ def audit(
 
     Exit status: 0 if not flagged, 1 if flagged, 2 on a usage error.
     """
-    import json
 
     from rich import box
     from rich.console import Console

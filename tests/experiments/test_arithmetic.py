@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import assert_effect_sizes, run_quick
 
 from checkerscope.analysis import overlap
 from checkerscope.experiments import arithmetic
+
+from .helpers import assert_effect_sizes, run_quick
 
 
 @pytest.mark.parametrize(("k", "s"), [(3, 2), (4, 2), (5, 3), (2, 3), (7, 4)])

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import torch
-from helpers import assert_resumes_exactly, only_claim, run_quick
 from PIL import Image
 
 from checkerscope.experiments import config as C
@@ -13,6 +12,8 @@ from checkerscope.experiments.feature_vis import (
     visualize,
 )
 from checkerscope.models import StridedClassifier
+
+from .helpers import assert_resumes_exactly, only_claim, run_quick
 
 TINY = {
     "steps": 4, "checkpoint_every": 2, "n_per_image": 4, "n_test_per_image": 2, "width": 4,

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import only_claim
-from tiny_gan import tiny_config, tiny_data, tiny_evaluate, tiny_models
 from torch import nn
 
 from checkerscope.experiments.checkpoint import load_checkpoint
 from checkerscope.experiments.distributed import Dist
 from checkerscope.experiments.gan import NonFiniteLoss, train_gan
+
+from .helpers import only_claim
+from .tiny_gan import tiny_config, tiny_data, tiny_evaluate, tiny_models
 
 
 class Interrupt(Exception):

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import only_claim, run_quick
 from PIL import Image
 from torch import nn
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments.gradients import CLAIM, EXPERIMENT, build_discriminator
+
+from .helpers import only_claim, run_quick
 
 TINY = {"seeds": 2, "n_crops": 4, "n_scored": 2, "shown": 2, "image_size": 32, "ndf": 4}
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from helpers import assert_effect_sizes, run_quick
 from torch import nn
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments import init_artifacts
+
+from .helpers import assert_effect_sizes, run_quick
 
 TINY = {"seeds": 3, "batch_size": 2, "n_data": 8, "ngf": 8, "nz": 8}
 

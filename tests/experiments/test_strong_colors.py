@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import only_claim, run_quick
 
 from checkerscope.analysis import overlap
 from checkerscope.experiments import config as C
 from checkerscope.experiments import strong_colors as S
+
+from .helpers import only_claim, run_quick
 
 
 def test_target_colors_are_symmetric_about_grey() -> None:

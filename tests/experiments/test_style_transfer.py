@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import assert_resumes_exactly, only_claim, run_quick
 from PIL import Image
 from safetensors.torch import save_file
 from torch import nn
@@ -16,6 +15,8 @@ from checkerscope.experiments.style_transfer import (
     train_style,
 )
 from checkerscope.features import RandomMultiScaleCNN, VGG16Features
+
+from .helpers import assert_resumes_exactly, only_claim, run_quick
 
 TINY = {
     "steps": 3, "checkpoint_every": 2, "n_train": 8, "n_eval": 4, "width": 4, "blocks": 1,

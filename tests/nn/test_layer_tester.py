@@ -30,6 +30,10 @@ def test_every_exported_layer_has_a_tester() -> None:
         for name in checkerscope.nn.__all__
         if isinstance(obj := getattr(checkerscope.nn, name), type) and issubclass(obj, nn.Module)
     }
+    # A public base class (ResizeConvNd) is tested through the layers that derive from it.
+    exported = {
+        cls for cls in exported if not any(o is not cls and issubclass(o, cls) for o in exported)
+    }
     tested = [cls.layer for cls in layer_testers()]
     assert len(tested) == len(set(tested)), "a layer has two testers"
     missing = sorted(cls.__name__ for cls in exported - set(tested))

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import synthetic_report as S
 from PIL import Image
 
 from checkerscope.analysis import overlap, overlap_summary
 from checkerscope.report import reproduce_page
 from checkerscope.report.chromium import CHROMIUM_FLAGS, find_chromium, screenshot
+
+from . import synthetic_report as S
 
 IN_CI = os.environ.get("CI", "").lower() in ("true", "1")
 CHROMIUM = find_chromium()

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 
 from checkerscope import checks as v
-from checkerscope.analysis.score import PERIODS, to_decibels
+from checkerscope.analysis.score import PERIODS, tile_starts, to_decibels
 from checkerscope.analysis.spectra import as_batch
 
 TILE = 16384
@@ -91,13 +91,6 @@ def periodic_rfft(x: torch.Tensor) -> torch.Tensor:
     return torch.fft.rfft(x) - factor * jump
 
 
-def _tile_starts(n: int, tile: int) -> list[int]:
-    if n <= tile:
-        return [0]
-    k = -(-n // tile)
-    return [round(i * (n - tile) / (k - 1)) for i in range(k)]
-
-
 def artifact_energy_1d(
     x: torch.Tensor, periods: Sequence[int] = PERIODS, tile: int | None = TILE
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +111,7 @@ def artifact_energy_1d(
     periods = _periods(periods, t)
     m = math.lcm(*periods)
     n = t // m * m
-    starts = _tile_starts(length, t)
+    starts = tile_starts(length, t)
     windows = torch.stack([x[..., s : s + n] for s in starts])  # (T, B, C, n)
     power = torch.view_as_real(periodic_rfft(windows)).square().sum(-1).mean(dim=2)  # (T, B, K)
     art, bg, read = [], [], []
