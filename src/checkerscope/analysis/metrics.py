@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from checkerscope.analysis import score as _score
+from checkerscope.analysis import score as S
 
 
 @dataclass(frozen=True)
@@ -68,17 +68,17 @@ def get_metric(name: str) -> Metric:
 register(
     Metric(
         "checkerboard_score",
-        _score.checkerboard_score,
+        S.checkerboard_score,
         "dB",
         True,
         "energy at the period-2/4/8 lattice frequencies over the local spectral background",
-        threshold=_score.THRESHOLD,
+        threshold=S.THRESHOLD,
     )
 )
 register(
     Metric(
         "block_grid",
-        _score.block_grid,
+        S.block_grid,
         "dB",
         True,
         "mean squared step across the JPEG 8x8 grid lines over that at other offsets",
@@ -87,10 +87,10 @@ register(
 register(
     Metric(
         "gradient_checkerboard",
-        _score.gradient_checkerboard,
+        S.gradient_checkerboard,
         "dB",
         True,
         "checkerboard score of the gradient of a model's output with respect to its input",
-        threshold=_score.THRESHOLD,
+        threshold=S.THRESHOLD,
     )
 )
