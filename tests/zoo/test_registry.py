@@ -3,6 +3,8 @@ documented output; names and arguments are checked."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -80,6 +82,14 @@ def test_build_passes_arguments_to_the_class() -> None:
     small = zoo.build("dcgan", ngf=4)
     assert small.main[0].out_channels == 32
     assert zoo.build("dcgan").main[0].out_channels == 128
+
+
+def test_entries_check_their_domain_and_role() -> None:
+    entry = zoo.architecture("dcgan")
+    with pytest.raises(ValueError, match=r"^domain must be one of 'image', 'audio', got 'video'$"):
+        dataclasses.replace(entry, domain="video")
+    with pytest.raises(ValueError, match=r"^role must be one of 'generator', 'discriminator', "):
+        dataclasses.replace(entry, role="critic")
 
 
 def test_unknown_names_are_refused() -> None:

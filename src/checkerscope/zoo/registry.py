@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from checkerscope import checks as v
 from checkerscope.zoo.cyclegan import CycleGANResnetGenerator
 from checkerscope.zoo.dcgan import DCGANDiscriminator, DCGANGenerator
 from checkerscope.zoo.demucs import Demucs
@@ -59,6 +60,10 @@ class Architecture:
     reference: str
     survey_kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     note: str = ""
+
+    def __post_init__(self) -> None:
+        v.one_of("domain", self.domain, DOMAINS)
+        v.one_of("role", self.role, ROLES)
 
 
 _ENTRIES = (

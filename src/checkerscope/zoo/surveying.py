@@ -206,7 +206,8 @@ def survey_markdown(rows: Sequence[SurveyRow]) -> str:
     how = "; ".join(f"{s} seeds x {b} inputs" for s, b in settings)
     lines = [
         f"Audited at random init by `checkerscope.audit` ({how} each; flagged above "
-        f"{THRESHOLD:g} dB). Generators: outputs scored, fix `checkerscope.convert`; "
+        f"{THRESHOLD:g} dB), each model at the small default widths of `checkerscope.zoo` and "
+        f"the input shape in brackets. Generators: outputs scored, fix `checkerscope.convert`; "
         f"discriminators: input gradients scored, fix anti-aliased downsampling.",
         "",
         "| Architecture | Domain | Resampling | Scored | Score dB (95% CI) | Flagged | "
