@@ -7,6 +7,8 @@ deep inside torch.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +27,13 @@ def nonnegative_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
     return value
+
+
+def positive_number(name: str, value: Any) -> float:
+    """Return ``value`` as a float, or raise if it is not a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
 
 
 def scale_factor(name: str, value: Any) -> int:
