@@ -16,7 +16,8 @@ from torch import nn
 
 import checkerscope
 from checkerscope.conversion import ResizeConvAdapter, convert
-from checkerscope.conversion.adapter import crop_window, matching_window, pad_for_window
+from checkerscope.conversion.adapter import matching_window
+from checkerscope.functional.window import crop_window, pad_for_window
 
 from .lifting import DECONV, interior_input, lift_1d, lifted_deconv, resize_part
 
