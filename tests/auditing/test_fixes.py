@@ -88,10 +88,30 @@ def test_what_cannot_be_fixed_is_said() -> None:
         "left strided layer 0 (Conv3d, stride (2, 2, 2)) as it is: no anti-aliased 1-D/2-D "
         "equivalent",
         "left strided layer 1 (Conv2d, stride (1, 2)) as it is: no anti-aliased 1-D/2-D equivalent",
-        "no strided Conv1d/2d, MaxPool1d/2d or AvgPool1d/2d to swap for anti-aliased "
-        "downsampling",
+        "no strided Conv1d/2d, MaxPool1d/2d or AvgPool1d/2d to swap for anti-aliased downsampling",
     ]
     assert fixed_model(nn.Upsample(scale_factor=2), "outputs", trained=True)[3] == [
         "convert() found no strided ConvTranspose layer or convolution -> pixel shuffle pair "
         "to replace"
     ]
+
+
+def test_pools_are_anti_aliased_too() -> None:
+    """A classifier-like stack: the gradient audit's fix swaps the strided convolution for
+    AntiAliasedConv2d, the max pool for MaxBlurPool2d and the average pool for a blur-pool,
+    and the input gradient loses its checkerboard."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.AvgPool2d(2),
+    )
+    r = audit(model, (3, 64, 64), seeds=3, gradients=True)
+    assert r.flagged
+    assert [layer.kind for layer in r.layers] == ["strided_conv", "pool", "pool"]
+    assert r.fix is not None and r.fix.replaced == ("0", "2", "4")
+    assert r.fix.description.startswith("convert(model, transposed=False, downsample=True): 3 ")
+    assert [layer.kind for layer in r.fix.layers] == ["antialiased_conv", "blurpool", "blurpool"]
+    assert not r.fix.flagged and r.fix.score < r.score - 6

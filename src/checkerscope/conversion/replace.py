@@ -363,7 +363,7 @@ def _nothing_converted(
         what
         for what, on in (
             ("ConvTranspose1d/2d/3d layer", transposed),
-            ("strided Conv1d/2d, MaxPool1d/2d or AvgPool1d/2d", downsample),
+            ("strided Conv/MaxPool/AvgPool1d/2d layer", downsample),
             ("convolution -> pixel shuffle pair", subpixel is not None),
         )
         if on
@@ -372,8 +372,9 @@ def _nothing_converted(
     others = len(plan.skipped) - stride1
     why = f"; skipped {stride1} stride-1 layer(s)" if stride1 else ""
     why += f"; left {others} layer(s) as they are (see the report)" if others else ""
+    what = ", ".join(looked_for[:-1]) + (" or " if len(looked_for) > 1 else "") + looked_for[-1]
     return (
-        f"convert() found no {' or '.join(looked_for)} to convert in {type(model).__name__}{why}; "
+        f"convert() found no {what} to convert in {type(model).__name__}{why}; "
         f"returning the model unchanged"
     )
 
