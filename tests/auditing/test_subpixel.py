@@ -14,6 +14,7 @@ from checkerscope.analysis.score import THRESHOLD
 from checkerscope.auditing import audit
 from checkerscope.auditing.layer_maths import kernel_and_stride, layer_imbalance, layer_reach
 from checkerscope.auditing.subpixel import JoinedSubPixel, join_subpixel_pairs
+from checkerscope.conversion import convert
 from checkerscope.nn import SubPixelConv2d
 
 from .sr_models import AttributeCalls, AudioSubPixel, EDSRLike, PixelShuffle1d, SRGANLike
@@ -96,7 +97,9 @@ def test_joining_keeps_the_function_and_icnr_reset_draws_tied_phases() -> None:
     torch.manual_seed(3)
     model = AudioSubPixel()
     x = torch.randn(2, 1, 64)
-    joined, pairs, notes = join_subpixel_pairs(AudioSubPixel(), icnr=True)
+    joined, pairs, notes = join_subpixel_pairs(AudioSubPixel())
+    assert not joined.up1.icnr  # independent phases: re-initialized as nn.Conv1d does
+    joined.up2.icnr = True
     joined.load_state_dict(
         {
             k.replace("up1.", "up1.conv.").replace("up2.", "up2.conv."): t
@@ -128,3 +131,10 @@ def test_an_unpaired_shuffle_is_listed_with_why() -> None:
     r = audit(Untraceable(), (3, 16, 16), seeds=1)
     assert [layer.kind for layer in r.layers] == ["pixel_shuffle"]
     assert any(n.startswith("<root> (Untraceable) cannot be traced by torch.fx") for n in r.notes)
+
+
+def test_a_model_converted_by_icnr_keeps_icnr_when_the_audit_redraws_it() -> None:
+    torch.manual_seed(4)
+    converted = convert(EDSRLike(), subpixel="icnr")
+    r = audit(converted, (3, 16, 16), seeds=3)
+    assert not r.flagged and r.fix is not None and not r.fix.flagged

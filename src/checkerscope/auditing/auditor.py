@@ -145,7 +145,7 @@ def _audit(
                 f"keep their values: {', '.join(kept[:8])}{' ...' if len(kept) > 8 else ''}"
             )
     # A convolution -> pixel shuffle pair is measured (and blamed) as one layer.
-    joined, _, search_notes = join_subpixel_pairs(copy.deepcopy(work), icnr=False)
+    joined, _, search_notes = join_subpixel_pairs(copy.deepcopy(work))
     original = measure_model(joined, shape, seeds, trained, mode, batch, device)
     if any(layer.kind == "pixel_shuffle" for layer in original.layers):
         notes += search_notes  # why a shuffle was not paired with its convolution

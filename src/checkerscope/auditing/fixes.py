@@ -46,8 +46,8 @@ def fixed_model(
 
     * ``mode="outputs"``: ``convert(model, init=..., subpixel="icnr")`` with ``init="project"``
       when ``trained`` (so the trained weights carry over), else ``"fresh"``; its sub-pixel
-      pairs are joined (:func:`~checkerscope.auditing.subpixel.join_subpixel_pairs`) so that
-      the audit's re-initialization draws them by ICNR, as the fix prescribes.
+      pairs are joined (:func:`~checkerscope.auditing.subpixel.join_subpixel_pairs`): their
+      phases are tied, so the audit's re-initialization draws them by ICNR, as the fix says.
     * ``mode="gradients"``: ``convert(model, transposed=False, downsample=True)``: strided
       convolutions and pools anti-aliased, weights kept.
 
@@ -95,5 +95,4 @@ def fixed_model(
         parts.append(f"{report.count('subpixel')} sub-pixel pair(s) -> ICNR")
         call += ", subpixel='icnr'"
     what = f"convert(model, {call}): {', '.join(parts)}"
-    joined = join_subpixel_pairs(fixed, icnr=not trained)[0]
-    return joined, what, tuple(c.name for c in report.converted), []
+    return join_subpixel_pairs(fixed)[0], what, tuple(c.name for c in report.converted), []

@@ -5,7 +5,8 @@ is all the audit could blame (and none of a hand-written 1-D shuffle). :func:`jo
 puts a :class:`JoinedSubPixel` (the convolution, then the shuffle) in the convolution's place and
 ``nn.Identity`` in the shuffle's, which computes the same function, so the pair is measured as
 one layer under the convolution's name. With ``icnr=True`` its ``reset_parameters()`` draws the
-convolution by ICNR, as the audit's re-initialization of the ICNR fix must.
+convolution by ICNR: the audit re-initializes a pair whose phases are tied (the ICNR fix, or a
+model initialized by ICNR) that way.
 """
 
 from __future__ import annotations
@@ -50,22 +51,39 @@ class JoinedSubPixel(nn.Module):
         return f"scale_factor={self.scale_factor}, icnr={self.icnr}"
 
 
-def join_subpixel_pairs(
-    model: nn.Module, icnr: bool
-) -> tuple[nn.Module, list[SubPixelPair], list[str]]:
+def phases_tied(pair: SubPixelPair) -> bool:
+    """Whether every output channel of ``pair``'s convolution has the same kernel and bias in
+    all its phases, as ICNR leaves them (an independent draw never does).
+
+    Example:
+        >>> pair = SubPixelPair("0", nn.Conv1d(2, 4, 3), "1", nn.Identity(), 2, 1)
+        >>> before = phases_tied(pair)
+        >>> _ = icnr_(pair.conv.weight, 2, pair.conv.bias)
+        >>> before, phases_tied(pair)
+        (False, True)
+    """
+    phases = pair.scale_factor**pair.dims
+    tensors = [t.detach() for t in (pair.conv.weight, pair.conv.bias) if t is not None]
+    grouped = [t.unflatten(0, (-1, phases)) for t in tensors]
+    return all(torch.equal(g, g[:, :1].expand_as(g)) for g in grouped)
+
+
+def join_subpixel_pairs(model: nn.Module) -> tuple[nn.Module, list[SubPixelPair], list[str]]:
     """``model`` (changed in place) with every sub-pixel pair that
     :func:`~checkerscope.conversion.find_subpixel_pairs` finds joined into a
-    :class:`JoinedSubPixel`; returns the new root, the pairs and the search's notes.
+    :class:`JoinedSubPixel`; returns the new root, the pairs and the search's notes. A pair
+    whose phases are tied (:func:`phases_tied`) is re-initialized by ICNR, so that the audit's
+    re-initialization keeps the scheme its weights show.
 
     Example:
         >>> up = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.PixelShuffle(2))
-        >>> joined, pairs, notes = join_subpixel_pairs(up, icnr=False)
-        >>> [type(m).__name__ for m in joined], [p.conv_name for p in pairs]
-        (['JoinedSubPixel', 'Identity'], ['0'])
+        >>> joined, pairs, notes = join_subpixel_pairs(up)
+        >>> [type(m).__name__ for m in joined], joined[0].icnr, [p.conv_name for p in pairs]
+        (['JoinedSubPixel', 'Identity'], False, ['0'])
     """
     pairs, notes = find_subpixel_pairs(model)
     replacements: dict[int, nn.Module] = {}
     for p in pairs:
-        replacements[id(p.conv)] = JoinedSubPixel(p.conv, p.shuffle, p.scale_factor, icnr)
+        replacements[id(p.conv)] = JoinedSubPixel(p.conv, p.shuffle, p.scale_factor, phases_tied(p))
         replacements[id(p.shuffle)] = nn.Identity()
     return replace_modules(model, replacements), pairs, notes
