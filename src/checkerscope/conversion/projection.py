@@ -67,6 +67,11 @@ def operator_bases(
 
     ``t`` (K_old, 1, *S) and ``b`` (K_new, 1, *S) are the responses on the same impulse;
     ``what`` names the old layer in the error raised when their shapes differ.
+
+    Example:
+        >>> t = torch.tensor([[[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]])
+        >>> [m.tolist() for m in operator_bases(t, torch.ones(1, 1, 3), "layer")]
+        [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[1.0, 1.0, 1.0]]]
     """
     if t.shape[2:] != b.shape[2:]:
         raise ValueError(
@@ -143,6 +148,7 @@ def projection_residual(deconv: nn.Module, replacement: nn.Module) -> float:
 
     Example:
         >>> import checkerscope
+        >>> _ = torch.manual_seed(0)  # two random layers are 1.4 to 2.1 apart
         >>> d = torch.nn.ConvTranspose2d(4, 2, 4, 2, 1)
         >>> 0 < projection_residual(d, checkerscope.nn.ResizeConv2d(4, 2)) < 2
         True

@@ -54,7 +54,15 @@ def _where(pair: SubPixelPair) -> str:
 
 
 def check_fixable(pair: SubPixelPair, fix: str) -> None:
-    """Raise a ValueError naming the pair and the attribute that ``fix`` cannot handle."""
+    """Raise a ValueError naming the pair and the attribute that ``fix`` cannot handle.
+
+    Example:
+        >>> pair = SubPixelPair("up", nn.Conv2d(4, 16, 3), "shuffle", nn.PixelShuffle(2), 2, 2)
+        >>> check_fixable(pair, "icnr")  # any padding: ICNR keeps the layer
+        >>> check_fixable(pair, "resize_conv")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: cannot fix sub-pixel pair 'up' -> 'shuffle' by a resize-convolution: ...
+    """
     conv, phases = pair.conv, pair.scale_factor**pair.dims
     if isinstance(conv.weight, nn.parameter.UninitializedParameter):
         raise ValueError(
@@ -135,7 +143,13 @@ def resize_conv_for(
     pair: SubPixelPair, mode: str, kernel_size: tuple[int, ...], padding_mode: str
 ) -> nn.Module:
     """A fresh ``ResizeConvNd`` for ``pair`` (channels, scale, bias, device and dtype as the
-    pair's), in the convolution's training mode."""
+    pair's), in the convolution's training mode.
+
+    Example:
+        >>> pair = SubPixelPair("0", nn.Conv1d(2, 9, 3, padding=1), "1", nn.Identity(), 3, 1)
+        >>> resize_conv_for(pair, "nearest", (3,), "reflect")(torch.randn(1, 2, 5)).shape
+        torch.Size([1, 3, 15])
+    """
     conv = pair.conv
     new = _RESIZE_CONV[pair.dims](
         conv.in_channels,
@@ -195,7 +209,15 @@ def project_subpixel(pair: SubPixelPair, replacement: nn.Module) -> float:
 
 
 def subpixel_residual(pair: SubPixelPair, replacement: nn.Module) -> float:
-    """Relative distance between the interior operators of ``pair`` and of ``replacement``."""
+    """Relative distance between the interior operators of ``pair`` and of ``replacement``
+    (a resize-conv for it), as :func:`project_subpixel` returns it for the fitted one.
+
+    Example:
+        >>> pair = SubPixelPair("0", nn.Conv1d(2, 4, 3, padding=1), "1", nn.Identity(), 2, 1)
+        >>> new = resize_conv_for(pair, "nearest", (3,), "zeros")
+        >>> subpixel_residual(pair, new) > project_subpixel(pair, new)
+        True
+    """
     return relative_residual(
         _phase_rows(pair), new_pairs(replacement), *_subpixel_bases(pair, replacement)
     )

@@ -85,7 +85,14 @@ def check_sizes(
 ) -> None:
     """Raise a ValueError naming the input's shape where the stride-1 maximum (going on
     ``tails`` past the end, :func:`ceil_tails`) would be empty, or too short for the blur's
-    reflect padding."""
+    reflect padding.
+
+    Example:
+        >>> x = torch.zeros(1, 1, 2)
+        >>> check_sizes(x, (3,), (0,), (1,), [0], 3, "zeros")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: input of shape (1, 1, 2) is too small for kernel_size=3, padding=0, ...
+    """
     shape = tuple(x.shape)
     for axis, n in enumerate(x.shape[2:]):
         k, p, d = kernel_size[axis], padding[axis], dilation[axis]
