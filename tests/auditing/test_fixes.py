@@ -1,8 +1,7 @@
-"""The fixes the audit measures: convert() for upsamplers, anti-aliasing for strided convs."""
+"""The fixes the audit measures, all through convert(): resize-convolutions for upsamplers,
+anti-aliasing for strided convolutions and pools."""
 
 from __future__ import annotations
-
-import copy
 
 import pytest
 import torch
@@ -11,7 +10,8 @@ from torch import nn
 from checkerscope.analysis import overlap_summary
 from checkerscope.analysis.score import THRESHOLD
 from checkerscope.auditing import audit
-from checkerscope.auditing.fixes import antialias, fixed_model
+from checkerscope.auditing.fixes import fixed_model
+from checkerscope.conversion import convert
 from checkerscope.models import UNet
 from checkerscope.nn import AntiAliasedConv2d
 
@@ -65,21 +65,12 @@ def test_gradients_of_strided_convs_and_the_antialiased_fix() -> None:
         assert layer.score < 3
 
 
-def test_antialias_keeps_geometry_and_weights() -> None:
-    conv = nn.Conv2d(3, 6, 3, stride=2, padding=1, dilation=1, groups=3, padding_mode="reflect")
-    new, swapped, skipped = antialias(copy.deepcopy(conv))  # the root itself is replaced
-    assert isinstance(new, AntiAliasedConv2d) and swapped == ("",) and skipped == []
-    assert torch.equal(new.conv.weight, conv.weight) and torch.equal(new.conv.bias, conv.bias)
-    x = torch.randn(1, 3, 15, 15)
-    assert new(x).shape == conv(x).shape
-
-
 def test_a_shared_strided_conv_is_swapped_everywhere_by_one_replacement() -> None:
     # Held twice by the root and once by a second parent.
     shared = nn.Conv2d(3, 3, 3, stride=2, padding=1)
     model = nn.Sequential(shared, nn.ReLU(), shared, nn.Sequential(nn.ReLU(), shared))
-    fixed, swapped, skipped = antialias(copy.deepcopy(model))
-    assert swapped == ("0",) and skipped == []
+    fixed, report = convert(model, transposed=False, downsample=True, return_report=True)
+    assert [c.name for c in report.converted] == ["0"] and report.skipped == ()
     assert isinstance(fixed[0], AntiAliasedConv2d) and fixed[2] is fixed[0] is fixed[3][1]
     assert torch.equal(fixed[0].conv.weight, shared.weight)
     r = audit(model, (3, 32, 32), seeds=2, gradients=True)
@@ -97,8 +88,30 @@ def test_what_cannot_be_fixed_is_said() -> None:
         "left strided layer 0 (Conv3d, stride (2, 2, 2)) as it is: no anti-aliased 1-D/2-D "
         "equivalent",
         "left strided layer 1 (Conv2d, stride (1, 2)) as it is: no anti-aliased 1-D/2-D equivalent",
-        "no strided Conv1d/Conv2d to swap for anti-aliased downsampling",
+        "no strided Conv1d/2d, MaxPool1d/2d or AvgPool1d/2d to swap for anti-aliased downsampling",
     ]
     assert fixed_model(nn.Upsample(scale_factor=2), "outputs", trained=True)[3] == [
-        "convert() found no strided ConvTranspose layer to replace"
+        "convert() found no strided ConvTranspose layer or convolution -> pixel shuffle pair "
+        "to replace"
     ]
+
+
+def test_pools_are_anti_aliased_too() -> None:
+    """A classifier-like stack: the gradient audit's fix swaps the strided convolution for
+    AntiAliasedConv2d, the max pool for MaxBlurPool2d and the average pool for a blur-pool,
+    and the input gradient loses its checkerboard."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 8, 3, padding=1),
+        nn.AvgPool2d(2),
+    )
+    r = audit(model, (3, 64, 64), seeds=3, gradients=True)
+    assert r.flagged
+    assert [layer.kind for layer in r.layers] == ["strided_conv", "pool", "pool"]
+    assert r.fix is not None and r.fix.replaced == ("0", "2", "4")
+    assert r.fix.description.startswith("convert(model, transposed=False, downsample=True): 3 ")
+    assert [layer.kind for layer in r.fix.layers] == ["antialiased_conv", "blurpool", "blurpool"]
+    assert not r.fix.flagged and r.fix.score < r.score - 6

@@ -16,7 +16,8 @@ from checkerscope.auditing.layer_maths import (
     layer_overlap_ratio,
     layer_reach,
 )
-from checkerscope.nn import AntiAliasedConv2d, BlurPool2d, SubPixelConv2d
+from checkerscope.conversion import BlurredAvgPool
+from checkerscope.nn import AntiAliasedConv2d, BlurPool2d, MaxBlurPool2d, SubPixelConv2d
 
 
 def strided_net() -> nn.Module:
@@ -67,6 +68,8 @@ def test_a_blur_is_read_as_the_strided_binomial_convolution_it_is() -> None:
         (SubPixelConv2d(2, 2, 5, 3), (4, 4), (12, 12), ((5, 5), (3, 3))),
         (convert(nn.ConvTranspose2d(2, 2, 3, 2, 1)), (4, 4), (7, 7), ((3, 3), (2, 2))),
         (BlurPool2d(2, stride=2, filter_size=5), (8, 8), (4, 4), ((5, 5), (2, 2))),
+        (MaxBlurPool2d(None, (3, 2), stride=2), (9, 9), (4, 4), ((3, 2), (2, 2))),
+        (BlurredAvgPool(2, (2, 3), (2, 3)), (8, 9), (4, 3), ((2, 3), (2, 3))),
         (nn.PixelShuffle(2), (4, 4), (8, 8), (None, (2, 2))),
         (nn.Upsample(size=(6, 9)), (4, 4), (6, 9), (None, None)),
     ],
@@ -83,3 +86,21 @@ def test_reach_and_interior() -> None:
     assert torch.equal(interior(x, reach=2), x[..., 5:35])  # 40 // 8 beats the reach
     assert torch.equal(interior(x, reach=7), x[..., 7:33])
     assert interior(x, reach=30).shape[-1] == 4  # at least 4 are kept
+
+
+def test_max_blur_pool_and_blurred_avg_pool_read_as_their_strided_low_pass() -> None:
+    """MaxBlurPool sends its gradient back through its blur (the stride-1 max only routes
+    it), so it reads as BlurPool; a blurred AvgPool(2) reads as the 4-tap binomial it is."""
+    blur = BlurPool2d(1, stride=2, filter_size=3)
+    max_blur = MaxBlurPool2d(None, 2, stride=2, filter_size=3)
+    assert layer_imbalance(max_blur) == layer_imbalance(blur) == 0.0
+    assert layer_overlap_ratio(max_blur, (8, 8), 1) == layer_overlap_ratio(blur, (8, 8), 1)
+    assert layer_reach(max_blur) == 1 + 2 + 3
+    avg = BlurredAvgPool(2, 2, 2)
+    four = BlurPool2d(1, stride=2, filter_size=4)
+    assert layer_imbalance(avg) == pytest.approx(layer_imbalance(four), abs=1e-12)
+    assert layer_overlap_ratio(avg, (8, 8), 1) == layer_overlap_ratio(four, (8, 8), 1)
+    uneven = BlurredAvgPool(1, 3, 3, filter_size=1)  # a bare box of 3 at stride 3: even
+    assert layer_imbalance(uneven) == pytest.approx(0.0, abs=1e-12)
+    skewed = BlurredAvgPool(1, 1, 2, filter_size=2)  # taps [1/2, 1/2] at stride 2: even too
+    assert layer_imbalance(skewed) == pytest.approx(0.0, abs=1e-12)

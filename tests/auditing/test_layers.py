@@ -7,7 +7,16 @@ from torch import nn
 
 from checkerscope import convert
 from checkerscope.auditing import find_layers, layer_kind
-from checkerscope.nn import AntiAliasedConv2d, BlurPool1d, ResizeConv2d, SubPixelConv2d
+from checkerscope.auditing.subpixel import JoinedSubPixel
+from checkerscope.conversion import BlurredAvgPool
+from checkerscope.nn import (
+    AntiAliasedConv2d,
+    BlurPool1d,
+    MaxBlurPool1d,
+    MaxBlurPool2d,
+    ResizeConv2d,
+    SubPixelConv2d,
+)
 
 
 @pytest.mark.parametrize(
@@ -29,6 +38,11 @@ from checkerscope.nn import AntiAliasedConv2d, BlurPool1d, ResizeConv2d, SubPixe
         (AntiAliasedConv2d(4, 4), "antialiased_conv"),
         (BlurPool1d(4), "blurpool"),
         (BlurPool1d(4, stride=1), None),
+        (MaxBlurPool2d(None), "blurpool"),
+        (MaxBlurPool1d(4, 3, stride=1, padding=1), None),
+        (BlurredAvgPool(2, 2, 2), "blurpool"),
+        (BlurredAvgPool(1, 3, 1, 1), None),
+        (JoinedSubPixel(nn.Conv2d(4, 16, 3, padding=1), nn.PixelShuffle(2), 2, False), "subpixel"),
         (nn.Upsample(scale_factor=2, mode="bilinear"), "upsample_bilinear"),
         (nn.PixelShuffle(2), "pixel_shuffle"),
         (nn.PixelShuffle(1), None),

@@ -33,7 +33,7 @@ def test_cells_are_the_report_numbers_formatted_by_the_metric(dcgan_report) -> N
 
 
 def test_gradients_a_missing_fix_and_no_interval() -> None:
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=(1, 2)), nn.AvgPool2d(2))
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, stride=(1, 2)), nn.AvgPool2d((2, 1)))
     r = audit(model, (3, 16, 16), seeds=1, trained=True, gradients=True)
     assert r.fix is None and r.flagged  # both layers stride, neither can be swapped
     table = layer_table(r)

@@ -81,3 +81,27 @@ class Nested(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.tied(self.seq(x))
         return self.last(self.heads["up"](self.blocks[0](x)))
+
+
+class UNetWithOutputSize(nn.Module):
+    """A U-Net that sizes its upsampling to the skip connection, as U-Nets do for odd inputs:
+    ``self.up(x, output_size=skip.shape[-2:])``. Its encoder halves by a max pool (floor) and a
+    strided convolution, and each decoder stage takes the size of the map it merges with."""
+
+    def __init__(self, kernel_size: int = 2, padding: int = 0) -> None:
+        super().__init__()
+        self.enc = nn.Conv2d(3, 8, 3, padding=1)
+        self.pool = nn.MaxPool2d(2)
+        self.mid = nn.Conv2d(8, 16, 3, padding=1)
+        self.down = nn.Conv2d(16, 16, 3, stride=2, padding=1)
+        self.up_inner = nn.ConvTranspose2d(16, 16, 3, 2, 1, output_padding=1)  # 2L - 1 .. 2L
+        self.up = nn.ConvTranspose2d(16, 8, kernel_size, 2, padding)  # 2L .. 2L + 1
+        self.head = nn.Conv2d(16, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a = torch.relu(self.enc(x))
+        b = torch.relu(self.mid(self.pool(a)))
+        c = torch.relu(self.down(b))
+        b = b + self.up_inner(c, output_size=b.shape[-2:])
+        y = self.up(b, output_size=a.shape[-2:])
+        return self.head(torch.cat([y, a], dim=1))

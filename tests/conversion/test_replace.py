@@ -5,16 +5,18 @@ names what it cannot convert, and gives models that train and keep their output 
 from __future__ import annotations
 
 import re
+import warnings
 
 import pytest
 import torch
 from torch import nn
 
 import checkerscope
+from checkerscope.auditing import audit
 from checkerscope.conversion import ConversionReport, convert
 from checkerscope.models import DCGANGenerator, UNet
 
-from .lifting import Nested, deconvs, lifted_deconv, resize_part
+from .lifting import Nested, UNetWithOutputSize, deconvs, lifted_deconv, resize_part
 
 # --- model surgery ---------------------------------------------------------------------------
 
@@ -311,3 +313,97 @@ def test_stride1_layers_are_skipped_before_they_are_checked() -> None:
     new, report = convert(model, return_report=True)
     assert [c.name for c in report.converted] == ["1"]
     assert new[0] is not model[0] and isinstance(new[0], nn.ConvTranspose2d)
+
+
+# --- models that call their upsamplers with output_size --------------------------------------
+
+
+@pytest.mark.parametrize(("k", "p"), [(2, 0), (4, 1)])
+def test_a_unet_sizing_its_upsampling_to_the_skips_converts_and_runs_at_odd_sizes(k, p) -> None:
+    torch.manual_seed(0)
+    model = UNetWithOutputSize(k, p)
+    for new in (convert(model), convert(model, init="project"), convert(model, downsample=True)):
+        assert deconvs(new) == []
+        for size in [(16, 16), (17, 19), (9, 12), (31, 30), (5, 7)]:
+            x = torch.randn(2, 3, *size)
+            assert new(x).shape == model(x).shape == (2, 3, *size), size
+
+
+def test_the_audit_of_a_unet_with_output_size_measures_its_fix() -> None:
+    """Before: the converted model raised TypeError on output_size, and the audit reported the
+    whole model as failing. Now the fix is measured, at an odd size, and lowers the score."""
+    r = audit(UNetWithOutputSize(), (3, 17, 19), seeds=2)
+    assert r.fix is not None and r.fix.replaced == ("up_inner", "up")
+    assert [layer.kind for layer in r.fix.layers if layer.name.startswith("up")] == [
+        "resize_conv",
+        "resize_conv",
+    ]
+    assert r.fix.score < r.score
+
+
+# --- what convert() cannot do is said -----------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
+def test_a_scripted_or_traced_model_is_refused_with_what_to_do() -> None:
+    model = nn.Sequential(nn.ConvTranspose2d(4, 2, 4, 2, 1), nn.Tanh())
+    x = torch.randn(1, 4, 5, 5)
+    for compiled, kind in [
+        (torch.jit.script(model), "RecursiveScriptModule"),
+        (torch.jit.trace(model, x), "TopLevelTracedModule"),
+    ]:
+        with pytest.raises(
+            ValueError,
+            match=re.escape(
+                f"model is a TorchScript module ({kind}, made by torch.jit.script or "
+                f"torch.jit.trace), whose compiled code cannot have its layers swapped; convert "
+                f"the eager nn.Module first, then script or trace the result"
+            ),
+        ):
+            convert(compiled)
+    # A scripted part of an eager model is left alone and reported.
+    outer = nn.Sequential(torch.jit.script(model), nn.ConvTranspose2d(2, 2, 4, 2, 1))
+    new, report = convert(outer, return_report=True)
+    assert [c.name for c in report.converted] == ["1"]
+    assert report.skipped == (
+        (
+            "0",
+            "a TorchScript module: its layers cannot be swapped (convert the eager module, "
+            "then script or trace it)",
+        ),
+    )
+    assert new(x).shape == outer(x).shape
+
+
+def test_nothing_to_do_is_refused_and_nothing_found_is_said() -> None:
+    model = nn.Sequential(nn.ConvTranspose2d(3, 3, 4, 2, 1))
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "convert() has nothing to do with transposed=False, downsample=False and "
+            "subpixel=None; set at least one"
+        ),
+    ):
+        convert(model, transposed=False)
+    plain = nn.Sequential(nn.Conv2d(3, 3, 3), nn.Conv3d(3, 3, 3, stride=2))
+    with pytest.warns(UserWarning) as caught:
+        convert(plain, downsample=True, subpixel="icnr")
+    assert str(caught[0].message) == (
+        "convert() found no ConvTranspose1d/2d/3d layer, strided Conv/MaxPool/AvgPool1d/2d "
+        "layer or convolution -> pixel shuffle pair to convert in Sequential; left 1 layer(s) "
+        "as they are (see the report); returning the model unchanged"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"subpixel": "pixel"}, "subpixel must be one of 'icnr', 'resize_conv', got 'pixel'"),
+        ({"downsample": 1}, "downsample must be True or False, got 1"),
+        ({"transposed": None}, "transposed must be True or False, got None"),
+    ],
+)
+def test_bad_new_arguments(kwargs, message) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        convert(nn.Sequential(nn.ConvTranspose1d(2, 2, 4, 2, 1)), **kwargs)

@@ -6,8 +6,8 @@ training occurs", in the outputs of a generator "initialized with random weights
 convolutions put them into the gradients a discriminator or classifier sends back. So
 :func:`audit` re-initializes a copy of the model several times, feeds it random inputs, scores
 what comes out (or the input gradient), finds the layers that add the pattern, and measures
-the same model with the article's fix: :func:`checkerscope.convert` for upsamplers,
-anti-aliased downsampling (Zhang 2019) for strided convolutions.
+the same model with the article's fix: :func:`checkerscope.convert` for upsamplers (ICNR for
+sub-pixel pairs), anti-aliased downsampling (Zhang 2019) for strided convolutions and pools.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from checkerscope.analysis.stats import confidence_interval
 from checkerscope.auditing.fixes import fixed_model
 from checkerscope.auditing.measure import kept_parameters, measure_model
 from checkerscope.auditing.report import MODES, AuditReport, Fix
+from checkerscope.auditing.subpixel import join_subpixel_pairs
 
 
 def _input_shape(input_shape: Any) -> tuple[int, ...]:
@@ -72,11 +73,18 @@ def audit(
     the global generator seeded with ``i``. ``model`` itself is never changed, and the global
     random state is left as it was.
 
-    The fix is measured the same way, with the same seeds and inputs: ``convert(model)``
-    (``init="fresh"``, or ``init="project"`` for ``trained=True``, so that the trained
-    weights carry over) for outputs, or every strided Conv1d/Conv2d swapped for an
-    :class:`~checkerscope.nn.AntiAliasedConv2d` of the same geometry (and weights) for
-    gradients. See :class:`AuditReport` and :class:`LayerAudit` for what is reported.
+    A convolution followed by a pixel shuffle (a sub-pixel upsampler, found as
+    :func:`checkerscope.conversion.find_subpixel_pairs` says) is measured as one layer,
+    named after the convolution, of kind ``"subpixel"``.
+
+    The fix is measured the same way, with the same seeds and inputs: for outputs,
+    ``convert(model, subpixel="icnr")`` (``init="fresh"``, or ``init="project"`` for
+    ``trained=True``, so that the trained weights carry over; re-initialization draws the
+    fixed sub-pixel pairs by ICNR); for gradients, ``convert(model, transposed=False,
+    downsample=True)``: every strided Conv1d/2d, MaxPool1d/2d and AvgPool1d/2d swapped for its
+    anti-aliased counterpart of the same geometry and weights (see
+    :mod:`checkerscope.auditing.fixes`). See :class:`AuditReport` and :class:`LayerAudit` for
+    what is reported.
 
     Raises:
         ValueError: for bad arguments, for a model that fails on ``input_shape`` (naming
@@ -136,7 +144,11 @@ def _audit(
                 f"{len(kept)} parameter(s) belong to modules without reset_parameters() and "
                 f"keep their values: {', '.join(kept[:8])}{' ...' if len(kept) > 8 else ''}"
             )
-    original = measure_model(work, shape, seeds, trained, mode, batch, device)
+    # A convolution -> pixel shuffle pair is measured (and blamed) as one layer.
+    joined, _, search_notes = join_subpixel_pairs(copy.deepcopy(work))
+    original = measure_model(joined, shape, seeds, trained, mode, batch, device)
+    if any(layer.kind == "pixel_shuffle" for layer in original.layers):
+        notes += search_notes  # why a shuffle was not paired with its convolution
     if not original.layers:
         notes.append(
             "no upsampling or strided layer found (ConvTranspose, strided Conv or pooling, "

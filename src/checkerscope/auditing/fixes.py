@@ -1,75 +1,55 @@
-"""The article's fixes, as the audit applies them: :func:`checkerscope.convert` for a model's
-upsampling (Odena et al. 2016), anti-aliased downsampling (Zhang 2019) for the strided
-convolutions that put a checkerboard into the gradients it sends back."""
+"""The article's fixes, as the audit applies them, all through :func:`checkerscope.convert`:
+resize-convolutions for transposed convolutions (Odena et al. 2016) and ICNR for sub-pixel
+pairs (Aitken et al. 2017) for a model's outputs; anti-aliased downsampling (Zhang 2019) for the
+strided convolutions and pools that put a checkerboard into the gradients it sends back."""
 
 from __future__ import annotations
 
-import copy
 import warnings
 
 from torch import nn
 
-from checkerscope.auditing.layers import find_layers, layer_kind
-from checkerscope.conversion import convert
-from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d
-from checkerscope.surgery import replace_modules
-
-_ANTIALIASED_OF_DIMS = {1: AntiAliasedConv1d, 2: AntiAliasedConv2d}
+from checkerscope.auditing.subpixel import join_subpixel_pairs
+from checkerscope.conversion import ConversionReport, convert
 
 
-def antialias(model: nn.Module) -> tuple[nn.Module, tuple[str, ...], list[str]]:
-    """Swap every strided Conv1d/Conv2d of ``model`` for an AntiAliasedConv1d/2d with the same
-    channels, kernel, padding, dilation, groups, bias and padding mode (and weights), which
-    gives the same output size for every input size; a convolution shared by several parents
-    is replaced everywhere by one shared replacement. ``model`` is changed in place.
+def _convert(
+    model: nn.Module, **options: object
+) -> tuple[nn.Module | None, ConversionReport | str]:
+    """``convert(model, return_report=True, **options)`` without its warnings, or (None, why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return convert(model, return_report=True, **options)
+    except ValueError as err:
+        return None, f"convert() cannot fix this model: {err}"
 
-    Returns the new root (``model``, or its replacement when ``model`` is itself a strided
-    convolution), the names swapped (a shared layer under its first name), and a description
-    of each strided layer left as it is (3-D, or with unequal strides per axis).
 
-    Example:
-        >>> net = nn.Sequential(nn.Conv2d(3, 8, 3, stride=2), nn.ReLU())
-        >>> fixed, swapped, skipped = antialias(net)
-        >>> type(fixed[0]).__name__, swapped, skipped
-        ('AntiAliasedConv2d', ('0',), [])
-    """
-    replacements: dict[int, nn.Module] = {}
-    swapped, skipped = [], []
-    for name, m in find_layers(model):
-        if layer_kind(m) != "strided_conv":
-            continue
-        dims = len(m.kernel_size)
-        if dims not in _ANTIALIASED_OF_DIMS or len(set(m.stride)) != 1:
-            skipped.append(f"{name} ({type(m).__name__}, stride {m.stride})")
-            continue
-        new = _ANTIALIASED_OF_DIMS[dims](
-            m.in_channels,
-            m.out_channels,
-            m.kernel_size,
-            stride=m.stride[0],
-            padding=m.padding,
-            dilation=m.dilation,
-            groups=m.groups,
-            bias=m.bias is not None,
-            padding_mode=m.padding_mode,
-            device=m.weight.device,
-            dtype=m.weight.dtype,
-        )
-        new.conv.load_state_dict(m.state_dict())
-        new.train(m.training)
-        replacements[id(m)] = new
-        swapped.append(name)
-    return replace_modules(model, replacements), tuple(swapped), skipped
+def _downsampling_notes(model: nn.Module, report: ConversionReport) -> list[str]:
+    notes = []
+    for name, why in report.skipped:
+        m = model.get_submodule(name)
+        if hasattr(m, "stride"):
+            what = f"strided layer {name} ({type(m).__name__}, stride {m.stride})"
+        else:
+            what = f"{name or '<root>'} ({type(m).__name__})"
+        notes.append(f"left {what} as it is: {why}")
+    return notes
 
 
 def fixed_model(
     model: nn.Module, mode: str, trained: bool
 ) -> tuple[nn.Module | None, str, tuple[str, ...], list[str]]:
     """The fix the audit measures for ``model``: ``(fixed copy or None, description, replaced
-    names, notes)``. For ``mode="outputs"``, ``convert(model)`` (``init="project"`` when
-    ``trained``, so the trained weights carry over, else ``"fresh"``); for
-    ``mode="gradients"``, :func:`antialias` of a copy. ``model`` is never changed; where
-    there is nothing to fix, the copy is None and the notes say why.
+    names, notes)``. ``model`` is never changed; where there is nothing to fix, the copy is
+    None and the notes say why.
+
+    * ``mode="outputs"``: ``convert(model, init=..., subpixel="icnr")`` with ``init="project"``
+      when ``trained`` (so the trained weights carry over), else ``"fresh"``; its sub-pixel
+      pairs are joined (:func:`~checkerscope.auditing.subpixel.join_subpixel_pairs`): their
+      phases are tied, so the audit's re-initialization draws them by ICNR, as the fix says.
+    * ``mode="gradients"``: ``convert(model, transposed=False, downsample=True)``: strided
+      convolutions and pools anti-aliased, weights kept.
 
     Example:
         >>> g = nn.Sequential(nn.ConvTranspose2d(4, 4, 4, 2, 1))
@@ -78,28 +58,41 @@ def fixed_model(
         ("convert(model, init='fresh'): 1 ConvTranspose -> ResizeConv (nearest)", ('0',), [])
     """
     if mode == "gradients":
-        fixed, swapped, skipped = antialias(copy.deepcopy(model))
-        notes = [
-            f"left strided layer {s} as it is: no anti-aliased 1-D/2-D equivalent" for s in skipped
-        ]
-        if not swapped:
-            return (
-                None,
-                "",
-                (),
-                [*notes, "no strided Conv1d/Conv2d to swap for anti-aliased downsampling"],
+        fixed, report = _convert(model, transposed=False, downsample=True)
+        if fixed is None:
+            return None, "", (), [report]
+        notes = _downsampling_notes(model, report)
+        if not report.converted:
+            notes.append(
+                "no strided Conv1d/2d, MaxPool1d/2d or AvgPool1d/2d to swap for anti-aliased "
+                "downsampling"
             )
-        what = f"{len(swapped)} strided convolution(s) -> AntiAliasedConv (blur-pool, Zhang 2019)"
-        return fixed, what, swapped, notes
+            return None, "", (), notes
+        what = (
+            f"convert(model, transposed=False, downsample=True): {len(report.converted)} "
+            f"strided layer(s) -> AntiAliasedConv, MaxBlurPool or BlurredAvgPool (blur-pool, "
+            f"Zhang 2019)"
+        )
+        return fixed, what, tuple(c.name for c in report.converted), notes
     init = "project" if trained else "fresh"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            fixed, report = convert(model, init=init, return_report=True)
-    except ValueError as err:
-        return None, "", (), [f"convert() cannot fix this model: {err}"]
+    fixed, report = _convert(model, init=init, subpixel="icnr")
+    if fixed is None:
+        return None, "", (), [report]
     if not report.converted:
-        return None, "", (), ["convert() found no strided ConvTranspose layer to replace"]
-    names = tuple(c.name for c in report.converted)
-    what = f"convert(model, init={init!r}): {len(names)} ConvTranspose -> ResizeConv (nearest)"
-    return fixed, what, names, []
+        return (
+            None,
+            "",
+            (),
+            [
+                "convert() found no strided ConvTranspose layer or convolution -> pixel shuffle "
+                "pair to replace"
+            ],
+        )
+    parts, call = [], f"init={init!r}"
+    if report.count("transposed"):
+        parts.append(f"{report.count('transposed')} ConvTranspose -> ResizeConv (nearest)")
+    if report.count("subpixel"):
+        parts.append(f"{report.count('subpixel')} sub-pixel pair(s) -> ICNR")
+        call += ", subpixel='icnr'"
+    what = f"convert(model, {call}): {', '.join(parts)}"
+    return join_subpixel_pairs(fixed)[0], what, tuple(c.name for c in report.converted), []

@@ -14,16 +14,24 @@ from checkerscope import checks as v
 from checkerscope.analysis import layers as L
 from checkerscope.analysis.imbalance import phase_imbalance
 from checkerscope.analysis.overlap_counts import overlap_summary
-from checkerscope.auditing.layers import ANTIALIASED_CONVS, BLURPOOLS, per_axis
-from checkerscope.conversion import ResizeConvAdapter
-from checkerscope.functional.blurpool import binomial_taps, separable_kernel
+from checkerscope.auditing.layers import (
+    ANTIALIASED_CONVS,
+    BLURPOOLS,
+    MAXBLURPOOLS,
+    SUBPIXELS,
+    per_axis,
+)
+from checkerscope.auditing.subpixel import JoinedSubPixel
+from checkerscope.conversion import BlurredAvgPool, ResizeConvAdapter
+from checkerscope.functional.blurpool import binomial_taps, box_taps
 from checkerscope.nn import SubPixelConv2d
 
 
 def layer_imbalance(m: nn.Module) -> float | None:
     """:func:`~checkerscope.analysis.phase_imbalance` of a layer's weights: of the layer for
-    upsamplers and convolutions, of the strided binomial blur whose transpose sends back the
-    gradient for blur-pool and anti-aliased layers; None for a layer without weights to read.
+    upsamplers and convolutions (of its phase sums for a joined sub-pixel pair), of the strided
+    low-pass filter whose transpose sends back the gradient for blur-pool, max-blur-pool and
+    anti-aliased layers; None for a layer without weights to read.
 
     Example:
         >>> from checkerscope.nn import BlurPool2d
@@ -34,22 +42,68 @@ def layer_imbalance(m: nn.Module) -> float | None:
         m = m.resize
     if any(p.device.type != "cpu" for p in m.parameters()):
         m = copy.deepcopy(m).cpu()  # phase_imbalance does its small sums on the CPU
+    if isinstance(m, JoinedSubPixel):
+        return phase_imbalance(_phase_sums_as_deconv(m)).imbalance
     if isinstance(m, (*L.RESIZE_CONVS, SubPixelConv2d)) or L.is_conv(m) or L.is_transposed_conv(m):
         return phase_imbalance(m).imbalance
     blur = m.blur if isinstance(m, ANTIALIASED_CONVS) else m
-    if isinstance(blur, BLURPOOLS):
+    if isinstance(blur, (*BLURPOOLS, *MAXBLURPOOLS)):
         # The blur sends back its gradient through the transpose of a strided convolution
         # with the binomial taps: phase_imbalance reads that convolution.
-        return phase_imbalance(_blur_as_conv(blur)).imbalance
+        return phase_imbalance(_filter_as_conv(blur.dims, _blur_taps(blur), blur.stride)).imbalance
+    if isinstance(m, BlurredAvgPool):
+        return phase_imbalance(_filter_as_conv(m.dims, _blur_taps(m), m.stride)).imbalance
     return None
 
 
-def _blur_as_conv(blur: nn.Module) -> nn.Module:
-    dims, f = blur.dims, blur.filter_size
-    conv = L.CONVS[dims - 1](1, 1, f, stride=blur.stride, padding=(f - 1) // 2, bias=False)
+def _blur_taps(m: nn.Module) -> list[torch.Tensor]:
+    """Per axis, the 1-D taps of the strided low-pass filter of a blurring layer: the binomial
+    of blur-pool, or for a blurred average pool the binomial convolved with the pool's box."""
+    taps = binomial_taps(m.filter_size, dtype=torch.float64)
+    if not isinstance(m, BlurredAvgPool):
+        return [taps] * m.dims
+    return [
+        torch.nn.functional.conv1d(
+            taps.view(1, 1, -1), box_taps(k, dtype=torch.float64).view(1, 1, -1), padding=k - 1
+        ).flatten()
+        for k in m.kernel_size
+    ]
+
+
+def _filter_as_conv(dims: int, taps: list[torch.Tensor], stride: Any) -> nn.Module:
+    """A single-channel strided ``ConvNd`` (no bias) whose kernel is the outer product of
+    ``taps``, padded by ``(n - 1) // 2`` per axis as the blur pads."""
+    sizes = tuple(len(t) for t in taps)
+    conv = L.CONVS[dims - 1](
+        1, 1, sizes, stride=stride, padding=tuple((n - 1) // 2 for n in sizes), bias=False
+    )
+    kernel = taps[0]
+    for t in taps[1:]:
+        kernel = kernel.unsqueeze(-1) * t
     with torch.no_grad():
-        conv.weight.copy_(separable_kernel(binomial_taps(f, dtype=torch.float64), dims))
+        conv.weight.copy_(kernel)
     return conv
+
+
+def _phase_sums_as_deconv(m: JoinedSubPixel) -> nn.Module:
+    """A ``ConvTranspose`` with stride s and kernel s whose tap at phase q holds the sum of the
+    pair's taps that write phase q: phase_imbalance reads nothing but these sums."""
+    s, d, conv = m.scale_factor, m.dims, m.conv
+    w = conv.weight.detach().to(torch.float64)
+    sums = w.sum(dim=tuple(range(2, w.dim())))  # (C s^d, C_in / groups)
+    g, c_out = conv.groups, conv.out_channels // s**d
+    full = sums.new_zeros(conv.out_channels, conv.in_channels)
+    rows, cols = conv.out_channels // g, conv.in_channels // g
+    for group in range(g):
+        full[group * rows : (group + 1) * rows, group * cols : (group + 1) * cols] = sums[
+            group * rows : (group + 1) * rows
+        ]
+    weight = full.reshape(c_out, *(s,) * d, conv.in_channels).movedim(-1, 0)
+    deconv = L.TRANSPOSED_CONVS[d - 1](conv.in_channels, c_out, s, stride=s, bias=False)
+    deconv = deconv.to(torch.float64)
+    with torch.no_grad():
+        deconv.weight.copy_(weight)
+    return deconv
 
 
 def _transposed_ratio(kernel: Any, stride: Any, dilation: Any, dims: int) -> float:
@@ -76,8 +130,11 @@ def layer_overlap_ratio(m: nn.Module, in_size: tuple[int, ...], in_channels: int
             d = getattr(m, "dilation", 1)
             return _transposed_ratio(m.kernel_size, m.stride, d, dims)
         blur = m.blur if isinstance(m, ANTIALIASED_CONVS) else m
-        if isinstance(blur, BLURPOOLS):
+        if isinstance(blur, (*BLURPOOLS, *MAXBLURPOOLS)):
             return _transposed_ratio(blur.filter_size, blur.stride, 1, dims)
+        if isinstance(m, BlurredAvgPool):
+            spans = tuple(k + m.filter_size - 1 for k in m.kernel_size)
+            return _transposed_ratio(spans, m.stride, 1, dims)
         layer = m.resize if isinstance(m, ResizeConvAdapter) else m
         return overlap_summary(layer, in_size, in_channels=in_channels).ratio
     except ValueError:
@@ -99,12 +156,16 @@ def kernel_and_stride(
     dims = len(in_size)
     if isinstance(m, ResizeConvAdapter):
         m = m.resize
+    if isinstance(m, JoinedSubPixel):
+        return tuple(m.conv.kernel_size), (m.scale_factor,) * dims
     if isinstance(m, (*L.RESIZE_CONVS, SubPixelConv2d)):
         return tuple(m.kernel_size), (m.scale_factor,) * dims
-    if isinstance(m, ANTIALIASED_CONVS):
+    if isinstance(m, (*ANTIALIASED_CONVS, *MAXBLURPOOLS)):
         return tuple(m.kernel_size), (m.stride,) * dims
     if isinstance(m, BLURPOOLS):
         return (m.filter_size,) * dims, (m.stride,) * dims
+    if isinstance(m, BlurredAvgPool):
+        return tuple(m.kernel_size), tuple(m.stride)
     if L.is_conv(m) or L.is_transposed_conv(m) or L.is_pool(m):
         k, st = per_axis(m.kernel_size), per_axis(m.stride)
         return k * (dims // len(k)), st * (dims // len(st))
@@ -123,13 +184,16 @@ def layer_reach(m: nn.Module) -> int:
     """
     if isinstance(m, ResizeConvAdapter):
         m = m.resize
-    if isinstance(m, SubPixelConv2d):
-        return m.scale_factor * max(m.kernel_size)
+    if isinstance(m, SUBPIXELS):
+        kernel = m.conv.kernel_size if isinstance(m, JoinedSubPixel) else m.kernel_size
+        return m.scale_factor * max(kernel)
     k = max(per_axis(getattr(m, "kernel_size", 1)))
     d = max(per_axis(getattr(m, "dilation", 1)))
     s = getattr(m, "stride", None) or getattr(m, "scale_factor", None) or 1
     reach = d * (k - 1) + math.ceil(max(per_axis(s)))
-    return reach + m.blur.filter_size if isinstance(m, ANTIALIASED_CONVS) else reach
+    if isinstance(m, ANTIALIASED_CONVS):
+        return reach + m.blur.filter_size
+    return reach + m.filter_size if isinstance(m, (*MAXBLURPOOLS, BlurredAvgPool)) else reach
 
 
 def interior(x: torch.Tensor, reach: int) -> torch.Tensor:

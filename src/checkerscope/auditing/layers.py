@@ -9,18 +9,23 @@ from typing import Any
 from torch import nn
 
 from checkerscope.analysis import layers as L
-from checkerscope.conversion import ResizeConvAdapter
+from checkerscope.auditing.subpixel import JoinedSubPixel
+from checkerscope.conversion import BlurredAvgPool, ResizeConvAdapter
 from checkerscope.nn import (
     AntiAliasedConv1d,
     AntiAliasedConv2d,
     BlurPool1d,
     BlurPool2d,
+    MaxBlurPool1d,
+    MaxBlurPool2d,
     SubPixelConv2d,
 )
 
 __all__ = [
     "ANTIALIASED_CONVS",
     "BLURPOOLS",
+    "MAXBLURPOOLS",
+    "SUBPIXELS",
     "find_layers",
     "layer_kind",
     "per_axis",
@@ -28,6 +33,8 @@ __all__ = [
 
 ANTIALIASED_CONVS = (AntiAliasedConv1d, AntiAliasedConv2d)
 BLURPOOLS = (BlurPool1d, BlurPool2d)
+MAXBLURPOOLS = (MaxBlurPool1d, MaxBlurPool2d)
+SUBPIXELS = (SubPixelConv2d, JoinedSubPixel)
 
 
 def per_axis(value: Any) -> tuple[int, ...]:
@@ -49,12 +56,12 @@ def layer_kind(m: nn.Module) -> str | None:
     """
     if isinstance(m, (ResizeConvAdapter, *L.RESIZE_CONVS)):
         return "resize_conv"
-    if isinstance(m, SubPixelConv2d):
+    if isinstance(m, SUBPIXELS):
         return "subpixel"
     if isinstance(m, ANTIALIASED_CONVS):
         return "antialiased_conv"
-    if isinstance(m, BLURPOOLS):
-        return "blurpool" if m.stride > 1 else None
+    if isinstance(m, (*BLURPOOLS, *MAXBLURPOOLS, BlurredAvgPool)):
+        return "blurpool" if any(s > 1 for s in per_axis(m.stride)) else None
     if isinstance(m, nn.Upsample):
         return f"upsample_{m.mode}"
     if isinstance(m, nn.PixelShuffle):

@@ -25,7 +25,10 @@ class LayerAudit:
 
     * ``name``: its qualified name as in ``model.named_modules()`` (``""`` for the root).
     * ``kind``: "conv_transpose", "strided_conv", "resize_conv", "subpixel", "upsample_<mode>",
-      "pixel_shuffle", "antialiased_conv", "blurpool" or "pool".
+      "pixel_shuffle", "antialiased_conv", "blurpool" or "pool". A convolution followed by a
+      pixel shuffle is one "subpixel" layer named after the convolution (a shuffle listed as
+      "pixel_shuffle" was not found paired); MaxBlurPool and a blurred average pool are
+      "blurpool"s.
     * ``input_size``, ``output_size``: spatial sizes of its first call.
     * ``kernel_size``, ``stride``: per spatial axis; ``stride`` is the scale factor of an
       upsampler. ``None`` where the layer has no kernel (a resize, a pixel shuffle).

@@ -6,20 +6,23 @@ constant ``c = -s - 2p + d (k - 1) + op + 1``. A resize-conv maps L to ``s L``. 
 ``c == 0`` and the two footprints are aligned the replacement is a bare ``ResizeConvNd``;
 otherwise a :class:`ResizeConvAdapter` returns the window of ``s L + c`` positions of the
 resize-conv's output whose footprints line up with the deconvolution's (extending the
-input by edge replication where that window runs past it), so shapes agree for every L.
+input by edge replication where that window runs past it, :mod:`checkerscope.functional.window`),
+so shapes agree for every L. ``output_size=`` works as the deconvolution's: it picks the output
+padding in ``[0, s)``, which lengthens the window at its end.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from checkerscope import checks as v
 from checkerscope.functional import resize_conv as R
+from checkerscope.functional import window as W
 from checkerscope.nn.resize_conv import ResizeConvNd
 
 
@@ -30,6 +33,9 @@ class ResizeConvAdapter(nn.Module):
     ``resize(x)``'s output (length ``s L``), where positions outside it are computed by
     extending ``x`` by edge replication first. :func:`checkerscope.convert` uses it to match
     the output shape and alignment of a ``ConvTranspose`` whose output is not exactly ``s L``.
+    ``output_padding`` is that layer's: ``forward(x, output_size)`` accepts, as the
+    ``ConvTranspose`` does, sizes ``s L + extra - output_padding + q`` for q in ``[0, s)``, and
+    gives the window of that length from the same start.
 
     Shapes: (N, C_in, *S) -> (N, C_out, *(s S + extra)).
 
@@ -38,72 +44,46 @@ class ResizeConvAdapter(nn.Module):
         >>> rc = checkerscope.nn.ResizeConv2d(8, 4)
         >>> ResizeConvAdapter(rc, offset=(-1, -1), extra=(2, 2))(torch.randn(1, 8, 5, 5)).shape
         torch.Size([1, 4, 12, 12])
+        >>> adapter = ResizeConvAdapter(rc, offset=(0, 0), extra=(-1, -1))
+        >>> adapter(torch.randn(1, 8, 5, 5), output_size=(10, 9)).shape
+        torch.Size([1, 4, 10, 9])
     """
 
     def __init__(
-        self, resize: ResizeConvNd, offset: tuple[int, ...], extra: tuple[int, ...]
+        self,
+        resize: ResizeConvNd,
+        offset: tuple[int, ...],
+        extra: tuple[int, ...],
+        output_padding: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         dims = resize.dims
-        if len(offset) != dims or len(extra) != dims:
+        if output_padding is None:
+            output_padding = (0,) * dims
+        if len(offset) != dims or len(extra) != dims or len(output_padding) != dims:
             raise ValueError(
-                f"offset and extra must have one entry per spatial axis ({dims}), "
-                f"got offset={offset!r}, extra={extra!r}"
+                f"offset, extra and output_padding must have one entry per spatial axis "
+                f"({dims}), got offset={offset!r}, extra={extra!r}, "
+                f"output_padding={output_padding!r}"
             )
         self.resize = resize
         self.offset = tuple(int(a) for a in offset)
         self.extra = tuple(int(c) for c in extra)
+        self.output_padding = tuple(v.nonnegative_int("output_padding", q) for q in output_padding)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, output_size: Sequence[int] | None = None) -> torch.Tensor:
         v.check_input("input", x, dims=self.resize.dims, channels=self.resize.in_channels)
-        s = self.resize.scale_factor
-        padded = pad_for_window(x, s, self.offset, self.extra)
-        return crop_window(self.resize(padded), x, s, self.offset, self.extra)
+        s, extra = self.resize.scale_factor, self.extra
+        if output_size is not None:
+            low = tuple(c - q for c, q in zip(self.extra, self.output_padding, strict=True))
+            extra = W.output_extra(output_size, x, s, low, tuple(c + s - 1 for c in low))
+        return W.resized_window(self.resize, x, s, self.offset, extra)
 
     def extra_repr(self) -> str:
-        return f"offset={self.offset}, extra={self.extra}"
-
-
-def _input_pad(s: int, offset: int, extra: int) -> tuple[int, int]:
-    """Low-resolution pixels to add on each side so that the window
-    ``[offset, offset + s L + extra)`` lies inside the resize-conv's output."""
-    return math.ceil(max(0, -offset) / s), math.ceil(max(0, extra + offset) / s)
-
-
-def pad_for_window(
-    x: torch.Tensor, s: int, offset: tuple[int, ...], extra: tuple[int, ...]
-) -> torch.Tensor:
-    """``x`` (N, C, *S) extended by edge replication so that the window of
-    :class:`ResizeConvAdapter` lies inside its resize-conv's output (by scale ``s``).
-
-    Example:
-        >>> pad_for_window(torch.zeros(1, 1, 5), 2, offset=(-1,), extra=(2,)).shape
-        torch.Size([1, 1, 7])
-    """
-    pads: list[int] = []  # F.pad takes the last axis first
-    for a, c in zip(reversed(offset), reversed(extra), strict=True):
-        pads.extend(_input_pad(s, a, c))
-    return F.pad(x, pads, mode="replicate") if any(pads) else x
-
-
-def crop_window(
-    y: torch.Tensor, x: torch.Tensor, s: int, offset: tuple[int, ...], extra: tuple[int, ...]
-) -> torch.Tensor:
-    """Cut the window ``[offset, offset + s L + extra)`` per axis out of ``y``, the
-    resize-conv's output for ``pad_for_window(x, ...)``: (N, C, *(s S + extra)).
-
-    Example:
-        >>> x = torch.zeros(1, 1, 5)
-        >>> y = torch.zeros(1, 1, 2 * pad_for_window(x, 2, (-1,), (2,)).shape[-1])
-        >>> crop_window(y, x, 2, offset=(-1,), extra=(2,)).shape
-        torch.Size([1, 1, 12])
-    """
-    index: list[slice] = [slice(None), slice(None)]
-    for axis, (a, c) in enumerate(zip(offset, extra, strict=True)):
-        left, _ = _input_pad(s, a, c)
-        start = a + s * left
-        index.append(slice(start, start + s * x.shape[2 + axis] + c))
-    return y[tuple(index)]
+        text = f"offset={self.offset}, extra={self.extra}"
+        return (
+            text + f", output_padding={self.output_padding}" if any(self.output_padding) else text
+        )
 
 
 def _aligned_offset(s: int, p: int, d: int, k_old: int, k_new: int, extra: int) -> int:

@@ -15,39 +15,89 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope.conversion.adapter import crop_window, pad_for_window, resize_conv_and_window
+from checkerscope.conversion.adapter import resize_conv_and_window
 from checkerscope.functional import resize_conv as R
+from checkerscope.functional.window import crop_window, pad_for_window
 
 _CONV_TRANSPOSE = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
-def _impulse_bases(deconv: nn.Module, replacement: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-    """Interior impulse responses, in float64, of both single-channel operators.
+def impulse(dims: int, reach: int, s: int) -> torch.Tensor:
+    """A float64 unit impulse (1, 1, *size) at the centre of a map wide enough that two layers
+    of upsampling factor ``s`` and footprints within ``reach`` pixels respond to it clear of
+    every border.
 
-    Returns ``(T, B)``: row j of ``T`` (K_old, P) is the deconvolution's response to one
-    interior input pixel with a unit kernel at tap j; row j of ``B`` (K_new, P) is the
-    replacement's with a unit kernel at tap j, on the same P output positions. Every channel
-    pair (o, i) of a layer is the same linear function of its taps, so these two matrices
-    describe the whole interior operator: one column of the operator matrix per input pixel.
+    Example:
+        >>> impulse(1, reach=4, s=2).flatten().tolist()
+        [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    """
+    half = reach // s + 2
+    delta = torch.zeros(1, 1, *(2 * half + 1,) * dims, dtype=torch.float64)
+    delta[(0, 0, *(half,) * dims)] = 1.0
+    return delta
+
+
+def resize_conv_responses(replacement: nn.Module, delta: torch.Tensor) -> torch.Tensor:
+    """Row j: the response of ``replacement`` (a ``ResizeConvNd`` or ``ResizeConvAdapter``,
+    single channel, unit kernel at tap j, no bias) to ``delta``, by the reference path:
+    (K_new, 1, *output_size).
+
+    Example:
+        >>> import checkerscope
+        >>> rc = checkerscope.nn.ResizeConv1d(1, 1, kernel_size=3)
+        >>> resize_conv_responses(rc, impulse(1, reach=4, s=2)).shape
+        torch.Size([3, 1, 18])
     """
     resize, offset, extra = resize_conv_and_window(replacement)
+    s, k_new = resize.scale_factor, resize.kernel_size
+    n_new = math.prod(k_new)
+    eye_new = torch.eye(n_new, dtype=torch.float64).reshape(n_new, 1, *k_new)
+    padded = pad_for_window(delta, s, offset, extra)
+    b = R.resize_conv_reference(padded, eye_new, None, s, resize.mode, resize.padding_mode)
+    return crop_window(b, delta, s, offset, extra).transpose(0, 1)
+
+
+def operator_bases(
+    t: torch.Tensor, b: torch.Tensor, what: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(T, B)`` as (K_old, P) and (K_new, P) float64 matrices over the P output positions
+    where either layer responds: row j of each is a layer's response, with a unit kernel at
+    tap j, to one interior input pixel. Every channel pair of a layer is the same linear
+    function of its taps, so the two matrices describe both interior operators.
+
+    ``t`` (K_old, 1, *S) and ``b`` (K_new, 1, *S) are the responses on the same impulse;
+    ``what`` names the old layer in the error raised when their shapes differ.
+
+    Example:
+        >>> t = torch.tensor([[[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]]])
+        >>> [m.tolist() for m in operator_bases(t, torch.ones(1, 1, 3), "layer")]
+        [[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], [[1.0, 1.0, 1.0]]]
+    """
+    if t.shape[2:] != b.shape[2:]:
+        raise ValueError(
+            f"replacement output shape {tuple(b.shape[2:])} differs from the {what}'s "
+            f"{tuple(t.shape[2:])} on an impulse input"
+        )
+    t, b = t.reshape(t.shape[0], -1), b.reshape(b.shape[0], -1)
+    support = (t != 0).any(0) | (b != 0).any(0)  # the other positions add nothing to any norm
+    return t[:, support], b[:, support]
+
+
+def _impulse_bases(deconv: nn.Module, replacement: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`operator_bases` of a deconvolution and its replacement."""
+    resize, offset, extra = resize_conv_and_window(replacement)
     dims, s = resize.dims, resize.scale_factor
-    k_old, k_new = tuple(deconv.kernel_size), resize.kernel_size
+    k_old = tuple(deconv.kernel_size)
     if deconv.stride != (s,) * dims:
         raise ValueError(
             f"replacement scale_factor={s} does not match the deconvolution's "
             f"stride={deconv.stride}"
         )
-    reach = max(k_old) * max(deconv.dilation) + max(k_new) + s
+    reach = max(k_old) * max(deconv.dilation) + max(resize.kernel_size) + s
     reach += max(abs(a) for a in offset) + max(abs(c) for c in extra)
-    half = reach // s + 2  # keeps the response clear of every border
-    size = 2 * half + 1
-    f64 = {"dtype": torch.float64}
-    delta = torch.zeros(1, 1, *(size,) * dims, **f64)
-    delta[(0, 0, *(half,) * dims)] = 1.0
-
+    delta = impulse(dims, reach, s)
     n_old = math.prod(k_old)
-    eye_old = torch.eye(n_old, **f64).reshape(1, n_old, *k_old)
+    eye_old = torch.eye(n_old, dtype=torch.float64).reshape(1, n_old, *k_old)
     t = _CONV_TRANSPOSE[dims](
         delta,
         eye_old,
@@ -56,19 +106,9 @@ def _impulse_bases(deconv: nn.Module, replacement: nn.Module) -> tuple[torch.Ten
         output_padding=deconv.output_padding,
         dilation=deconv.dilation,
     )
-    n_new = math.prod(k_new)
-    eye_new = torch.eye(n_new, **f64).reshape(n_new, 1, *k_new)
-    padded = pad_for_window(delta, s, offset, extra)
-    b = R.resize_conv_reference(padded, eye_new, None, s, resize.mode, resize.padding_mode)
-    b = crop_window(b, delta, s, offset, extra)
-    if t.shape[2:] != b.shape[2:]:
-        raise ValueError(
-            f"replacement output shape {tuple(b.shape[2:])} differs from the deconvolution's "
-            f"{tuple(t.shape[2:])} on a {size}-pixel input"
-        )
-    t, b = t.reshape(n_old, -1), b.reshape(n_new, -1)
-    support = (t != 0).any(0) | (b != 0).any(0)  # the other positions add nothing to any norm
-    return t[:, support], b[:, support]
+    return operator_bases(
+        t.transpose(0, 1), resize_conv_responses(replacement, delta), "deconvolution"
+    )
 
 
 def _pairs(deconv_weight: torch.Tensor) -> torch.Tensor:
@@ -77,10 +117,12 @@ def _pairs(deconv_weight: torch.Tensor) -> torch.Tensor:
     return weight.reshape(*weight.shape[:2], -1).flatten(0, 1)
 
 
-def _relative_residual(
+def relative_residual(
     w_old: torch.Tensor, w_new: torch.Tensor, t: torch.Tensor, b: torch.Tensor
 ) -> float:
-    """``||w_old T - w_new B||_F / ||w_old T||_F`` without forming the (pairs, P) products.
+    """``||w_old T - w_new B||_F / ||w_old T||_F`` without forming the (pairs, P) products:
+    the relative distance of two operators whose channel pairs have taps ``w_old`` (pairs,
+    K_old) and ``w_new`` (pairs, K_new) on the bases of :func:`operator_bases`.
 
     With ``D = [T; -B] = U S V^T``, ``||[w_old, w_new] D||_F = ||[w_old, w_new] U S||_F``: a
     (pairs, K) product, and an exact fit gives a residual at rounding level, not its square
@@ -106,18 +148,34 @@ def projection_residual(deconv: nn.Module, replacement: nn.Module) -> float:
 
     Example:
         >>> import checkerscope
+        >>> _ = torch.manual_seed(0)  # two random layers are 1.4 to 2.1 apart
         >>> d = torch.nn.ConvTranspose2d(4, 2, 4, 2, 1)
         >>> 0 < projection_residual(d, checkerscope.nn.ResizeConv2d(4, 2)) < 2
         True
     """
-    return _relative_residual(
-        _pairs(deconv.weight), _new_pairs(replacement), *_impulse_bases(deconv, replacement)
+    return relative_residual(
+        _pairs(deconv.weight), new_pairs(replacement), *_impulse_bases(deconv, replacement)
     )
 
 
-def _new_pairs(replacement: nn.Module) -> torch.Tensor:
-    """ResizeConv weight (C_out, C_in, *k) as (C_in * C_out, K) float64 rows, in the
-    (input, output) order of :func:`_pairs`."""
+def least_squares(w_old: torch.Tensor, t: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """The taps (pairs, K_new) on basis ``b`` closest to ``w_old`` (pairs, K_old) on basis
+    ``t`` (:func:`operator_bases`): per channel pair ``min_w ||w B - w_old T||``. The normal
+    equations are one K_new x K_new system for every pair, so one solve gives a fixed linear
+    map from old taps to new ones.
+
+    Example:
+        >>> t, b = torch.eye(2, dtype=torch.float64), torch.ones(1, 2, dtype=torch.float64)
+        >>> round(least_squares(torch.tensor([[1.0, 3.0]], dtype=torch.float64), t, b).item(), 9)
+        2.0
+    """
+    to_new = torch.linalg.lstsq(b.T, t.T).solution.T  # (K_old, K_new)
+    return w_old @ to_new
+
+
+def new_pairs(replacement: nn.Module) -> torch.Tensor:
+    """The weight (C_out, C_in, *k) of a replacement's resize-conv as (C_in * C_out, K)
+    float64 rows, in the (input, output) order of a ConvTranspose weight's channel pairs."""
     weight = resize_conv_and_window(replacement)[0].weight.detach().to("cpu", torch.float64)
     return weight.transpose(0, 1).flatten(0, 1).flatten(1)
 
@@ -137,15 +195,26 @@ def project_weights(deconv: nn.Module, replacement: nn.Module) -> float:
         >>> project_weights(d, r) <= projection_residual(d, checkerscope.nn.ResizeConv2d(4, 2))
         True
     """
-    resize = resize_conv_and_window(replacement)[0]
     t, b = _impulse_bases(deconv, replacement)
-    to_new = torch.linalg.lstsq(b.T, t.T).solution.T  # (K_old, K_new)
     w_old = _pairs(deconv.weight)
-    w_new = w_old @ to_new
-    c_in, c_out = deconv.in_channels, deconv.out_channels
-    kernel = w_new.reshape(c_in, c_out, *resize.kernel_size).transpose(0, 1)
+    load_pairs(replacement, least_squares(w_old, t, b), deconv.bias)
+    return relative_residual(w_old, new_pairs(replacement), t, b)
+
+
+def load_pairs(replacement: nn.Module, w_new: torch.Tensor, bias: torch.Tensor | None) -> None:
+    """Set a replacement's resize-conv weight from rows ``w_new`` (C_in * C_out, K) in the order
+    of :func:`new_pairs`, and its bias (if it has one) to ``bias``.
+
+    Example:
+        >>> import checkerscope
+        >>> rc = checkerscope.nn.ResizeConv1d(2, 1, kernel_size=1)
+        >>> load_pairs(rc, torch.tensor([[1.0], [2.0]]), torch.tensor([0.5]))
+        >>> rc.weight.flatten().tolist(), rc.bias.tolist()
+        ([1.0, 2.0], [0.5])
+    """
+    resize = resize_conv_and_window(replacement)[0]
+    kernel = w_new.reshape(resize.in_channels, resize.out_channels, *resize.kernel_size)
     with torch.no_grad():
-        resize.weight.copy_(kernel)
-        if resize.bias is not None:
-            resize.bias.copy_(deconv.bias)
-    return _relative_residual(w_old, _new_pairs(replacement), t, b)
+        resize.weight.copy_(kernel.transpose(0, 1))
+        if resize.bias is not None and bias is not None:
+            resize.bias.copy_(bias)

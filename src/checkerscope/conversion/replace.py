@@ -1,16 +1,20 @@
-"""Replace every transposed convolution in a model by a resize-convolution of the same shape.
+"""Replace the layers of a model that make checkerboards by ones that do not, keeping shapes.
 
 Odena, Dumoulin & Olah (2016), "Deconvolution and Checkerboard Artifacts": swapping the
 deconvolutions of a generator for nearest-neighbour resize followed by a convolution removes
 its checkerboard artifacts. :func:`convert` makes that swap on an existing model, keeping
 every output shape (:mod:`~checkerscope.conversion.adapter`); ``init="project"`` also carries
-trained weights over by least squares (:mod:`~checkerscope.conversion.projection`).
+trained weights over by least squares (:mod:`~checkerscope.conversion.projection`). On request
+it also anti-aliases the downsampling layers (Zhang 2019,
+:mod:`~checkerscope.conversion.downsample`) and fixes sub-pixel upsamplers (Aitken et al. 2017,
+:mod:`~checkerscope.conversion.subpixel`).
 """
 
 from __future__ import annotations
 
 import copy
 import warnings
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -22,8 +26,18 @@ from checkerscope.conversion.adapter import (
     matching_window,
     resize_conv_and_window,
 )
+from checkerscope.conversion.downsample import downsampling_replacement, is_strided_downsampler
 from checkerscope.conversion.projection import project_weights, projection_residual
 from checkerscope.conversion.report import ConversionReport, ConvertedLayer
+from checkerscope.conversion.subpixel import (
+    SUBPIXEL_FIXES,
+    apply_icnr,
+    check_fixable,
+    project_subpixel,
+    resize_conv_for,
+    subpixel_residual,
+)
+from checkerscope.conversion.subpixel_pairs import SubPixelPair, find_subpixel_pairs
 from checkerscope.functional import resize_conv as R
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
 from checkerscope.surgery import find_modules, replace_modules
@@ -32,6 +46,15 @@ INITS = ("fresh", "project")
 """What ``convert(init=...)`` accepts: a fresh initialization, or the least-squares projection."""
 
 _RESIZE_CONV = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
+
+STRIDE1_SKIP = "stride 1 (even overlap; include_stride1=True converts it)"
+"""Why a stride-1 ``ConvTranspose`` is left as it is (see :func:`convert`)."""
+
+SCRIPTED_SKIP = (
+    "a TorchScript module: its layers cannot be swapped (convert the eager module, then script "
+    "or trace it)"
+)
+"""Why a scripted or traced submodule is left as it is."""
 
 
 def _check_convertible(name: str, m: nn.Module) -> None:
@@ -84,7 +107,119 @@ def _replacement(
     offset, extra = matching_window(deconv, k_new)
     if not any(extra) and not any(offset):
         return resize
-    return ResizeConvAdapter(resize, offset, extra)
+    return ResizeConvAdapter(resize, offset, extra, tuple(deconv.output_padding))
+
+
+@dataclass
+class _Plan:
+    """Everything convert() will do, gathered before anything is changed."""
+
+    replacements: dict[int, nn.Module] = field(default_factory=dict)
+    converted: list[ConvertedLayer] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    icnr: list[SubPixelPair] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan_transposed(
+    model: nn.Module,
+    plan: _Plan,
+    mode: str,
+    init: str,
+    kernel_size: int | tuple[int, ...] | None,
+    padding_mode: str,
+    include_stride1: bool,
+) -> None:
+    for name, m in find_modules(model, is_transposed_conv):
+        if set(m.stride) == {1} and not include_stride1:
+            plan.skipped.append((name, STRIDE1_SKIP))
+            continue
+        _check_convertible(name, m)
+        new = _replacement(m, mode, kernel_size, padding_mode, name)
+        new.train(m.training)
+        if init == "project":
+            new.projection_residual = project_weights(m, new)
+            residual = new.projection_residual
+        else:
+            residual = projection_residual(m, new)
+        for p_old, p_new in zip(_params(m), _params(resize_conv_and_window(new)[0]), strict=True):
+            p_new.requires_grad_(p_old.requires_grad)
+        plan.replacements[id(m)] = new
+        plan.converted.append(ConvertedLayer(name, _short_repr(m), _short_repr(new), residual))
+
+
+def _plan_downsampling(model: nn.Module, plan: _Plan) -> None:
+    for name, m in find_modules(model, is_strided_downsampler):
+        new = downsampling_replacement(name, m)
+        if isinstance(new, str):
+            plan.skipped.append((name, new))
+            continue
+        plan.replacements[id(m)] = new
+        plan.converted.append(
+            ConvertedLayer(name, _short_repr(m), _short_repr(new), None, "downsample")
+        )
+
+
+def _plan_subpixel(
+    model: nn.Module,
+    plan: _Plan,
+    fix: str,
+    mode: str,
+    init: str,
+    kernel_size: int | tuple[int, ...] | None,
+    padding_mode: str,
+) -> None:
+    pairs, notes = find_subpixel_pairs(model)
+    plan.notes.extend(notes)
+    for pair in pairs:
+        check_fixable(pair, fix)
+    for pair in pairs:
+        original = f"{_short_repr(pair.conv)} + {_short_repr(pair.shuffle)}"
+        if fix == "icnr":
+            plan.icnr.append(pair)
+            continue
+        k_new = pair.conv.kernel_size if kernel_size is None else kernel_size
+        try:
+            k_new = v.ntuple("kernel_size", k_new, pair.dims)
+        except ValueError as err:
+            raise ValueError(f"cannot convert layer {pair.conv_name!r}: {err}") from None
+        new = resize_conv_for(pair, mode, k_new, padding_mode)
+        if init == "project":
+            new.projection_residual = project_subpixel(pair, new)
+            residual = new.projection_residual
+        else:
+            residual = subpixel_residual(pair, new)
+        plan.replacements[id(pair.conv)] = new
+        plan.replacements[id(pair.shuffle)] = nn.Identity()
+        replacement = f"{_short_repr(new)} + Identity()"
+        plan.converted.append(
+            ConvertedLayer(pair.conv_name, original, replacement, residual, "subpixel")
+        )
+
+
+def _apply_icnr(plan: _Plan, init: str) -> None:
+    for pair in plan.icnr:
+        residual = apply_icnr(pair, init)
+        original = f"{_short_repr(pair.conv)} + {_short_repr(pair.shuffle)}"
+        what = "ICNR" if init == "fresh" else "ICNR projection"
+        plan.converted.append(
+            ConvertedLayer(pair.conv_name, original, f"the same, {what}", residual, "subpixel")
+        )
+
+
+def _scripted(model: nn.Module, plan: _Plan) -> None:
+    if isinstance(model, torch.jit.ScriptModule):
+        raise ValueError(
+            f"model is a TorchScript module ({type(model).__name__}, made by torch.jit.script "
+            f"or torch.jit.trace), whose compiled code cannot have its layers swapped; convert "
+            f"the eager nn.Module first, then script or trace the result"
+        )
+    outer: list[str] = []
+    for name, m in model.named_modules():
+        inside = any(name.startswith(f"{o}.") for o in outer)
+        if isinstance(m, torch.jit.ScriptModule) and not inside:
+            outer.append(name)
+            plan.skipped.append((name, SCRIPTED_SKIP))
 
 
 def convert(
@@ -97,16 +232,22 @@ def convert(
     padding_mode: str = "reflect",
     include_stride1: bool = False,
     return_report: bool = False,
+    transposed: bool = True,
+    downsample: bool = False,
+    subpixel: str | None = None,
 ) -> nn.Module | tuple[nn.Module, ConversionReport]:
-    """Replace every ``ConvTranspose1d/2d/3d`` of ``model`` by a resize-convolution.
+    """Replace the layers of ``model`` that make checkerboards: every ``ConvTranspose1d/2d/3d``
+    by a resize-convolution and, on request, strided downsampling layers by anti-aliased ones
+    and sub-pixel upsamplers by checkerboard-free ones.
 
-    Each replacement has the same in/out channels, bias presence, dtype and device, upsamples
-    by the layer's stride, and gives the same output shape as the layer it replaces for every
-    input size (stride, padding, output_padding and dilation are all accounted for: see the
-    docstring of :mod:`checkerscope.conversion.adapter`). Layers are found and swapped by
-    :mod:`checkerscope.surgery`, so nesting in ``Sequential``, ``ModuleList``, ``ModuleDict``
-    or attributes works, and a layer shared by several parents (or listed twice) is replaced
-    by one shared replacement.
+    Each ``ConvTranspose`` replacement has the same in/out channels, bias presence, dtype and
+    device, upsamples by the layer's stride, and gives the same output shape as the layer it
+    replaces for every input size (stride, padding, output_padding and dilation are all
+    accounted for: see the docstring of :mod:`checkerscope.conversion.adapter`), also when the
+    model calls it with ``output_size=`` (as U-Nets do to match a skip connection). Layers are
+    found and swapped by :mod:`checkerscope.surgery`, so nesting in ``Sequential``,
+    ``ModuleList``, ``ModuleDict`` or attributes works, and a layer shared by several parents
+    (or listed twice) is replaced by one shared replacement.
 
     Stride-1 ``ConvTranspose`` layers are left alone unless ``include_stride1=True``: their
     overlap is even, so they are not checkerboard-making upsamplers (the article calls them
@@ -114,30 +255,45 @@ def convert(
     which cannot paint a 4x4 map from a 1x1 latent as a DCGAN's first layer does.
 
     Args:
-        model: the model (or a single ``ConvTranspose`` layer, which is then returned replaced).
-        mode: interpolation of the new layers, ``"nearest"`` (the article's choice) or
-            ``"bilinear"``.
+        model: the model (or a single layer, which is then returned replaced).
+        mode: interpolation of the new resize-convolutions, ``"nearest"`` (the article's
+            choice) or ``"bilinear"``.
         init: ``"fresh"`` gives the new layers ``nn.ConvNd``'s own initialization.
             ``"project"`` sets each new kernel by least squares so that its interior operator
             is as close as possible (Frobenius norm, over all channel pairs) to the replaced
             layer's, and copies the bias: a start for fine-tuning a trained model. The relative
             residual ``||A_new - A_old|| / ||A_old||`` is stored on each replacement as
             ``projection_residual`` (0: the deconvolution was already a resize-conv).
+            For sub-pixel pairs see ``subpixel``; downsampling swaps always keep the weights.
         inplace: ``False`` converts a deep copy; ``True`` swaps layers inside ``model`` and
             returns it.
-        kernel_size: kernel of the new layers; ``None`` uses each replaced layer's kernel size.
-        padding_mode: border handling of the new layers: "reflect", "replicate" or "zeros".
-            A ``ConvTranspose`` implies zeros, so with ``init="project"`` "zeros" keeps the
-            border response too; "reflect" (the article's advice, and the default) changes it,
-            which matters on small maps (a DCGAN's 4x4 stage is all border).
+        kernel_size: kernel of the new resize-convolutions; ``None`` uses each replaced
+            layer's kernel size.
+        padding_mode: border handling of the new resize-convolutions: "reflect", "replicate"
+            or "zeros". A ``ConvTranspose`` implies zeros, so with ``init="project"`` "zeros"
+            keeps the border response too; "reflect" (the article's advice, and the default)
+            changes it, which matters on small maps (a DCGAN's 4x4 stage is all border).
         include_stride1: also convert stride-1 ``ConvTranspose`` layers (into scale-1
             resize-convs, i.e. convolutions with matched output shape).
         return_report: also return a :class:`ConversionReport` (converted and skipped layers,
             each converted layer's relative operator residual, for either ``init``).
+        transposed: replace ``ConvTranspose`` layers (the default); ``False`` leaves them.
+        downsample: also swap strided ``Conv1d/2d`` for ``AntiAliasedConv1d/2d``,
+            ``MaxPool1d/2d`` for ``MaxBlurPool1d/2d`` and strided ``AvgPool1d/2d`` for a
+            blur-pool (Zhang 2019), keeping weights and every output shape; 3-D layers,
+            strides that differ between axes and max pools that return indices are left as
+            they are (see :mod:`checkerscope.conversion.downsample`).
+        subpixel: also fix convolution -> pixel shuffle pairs (found as
+            :mod:`checkerscope.conversion.subpixel_pairs` says): ``"icnr"`` ties their phases
+            by ICNR, re-drawn (``init="fresh"``) or projected from the trained weights
+            (``init="project"``), keeping the model's structure; ``"resize_conv"`` replaces
+            each pair by a resize-convolution (the shuffle becomes ``nn.Identity``). ``None``
+            (the default) leaves them alone.
 
     Raises:
         ValueError: naming the layer and attribute, for a layer it cannot convert: groups != 1,
             strides that differ between axes, padding_mode other than zeros, lazy parameters;
+            for a TorchScript model (script or trace the converted eager model instead);
             or for a bad argument.
 
     A model without a convertible layer is returned (copied unless ``inplace``) unchanged,
@@ -149,6 +305,9 @@ def convert(
         >>> new = convert(g)
         >>> type(new[0]).__name__, new(torch.randn(1, 8, 5, 5)).shape
         ('ResizeConv2d', torch.Size([1, 4, 10, 10]))
+        >>> d = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.MaxPool2d(2))
+        >>> [type(m).__name__ for m in convert(d, transposed=False, downsample=True)]
+        ['AntiAliasedConv2d', 'MaxBlurPool2d']
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -159,43 +318,65 @@ def convert(
         kernel_size = tuple(v.positive_int("kernel_size", k) for k in kernel_size)
     elif kernel_size is not None:
         v.positive_int("kernel_size", kernel_size)
-    if not isinstance(inplace, bool):
-        raise ValueError(f"inplace must be True or False, got {inplace!r}")
+    for name, flag in (
+        ("inplace", inplace),
+        ("transposed", transposed),
+        ("downsample", downsample),
+    ):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if subpixel is not None:
+        v.one_of("subpixel", subpixel, SUBPIXEL_FIXES)
+    if not (transposed or downsample or subpixel):
+        raise ValueError(
+            "convert() has nothing to do with transposed=False, downsample=False and "
+            "subpixel=None; set at least one"
+        )
+    plan = _Plan()
+    _scripted(model, plan)
 
     if not inplace:
         model = copy.deepcopy(model)
 
     # Build every replacement before swapping any, so that an error leaves the model intact.
-    replacements: dict[int, nn.Module] = {}
-    converted: list[ConvertedLayer] = []
-    skipped: list[tuple[str, str]] = []
-    for name, m in find_modules(model, is_transposed_conv):
-        if set(m.stride) == {1} and not include_stride1:
-            skipped.append((name, "stride 1 (even overlap; include_stride1=True converts it)"))
-            continue
-        _check_convertible(name, m)
-        new = _replacement(m, mode, kernel_size, padding_mode, name)
-        new.train(m.training)
-        if init == "project":
-            new.projection_residual = project_weights(m, new)
-            residual = new.projection_residual
-        else:
-            residual = projection_residual(m, new)
-        for p_old, p_new in zip(_params(m), _params(resize_conv_and_window(new)[0]), strict=True):
-            p_new.requires_grad_(p_old.requires_grad)
-        replacements[id(m)] = new
-        converted.append(ConvertedLayer(name, _short_repr(m), _short_repr(new), residual))
-    root = replace_modules(model, replacements)
+    if transposed:
+        _plan_transposed(model, plan, mode, init, kernel_size, padding_mode, include_stride1)
+    if downsample:
+        _plan_downsampling(model, plan)
+    if subpixel is not None:
+        _plan_subpixel(model, plan, subpixel, mode, init, kernel_size, padding_mode)
+    _apply_icnr(plan, init)
+    root = replace_modules(model, plan.replacements)
 
-    report = ConversionReport(tuple(converted), tuple(skipped))
-    if not converted:
-        why = f"; skipped {len(skipped)} stride-1 layer(s)" if skipped else ""
+    report = ConversionReport(tuple(plan.converted), tuple(plan.skipped), tuple(plan.notes))
+    if not plan.converted:
         warnings.warn(
-            f"convert() found no ConvTranspose1d/2d/3d layer to convert in "
-            f"{type(model).__name__}{why}; returning the model unchanged",
-            stacklevel=2,
+            _nothing_converted(model, plan, transposed, downsample, subpixel), stacklevel=2
         )
     return (root, report) if return_report else root
+
+
+def _nothing_converted(
+    model: nn.Module, plan: _Plan, transposed: bool, downsample: bool, subpixel: str | None
+) -> str:
+    looked_for = [
+        what
+        for what, on in (
+            ("ConvTranspose1d/2d/3d layer", transposed),
+            ("strided Conv/MaxPool/AvgPool1d/2d layer", downsample),
+            ("convolution -> pixel shuffle pair", subpixel is not None),
+        )
+        if on
+    ]
+    stride1 = sum(why == STRIDE1_SKIP for _, why in plan.skipped)
+    others = len(plan.skipped) - stride1
+    why = f"; skipped {stride1} stride-1 layer(s)" if stride1 else ""
+    why += f"; left {others} layer(s) as they are (see the report)" if others else ""
+    what = ", ".join(looked_for[:-1]) + (" or " if len(looked_for) > 1 else "") + looked_for[-1]
+    return (
+        f"convert() found no {what} to convert in {type(model).__name__}{why}; "
+        f"returning the model unchanged"
+    )
 
 
 def _params(m: nn.Module) -> list[torch.Tensor]:

@@ -6,12 +6,14 @@ Odena, Dumoulin & Olah (2016), "Deconvolution and Checkerboard Artifacts".
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from checkerscope import checks as v
 from checkerscope.functional import resize_conv as R
+from checkerscope.functional import window as W
 
 
 class ResizeConvNd(nn.Module):
@@ -64,8 +66,15 @@ class ResizeConvNd(nn.Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             nn.init.uniform_(self.bias, -bound, bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, output_size: Sequence[int] | None = None) -> torch.Tensor:
+        """(N, C_in, *S) -> (N, C_out, *(s S)); ``output_size`` (as ``ConvTransposeNd``'s, each
+        within ``s L +- (s - 1)``) takes the first ``output_size`` samples of the output of ``x``
+        extended at the end by edge replication (:mod:`checkerscope.functional.window`)."""
         v.check_input("input", x, dims=self.dims, channels=self.in_channels)
+        if output_size is not None:
+            s, zero = self.scale_factor, (0,) * self.dims
+            extra = W.output_extra(output_size, x, s, (1 - s,) * self.dims, (s - 1,) * self.dims)
+            return W.resized_window(self.forward, x, s, zero, extra)
         return R.resize_conv(
             x, self.weight, self.bias, self.scale_factor, self.mode, self.padding_mode, self.impl
         )
