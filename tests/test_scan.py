@@ -89,8 +89,11 @@ def run(*args: str) -> object:
 def test_exit_codes(folder: Path, tmp_path: Path) -> None:
     assert run(str(folder / "clean.png"), str(folder / "sub" / "photo.webp")).exit_code == 0
     assert run(str(folder), "--workers", "1").exit_code == 1
-    assert run(str(folder), "--threshold", "100").exit_code == 0
-    assert run(str(folder / "corrupt.png")).exit_code == 0  # errors are listed, not failures
+    assert run(str(folder / "sub")).exit_code == 1  # checker.png
+    assert run(str(folder / "sub"), "--threshold", "100").exit_code == 0
+    assert run(str(folder), "--threshold", "100").exit_code == 2  # nothing flagged, 4 errors
+    # Errors are listed, and a scan that could not read every file does not pass: 2.
+    assert run(str(folder / "corrupt.png")).exit_code == 2
     assert run(str(tmp_path / "missing")).exit_code == 2
     assert run(str(folder), "--workers", "0").exit_code == 2
     assert run(str(folder), "--json", "-", "--csv", "-").exit_code == 2
@@ -177,7 +180,7 @@ def test_summary_keeps_the_worst_and_counts(scores: list[float | None], top: int
     assert summary.scanned == len(scores) and summary.failed == len(scores) - len(valid)
     assert len(summary.errors) == min(3, summary.failed)
     assert summary.flagged == sum(s > 12.0 for s in valid)
-    assert summary.exit_code == (1 if summary.flagged else 0)
+    assert summary.exit_code == (1 if summary.flagged else 2 if summary.failed else 0)
 
 
 @pytest.mark.slow

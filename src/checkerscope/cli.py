@@ -1,8 +1,17 @@
-"""The ``checkerscope`` command line: parse, call the library, print. Nothing else lives here."""
+"""The ``checkerscope`` command line: parse, call the library, print. Nothing else lives here.
+
+Every command runs under :func:`~checkerscope.terminal.one_line_errors`, so the exit statuses
+are the same everywhere (see :mod:`checkerscope.terminal`): 0 ran and found nothing, 1 flagged
+and nothing else, 2 any failure that is not a finding (one line, no traceback), 128 + N when
+stopped by signal N. Names that come from files and models are printed as text, never markup.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,6 +20,15 @@ import typer
 from checkerscope.experiments.config import SCALES
 from checkerscope.report.schema import RESULTS_FILE
 from checkerscope.scan import MAX_PIXELS
+from checkerscope.terminal import (
+    EXIT_CLEAN,
+    EXIT_ERROR,
+    EXIT_FLAGGED,
+    Stop,
+    fail,
+    one_line_errors,
+    printable,
+)
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -18,13 +36,13 @@ app = typer.Typer(
     help="Find, explain and remove checkerboard artifacts in neural networks.",
 )
 
-
 @app.callback()
 def main() -> None:
     """checkerscope: find, explain and remove checkerboard artifacts."""
 
 
 @app.command()
+@one_line_errors
 def version() -> None:
     """Print the installed version of checkerscope and torch."""
     import torch
@@ -34,7 +52,16 @@ def version() -> None:
     typer.echo(f"checkerscope {__version__} (torch {torch.__version__})")
 
 
+OVERLAP_MAX_DIMS = 8
+"""``overlap --dims`` above this is refused (the ratio is a product over axes)."""
+OVERLAP_MAX_LAYERS = 64
+"""``overlap --layers`` above this is refused (strided stacks meet the period limit sooner)."""
+OVERLAP_MAX_PLOTTED = 2048
+"""``overlap --plot`` draws at most this many outputs per axis (its 2-D map is their square)."""
+
+
 @app.command()
+@one_line_errors
 def overlap(
     kernel: int = typer.Option(..., help="Kernel size of each transposed convolution."),
     stride: int = typer.Option(..., help="Stride of each transposed convolution."),
@@ -46,20 +73,29 @@ def overlap(
     """Print the interior overlap pattern of stacked transposed convolutions and its unevenness."""
     from checkerscope.analysis import overlap as counts
     from checkerscope.analysis import overlap_summary
+    from checkerscope.files import check_output_file
 
+    limits = (("dims", dims, OVERLAP_MAX_DIMS), ("layers", layers, OVERLAP_MAX_LAYERS))
+    for name, value, most in limits:
+        if value > most:
+            raise ValueError(f"{name} must be at most {most}, got {value}")
+    if dims < 1:
+        raise ValueError(f"dims must be a positive integer, got {dims}")
     specs = [(kernel, stride)] * layers if layers > 0 else []
-    try:
-        if dims < 1:
-            raise ValueError(f"dims must be a positive integer, got {dims}")
-        summary = overlap_summary(specs, (1,) * dims)
-        if plot is not None:
-            from checkerscope.report.figures.overlap import overlap_figure
+    if plot is not None:
+        check_output_file("--plot", plot)
+    summary = overlap_summary(specs, (1,) * dims)  # refuses periods too long to compute
+    if plot is not None:
+        from checkerscope.report.figures.overlap import overlap_figure
 
-            title = f"{layers} x (kernel {kernel}, stride {stride})"
-            fig = overlap_figure(counts(specs, size), counts(specs, (size, size)), title)
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(code=2) from err
+        line = counts(specs, size)
+        if line.numel() > OVERLAP_MAX_PLOTTED:
+            raise ValueError(
+                f"--plot draws at most {OVERLAP_MAX_PLOTTED} outputs per axis, and this stack "
+                f"gives {line.numel()} for --size {size}: lower --size or --layers"
+            )
+        title = f"{layers} x (kernel {kernel}, stride {stride})"
+        fig = overlap_figure(line, counts(specs, (size, size)), title)
     axis = summary.axes[0]
     typer.echo(f"stack: {layers} x (kernel {kernel}, stride {stride})")
     typer.echo(f"interior pattern (1-D, period {axis.period}): {' '.join(map(str, axis.pattern))}")
@@ -71,10 +107,11 @@ def overlap(
     typer.echo(f"periods that carry unevenness: {uneven}")
     if plot is not None:
         fig.savefig(plot, dpi=120)
-        typer.echo(f"wrote {plot}")
+        typer.echo(f"wrote {printable(plot)}")
 
 
 @app.command()
+@one_line_errors
 def scan(
     paths: Annotated[
         list[Path], typer.Argument(exists=True, help="Image files, or folders to search.")
@@ -83,7 +120,10 @@ def scan(
         None, help="Flag scores above this many dB (default: 12, set by the score's validation)."
     ),
     workers: int | None = typer.Option(
-        None, min=1, help="Processes that decode and score (default: min(4, CPUs))."
+        None,
+        min=1,
+        help="Processes that decode and score (default: min(4, CPUs); never more than the "
+        "CPUs or the files).",
     ),
     json_out: Annotated[
         Path | None,
@@ -99,44 +139,51 @@ def scan(
 ) -> None:
     """Score every image (PNG, JPEG, WebP, TIFF, BMP) for checkerboard artifacts.
 
-    Exit status: 0 if none scored above the threshold, 1 if some did, 2 on a usage error.
-    Files that cannot be decoded are listed as errors and do not change the status.
+    Exit status: 0 if every file was scored and none above the threshold, 1 if some scored
+    above it, 2 if none did but some file or folder could not be read (listed as errors), or
+    on a usage error; 128 + N when stopped by signal N, the rows written so far complete.
     """
-    import contextlib
-    import sys
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
+    from rich.text import Text
 
     from checkerscope import scan as scanning
     from checkerscope.analysis.score import THRESHOLD
     from checkerscope.images import iter_image_files
 
-    threshold = THRESHOLD if threshold is None else threshold
+    threshold = scanning.finite_threshold(THRESHOLD if threshold is None else threshold)
     if str(json_out) == "-" and str(csv_out) == "-":
-        typer.echo("Error: only one of --json and --csv can write to stdout", err=True)
-        raise typer.Exit(code=2)
+        fail("only one of --json and --csv can write to stdout")
+    streams = (("--json", json_out, "json"), ("--csv", csv_out, "csv"))
+    scanning.check_outputs(paths, {name: out for name, out, _ in streams})
     console = Console(stderr="-" in (str(json_out), str(csv_out)))
     summary = scanning.ScanSummary(threshold, top)
-    total = sum(1 for _ in iter_image_files(paths))
     with contextlib.ExitStack() as stack:
         writers = []
-        for out, fmt in ((json_out, "json"), (csv_out, "csv")):
+        for name, out, fmt in streams:
             if out is not None:
-                stream = (
-                    sys.stdout
-                    if str(out) == "-"
-                    else stack.enter_context(out.open("w", newline=""))
-                )
-                writers.append(scanning.ResultWriter(stream, fmt, threshold))
+                stream = _output_stream(out, name, stack)
+                writers.append((name, out, scanning.ResultWriter(stream, fmt, threshold)))
+        unreadable: list[OSError] = []
+        total = sum(1 for _ in iter_image_files(paths, on_error=unreadable.append))
+        stop = stack.enter_context(Stop())
+        results = stack.enter_context(
+            contextlib.closing(scanning.scan(paths, workers, max_pixels))
+        )
         columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
         progress = stack.enter_context(Progress(*columns, TimeRemainingColumn(), console=console))
-        task = progress.add_task("scanning", total=total)
-        for result in scanning.scan(paths, workers, max_pixels):
-            summary.add(result)
-            for writer in writers:
-                writer.write(result)
+        task = progress.add_task("scanning", total=total + len(unreadable))
+        for result in results:
+            with stop.atomic():  # a row reaches every output, or none does
+                summary.add(result)
+                for name, out, writer in writers:
+                    try:
+                        writer.write(result)
+                    except OSError as err:
+                        raise ValueError(
+                            f"cannot write {name} {str(out)!r}: {err.strerror or err}"
+                        ) from err
             progress.advance(task)
     table = Table(title=f"{len(summary.worst())} highest checkerboard scores")
     for name in ("score (dB)", "period", "size", "block grid (dB)", "path"):
@@ -145,7 +192,8 @@ def scan(
         style = "bold red" if r.flagged(threshold) else None
         grid = "" if r.block_grid_db is None else f"{r.block_grid_db:.1f}"
         size = f"{r.width}x{r.height}" + ("*" if r.rows_scored != r.height else "")
-        table.add_row(f"{r.score_db:.1f}", str(r.period), size, grid, r.path, style=style)
+        cells = (f"{r.score_db:.1f}", str(r.period), size, grid, printable(r.path))
+        table.add_row(*map(Text, cells), style=style)
     if summary.worst():
         console.print(table)
     if summary.errors:
@@ -153,13 +201,31 @@ def scan(
         errors.add_column("path")
         errors.add_column("error")
         for r in summary.errors:
-            errors.add_row(r.path, r.error)
+            errors.add_row(Text(printable(r.path)), Text(printable(r.error)))
         console.print(errors)
     console.print(
         f"{summary.scanned} files, {summary.flagged} above {threshold:g} dB, "
-        f"{summary.failed} errors"
+        f"{summary.failed} errors",
+        markup=False,
     )
+    if summary.exit_code == EXIT_ERROR:
+        console.print("not every file could be read: exit status 2", markup=False)
     raise typer.Exit(code=summary.exit_code)
+
+
+def _output_stream(out: Path, name: str, stack: contextlib.ExitStack) -> Any:
+    """Standard output for ``-``, else ``out`` opened for writing (UTF-8; file names that are
+    not UTF-8 keep their bytes); a file that cannot be opened is a one-line error."""
+    if str(out) == "-":
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(errors="surrogateescape")
+        return sys.stdout
+    try:
+        return stack.enter_context(
+            out.open("w", newline="", encoding="utf-8", errors="surrogateescape")
+        )
+    except OSError as err:
+        raise ValueError(f"cannot write {name} {str(out)!r}: {err.strerror or err}") from err
 
 
 def _overrides(text: str | None, vgg_weights: Path | None) -> dict[str, dict[str, Any]]:
@@ -189,6 +255,7 @@ def _report_page(out: Path) -> Path:
 
 
 @app.command()
+@one_line_errors
 def reproduce(
     scale: str = typer.Option(
         "default",
@@ -221,43 +288,50 @@ def reproduce(
     Under torchrun the training runs with DistributedDataParallel (gloo on CPU,
     nccl on GPU): torchrun --nproc_per_node N -m checkerscope reproduce ...
     """
-    import os
-
     from rich.console import Console
+    from rich.text import Text
 
     from checkerscope import experiments
 
+    settings = experiments.RunSettings(
+        scale=scale,
+        out=out,
+        only=None if only is None else tuple(only.split(",")),
+        device=device,
+        data=data,
+        resume=resume,
+        seed=seed,
+        show_progress=progress,
+        overrides=_overrides(override, vgg_weights),
+    )
     try:
-        settings = experiments.RunSettings(
-            scale=scale,
-            out=out,
-            only=tuple(only.split(",")) if only else None,
-            device=device,
-            data=data,
-            resume=resume,
-            seed=seed,
-            show_progress=progress,
-            overrides=_overrides(override, vgg_weights),
-        )
         results = experiments.run(settings)
-    except (ValueError, experiments.ExperimentError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        if isinstance(err, experiments.ExperimentError) and (out / RESULTS_FILE).is_file():
+    except experiments.ExperimentError as err:
+        typer.echo(f"Error: {printable(err)}", err=True)
+        if (out / RESULTS_FILE).is_file():
             page = _report_page(out)
-            typer.echo(f"report of the experiments that finished: {page}", err=True)
-        raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err
+            typer.echo(f"report of the experiments that finished: {printable(page)}", err=True)
+        raise typer.Exit(code=EXIT_ERROR) from err
     if os.environ.get("RANK", "0") != "0":
         return
     console = Console()
     for claim in results["claims"]:
-        mark = "[green]holds[/green]" if claim["holds"] else "[red]does not hold[/red]"
-        console.print(f"{claim['id']}: {mark}")
-    held = sum(c["holds"] for c in results["claims"])
-    console.print(f"{held}/{len(results['claims'])} claims hold; results in {out / RESULTS_FILE}")
-    typer.echo(f"report: {_report_page(out)}")
+        mark = ("holds", "green") if claim["holds"] else ("does not hold", "red")
+        console.print(Text.assemble(printable(claim["id"]), ": ", mark))
+    held = sum(bool(c["holds"]) for c in results["claims"])
+    where = printable(out / RESULTS_FILE)
+    console.print(f"{held}/{len(results['claims'])} claims hold; results in {where}", markup=False)
+    kept = [i for i in results["experiments"] if settings.only and i not in settings.only]
+    if kept:
+        console.print(
+            f"kept from earlier runs in {printable(out)}: {', '.join(map(printable, kept))}",
+            markup=False,
+        )
+    typer.echo(f"report: {printable(_report_page(out))}")
 
 
 @app.command()
+@one_line_errors
 def report(
     out: Annotated[
         Path, typer.Argument(help="A folder written by `checkerscope reproduce`.")
@@ -267,19 +341,19 @@ def report(
     ] = None,
 ) -> None:
     """Rebuild OUT/index.html from OUT/results.json and the figures beside it."""
+    from checkerscope.files import check_output_file
     from checkerscope.report import chromium
 
-    try:
-        page = _report_page(out)
-        typer.echo(f"report: {page}")
-        if screenshot is not None:
-            typer.echo(f"screenshot: {chromium.screenshot(page, screenshot)}")
-    except (ValueError, RuntimeError) as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(code=2 if isinstance(err, ValueError) else 1) from err
+    if screenshot is not None:
+        check_output_file("--screenshot", screenshot)
+    page = _report_page(out)
+    typer.echo(f"report: {printable(page)}")
+    if screenshot is not None:
+        typer.echo(f"screenshot: {printable(chromium.screenshot(page, screenshot))}")
 
 
 @app.command()
+@one_line_errors
 def audit(
     target: Annotated[
         str,
@@ -313,46 +387,51 @@ def audit(
 ) -> None:
     """Score a model's checkerboard artifacts, layer by layer, and the effect of the fix.
 
-    Exit status: 0 if not flagged, 1 if flagged, 2 on a usage error.
+    Exit status: 0 if not flagged, 1 if flagged, 2 on a usage error or any other failure
+    (a model that fails, an output that is not finite, an output file that cannot be written).
     """
-
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
     from checkerscope.auditing import audit as run_audit
     from checkerscope.auditing import load_target
-    from checkerscope.auditing.render import VERDICTS, layer_table, summary_lines
+    from checkerscope.files import atomic_write_text, check_output_file
     from checkerscope.weights import load_weights
 
     try:
         shape = tuple(int(n) for n in input_shape.replace("x", ",").split(","))
     except ValueError:
-        typer.echo(
-            f"Error: --input-shape must be integers like 128 or 3,64,64, got {input_shape!r}",
-            err=True,
-        )
-        raise typer.Exit(code=2) from None
-    try:
-        model = load_target(target)
-        if weights is not None:
-            load_weights(model, weights)
-        keep = weights is not None if trained is None else trained
-        report = run_audit(model, shape, seeds, keep, device, gradients=gradients, batch=batch)
-        if html is not None:
-            from checkerscope.report.audit_page import render_audit
-
-            html.write_text(render_audit(report), encoding="utf-8")
-    except ValueError as err:
-        typer.echo(f"Error: {err}", err=True)
-        raise typer.Exit(code=2) from err
+        fail(f"--input-shape must be integers like 128 or 3,64,64, got {input_shape!r}")
+    if html is not None:
+        check_output_file("--html", html)  # before the audit, whose result it would lose
+    model = load_target(target)
+    if weights is not None:
+        load_weights(model, weights)
+    keep = weights is not None if trained is None else trained
+    report = run_audit(model, shape, seeds, keep, device, gradients=gradients, batch=batch)
+    verdict_code = EXIT_FLAGGED if report.flagged else EXIT_CLEAN
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))
-        raise typer.Exit(code=int(report.flagged))
+    else:
+        _print_audit(report)
+    if html is not None:
+        from checkerscope.report.audit_page import render_audit
+
+        atomic_write_text(html, render_audit(report))
+        if not json_out:
+            typer.echo(f"wrote {printable(html)}")
+    raise typer.Exit(code=verdict_code)
+
+
+def _print_audit(report: Any) -> None:
+    """The audit's table and verdict on the terminal; names are shown as text, never markup."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from checkerscope.auditing.render import VERDICTS, layer_table, summary_lines
+
     console = Console()
-    layers = layer_table(report)  # the rows of str(report), drawn by rich
-    if layers.rows:
+    layers = layer_table(report)
+    if layers.rows:  # the rows of str(report), drawn by rich
         table = Table(title=layers.title, box=box.SIMPLE_HEAD)
         for name, numeric in zip(layers.columns, layers.numeric, strict=True):
             if numeric:  # numbers are never cut: narrow terminals fold the names instead
@@ -360,14 +439,11 @@ def audit(
             else:
                 table.add_column(name, overflow="fold")
         for row in layers.rows:
-            table.add_row(*row)
+            table.add_row(*(Text(printable(cell)) for cell in row))
         console.print(table)
     verdict, *rest = summary_lines(report)
-    line = Text(verdict)
+    line = Text(printable(verdict))
     line.highlight_words([VERDICTS[report.flagged]], "bold red" if report.flagged else "green")
     console.print(line)
     for text in rest:
-        console.print(text, markup=False)
-    if html is not None:
-        console.print(f"wrote {html}")
-    raise typer.Exit(code=int(report.flagged))
+        console.print(Text(printable(text)))

@@ -48,6 +48,57 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.close(dir_fd)
 
 
+def check_output_file(name: str, path: str | Path, *, stream: bool = False) -> Path:
+    """``path`` as a Path if a file can be written there, else a ``ValueError`` naming the
+    option ``name``: checked before any work, so a long run never ends unable to save.
+
+    The path must not be a folder, and its folder must exist and be writable. An existing
+    FIFO or device is accepted only with ``stream`` (it is opened and written, as
+    ``/dev/stdout`` is): an atomic write would replace it with a file.
+
+    Example:
+        >>> check_output_file("--csv", "/no/such/folder/out.csv")
+        Traceback (most recent call last):
+        ...
+        ValueError: --csv '/no/such/folder/out.csv': the folder '/no/such/folder' does not exist
+    """
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"{name} {str(path)!r} is a folder: give a file name")
+    if path.exists() and not path.is_file() and not stream:
+        raise ValueError(f"{name} {str(path)!r} is not a regular file: it would be replaced")
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(f"{name} {str(path)!r}: the folder {str(folder)!r} {what}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {str(path)!r}: the folder {str(folder)!r} is not writable")
+    return path
+
+
+def check_output_folder(name: str, path: str | Path) -> Path:
+    """``path`` as a Path if it is a writable folder or one that can be created, else a
+    ``ValueError`` naming the option ``name``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> file = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> file.touch()
+        >>> check_output_folder("--out", file)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: --out must be a folder, got '...a.txt', which is a file
+    """
+    path = Path(path)
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir():
+        which = "which is a file" if existing == path else f"and {str(existing)!r} is a file"
+        raise ValueError(f"{name} must be a folder, got {str(path)!r}, {which}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {str(path)!r}: the folder {str(existing)!r} is not writable")
+    return path
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     """:func:`atomic_write_bytes` of ``text`` encoded as UTF-8."""
     atomic_write_bytes(path, text.encode("utf-8"))

@@ -6,6 +6,8 @@ Images of up to :data:`MAX_PIXELS` pixels are scored whole (in 256 x 256 windows
 :func:`checkerscope.analysis.score.checkerboard_score`). Larger ones are scored on their top
 band of ``MAX_PIXELS // width`` rows, decoded without decoding the rest, for the formats that
 allow it (non-interlaced PNG, baseline JPEG); other formats that large are reported as errors.
+Nothing found is lost: a file that cannot be decoded (truncated, mislabelled, a FIFO or device
+named like an image) and a folder that cannot be listed each give a result with ``error`` set.
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ import heapq
 import io
 import itertools
 import json
+import math
 import multiprocessing
 import os
+import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 from checkerscope import checks as v
-from checkerscope.images import iter_image_files, read_image
+from checkerscope.files import check_output_file
+from checkerscope.images import SUFFIXES, iter_image_files, read_image
 
 MAX_PIXELS = 2**25
 """Images with more pixels than this (33.5 megapixels, 5792 x 5792) are scored on a top band of
@@ -96,14 +103,25 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
         return ScanResult(os.fspath(path), error=f"{type(e).__name__}: {e}")
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def default_workers() -> int:
     """``min(4, number of CPUs)``."""
-    return min(4, os.cpu_count() or 1)
+    return min(4, available_cpus())
 
 
 def _init_worker() -> None:
     import torch
 
+    # The parent handles interruptions and ends the pool; a worker dies quietly on SIGTERM
+    # (the pool's own way to stop it) and leaves Ctrl-C, sent to the whole group, to it.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(1)  # parallelism comes from the processes
 
 
@@ -112,14 +130,22 @@ def map_files(
     files: Iterable[str | os.PathLike[str]],
     workers: int | None = None,
     chunksize: int = 8,
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """``fn(path)`` for each file in ``workers`` processes, results in completion order.
 
     At most ``4 * workers * chunksize`` files are in flight: the file list is read lazily and
     results are handed on as they arrive, so memory does not grow with the number of files.
+    No more processes start than there are CPUs (:func:`available_cpus`) or files: the first
+    ``workers`` files are read before the pool starts.
     """
     workers = default_workers() if workers is None else v.positive_int("workers", workers)
     chunksize = v.positive_int("chunksize", chunksize)
+    files = iter(files)
+    head = list(itertools.islice(files, min(workers, available_cpus())))
+    if not head:
+        return
+    workers = len(head)
+    files = itertools.chain(head, files)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     slots = threading.Semaphore(4 * workers * chunksize)
@@ -151,7 +177,8 @@ def scan(
 ) -> Iterator[ScanResult]:
     """Score every image under ``paths`` (files, or folders searched recursively).
 
-    Yields a :class:`ScanResult` per file as workers finish it; see :func:`map_files`.
+    Yields a :class:`ScanResult` per file as workers finish it (see :func:`map_files`), and
+    one with ``error`` set per folder that could not be listed, its ``path`` the folder's.
 
     Example:
         >>> import tempfile, PIL.Image
@@ -162,7 +189,28 @@ def scan(
     """
     max_pixels = v.positive_int("max_pixels", max_pixels)
     job = functools.partial(score_file, max_pixels=max_pixels)
-    return map_files(job, iter_image_files(paths), workers, chunksize)
+    unreadable: deque[ScanResult] = deque()  # appended by the walk, in the pool's feeder thread
+
+    def note(err: OSError) -> None:
+        error = f"{type(err).__name__}: folder cannot be read: {err.strerror}"
+        unreadable.append(ScanResult(os.fspath(err.filename), error=error))
+
+    results = map_files(job, iter_image_files(paths, on_error=note), workers, chunksize)
+    return _with_folder_errors(results, unreadable)
+
+
+def _with_folder_errors(
+    results: Generator[ScanResult, None, None], unreadable: deque[ScanResult]
+) -> Iterator[ScanResult]:
+    try:
+        for result in results:
+            yield result
+            while unreadable:
+                yield unreadable.popleft()
+        while unreadable:
+            yield unreadable.popleft()
+    finally:
+        results.close()
 
 
 class ScanSummary:
@@ -172,7 +220,7 @@ class ScanSummary:
     """
 
     def __init__(self, threshold: float, top: int = 20, max_errors: int = 100) -> None:
-        self.threshold = threshold
+        self.threshold = finite_threshold(threshold)
         self.top = v.nonnegative_int("top", top)
         self.max_errors = v.nonnegative_int("max_errors", max_errors)
         self.scanned = 0
@@ -203,8 +251,62 @@ class ScanSummary:
 
     @property
     def exit_code(self) -> int:
-        """0 if no image scored above the threshold, else 1 (failed files do not count)."""
-        return 1 if self.flagged else 0
+        """1 if some image scored above the threshold; else 2 if some file or folder could not
+        be read (the scan is incomplete); else 0."""
+        return 1 if self.flagged else 2 if self.failed else 0
+
+
+def finite_threshold(threshold: float) -> float:
+    """``threshold`` if it is a finite number of dB; NaN would flag nothing, and inf all or
+    nothing, so they raise ``ValueError``."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(f"threshold must be a number of dB, got {threshold!r}")
+    if not math.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number of dB, got {threshold!r}")
+    return float(threshold)
+
+
+def check_outputs(
+    paths: Iterable[str | os.PathLike[str]],
+    outputs: Mapping[str, str | os.PathLike[str] | None],
+) -> None:
+    """Refuse, with a ``ValueError``, outputs that would destroy data or cannot be written.
+
+    ``outputs`` maps option names to files (None: not asked for; ``-``: standard output). Each
+    must be writable (:func:`~checkerscope.files.check_output_file`), no two may be the same
+    file, and none may be an input: a file given in ``paths``, or an image file (by suffix)
+    under a folder in ``paths``, which the scan would read while it is being written.
+    Symbolic links are resolved.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> check_outputs([folder], {"--csv": f"{folder}/scores.csv"})  # not an image: fine
+        >>> check_outputs([folder], {"--csv": f"{folder}/a.png"})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: --csv '.../a.png' is an input of the scan (...): writing it would destroy it
+    """
+    inputs = [(Path(p), Path(p).resolve()) for p in paths]
+    written: dict[Path, str] = {}
+    for name, out in outputs.items():
+        if out is None or os.fspath(out) == "-":
+            continue
+        target = check_output_file(name, out, stream=True).resolve()
+        if target in written:
+            raise ValueError(
+                f"{written[target]} and {name} name the same file {os.fspath(out)!r}: one "
+                f"would overwrite the other"
+            )
+        written[target] = name
+        for given, source in inputs:
+            scanned = source.is_dir() and target.name.lower().endswith(SUFFIXES)
+            same = source.is_file() and target.exists() and os.path.samefile(source, target)
+            if same or target == source or (scanned and target.is_relative_to(source)):
+                raise ValueError(
+                    f"{name} {os.fspath(out)!r} is an input of the scan ({str(given)!r}): "
+                    f"writing it would destroy it"
+                )
 
 
 def result_row(result: ScanResult, threshold: float) -> dict[str, Any]:
@@ -217,13 +319,14 @@ class ResultWriter:
 
     CSV: a header of :data:`COLUMNS`, then one row per file (empty cells for ``None``).
     JSON Lines: one object per line with the keys of :data:`COLUMNS` (``null`` for ``None``),
-    so a consumer can read the output while a long scan is still running.
+    so a consumer can read the output while a long scan is still running. Each row is flushed
+    as it is written: a scan stopped at any moment leaves whole rows only.
     """
 
     def __init__(self, stream: io.TextIOBase | Any, fmt: str, threshold: float) -> None:
         self.stream = stream
         self.fmt = v.one_of("fmt", fmt, ("csv", "json"))
-        self.threshold = threshold
+        self.threshold = finite_threshold(threshold)
         self._csv = csv.DictWriter(stream, COLUMNS) if fmt == "csv" else None
         if self._csv is not None:
             self._csv.writeheader()
@@ -234,3 +337,4 @@ class ResultWriter:
             self._csv.writerow(row)
         else:
             self.stream.write(json.dumps(row) + "\n")
+        self.stream.flush()

@@ -24,8 +24,9 @@ def read_state_dict(path: str | Path, what: str = "weights file") -> dict[str, t
     ``what`` names the file in error messages (``"vgg_weights file"``, ...).
 
     Raises:
-        ValueError: for a missing or unreadable file, a file holding Python objects other
-            than tensors and plain containers, or something that is not a state dict.
+        ValueError: for a missing or unreadable file, a folder or special file, a file
+            holding Python objects other than tensors and plain containers, or something that
+            is not a state dict.
 
     Example:
         >>> import tempfile, os
@@ -35,8 +36,12 @@ def read_state_dict(path: str | Path, what: str = "weights file") -> dict[str, t
         ['bias', 'weight']
     """
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise ValueError(f"{what} {str(path)!r} is a folder: give the weights file in it")
+    if not path.exists():
         raise ValueError(f"{what} {str(path)!r} does not exist")
+    if not path.is_file():  # a FIFO or a device would be read for ever
+        raise ValueError(f"{what} {str(path)!r} is not a regular file")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 

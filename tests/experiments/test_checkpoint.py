@@ -68,6 +68,9 @@ def test_loading_never_runs_code(tmp_path) -> None:
 
     path = tmp_path / "evil.pt"
     path.write_bytes(pickle.dumps(Payload(), protocol=2))
+    with pytest.raises(ValueError, match="no checksum header"):  # refused before unpickling
+        ckpt.load_checkpoint(path)
+    path.write_bytes(ckpt.with_checksum(pickle.dumps(Payload(), protocol=2)))
     with pytest.raises(pickle.UnpicklingError):
         ckpt.load_checkpoint(path)
 

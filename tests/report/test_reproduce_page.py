@@ -210,7 +210,7 @@ def test_reproduce_ends_with_the_report(run_dir: Path, monkeypatch, fails: bool)
     monkeypatch.setattr(experiments, "registered", lambda: list(S.REGISTRY))
     result = CliRunner().invoke(app, ["reproduce", "--out", str(run_dir)])
     page = (run_dir / "index.html").resolve()
-    assert result.exit_code == (1 if fails else 0), result.output
+    assert result.exit_code == (2 if fails else 0), result.output  # a failure, not a finding
     assert str(page) in result.output
     assert 'id="experiment-style_transfer"' in page.read_text()
 

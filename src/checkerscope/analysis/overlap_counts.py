@@ -11,6 +11,11 @@ an n-D count is the outer product of the 1-D counts of its axes. Along one axis 
 list of :class:`_Stage`: output ``t`` reads input ``(t // up) * down + o`` for each offset
 ``o`` in ``taps[t % up]``. Far from the borders that rule is periodic, which gives the interior
 pattern of :func:`overlap_summary` exactly, with no input size at all.
+
+The work is bounded before it starts: the interior period grows as the product of the strides
+(``s ** layers``), so periods above :data:`MAX_PERIOD`, counts above :data:`MAX_COUNTS` values
+and path counts that int64 cannot hold are refused with a ``ValueError`` giving the limit. An
+n-D summary is never built as an n-D array unless asked for (:attr:`OverlapSummary.pattern`).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import reduce
+from functools import cached_property, reduce
 from typing import Any
 
 import torch
@@ -37,6 +42,15 @@ _POINTWISE_FAMILIES = tuple(
     for name in ("activation", "batchnorm", "instancenorm", "normalization", "dropout")
 )
 _LINEAR_MODES = ("linear", "bilinear", "trilinear")
+
+MAX_PERIOD = 2**20
+"""The longest interior period (per axis) :func:`overlap_summary` computes: 20 stride-2 layers."""
+
+MAX_COUNTS = 2**26
+"""The most values :func:`overlap` (and :attr:`OverlapSummary.pattern`) returns: 512 MB."""
+
+_MAX_PATHS = 2**62
+"""Path counts must stay below this to be exact in int64."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +103,32 @@ def _apply(stage: _Stage, c: torch.Tensor) -> torch.Tensor:
     if stage.matrix is not None:
         return stage.matrix(c.numel()) @ c
     return _read(stage, c, stage.length(c.numel()), stage.pad)
+
+
+def _check_paths(stages: Sequence[_Stage]) -> None:
+    """Refuse stacks whose counts could overflow int64: each output of a stage sums at most
+    ``max(len(taps))`` of its inputs (a resize without a periodic rule at most 2)."""
+    bound = 1
+    for stage in stages:
+        bound *= max(len(t) for t in stage.taps) if stage.taps else 2
+    if bound >= _MAX_PATHS:
+        raise ValueError(
+            f"the overlap counts of this stack could reach {bound:.3g} paths, more than int64 "
+            f"holds exactly (2**62): use fewer layers"
+        )
+
+
+def check_count_size(values: int, what: str) -> None:
+    """Raise ``ValueError`` if ``values`` is more than :data:`MAX_COUNTS` (``what`` names them).
+
+    Example:
+        >>> check_count_size(2**30, "the counts of shape (32768, 32768)")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: the counts of shape (32768, 32768) would hold 1073741824 values, more than ...
+    """
+    if values > MAX_COUNTS:
+        raise ValueError(f"{what} would hold {values} values, more than MAX_COUNTS = {MAX_COUNTS}")
 
 
 def _run(stages: Sequence[_Stage], n: int) -> torch.Tensor:
@@ -393,6 +433,13 @@ def overlap(
         torch.Size([11, 11])
     """
     shape, axes = _stages_per_axis(specs, size, in_channels, pointwise)
+    lengths = []
+    for stages, n in zip(axes, shape, strict=True):
+        _check_paths(stages)
+        for stage in stages:
+            n = stage.length(n)
+        lengths.append(n)
+    check_count_size(math.prod(lengths), f"overlap counts of shape {tuple(lengths)}")
     return _outer([_run(stages, n) for stages, n in zip(axes, shape, strict=True)])
 
 
@@ -404,18 +451,30 @@ def _periodic_pattern(stages: Sequence[_Stage]) -> torch.Tensor:
 
     An infinite all-ones input has period 1; through a stage a period P becomes
     ``up * P / gcd(P, down)``, and reading it with wrap-around is exact for a periodic input.
+    The periods are worked out first, so one above :data:`MAX_PERIOD` is refused before any
+    work.
     """
-    x = torch.ones(1, dtype=torch.int64)
+    period = 1
     for stage in stages:
         if stage.taps is None:
             raise ValueError(
                 "overlap_summary needs layers with a periodic interior: integer scale factors "
                 "and align_corners other than True"
             )
+        period = stage.up * (period // math.gcd(period, stage.down))
+        if period > MAX_PERIOD:
+            raise ValueError(
+                f"the interior overlap pattern of this stack repeats only every {period} or more "
+                f"outputs (the product of the strides), more than MAX_PERIOD = {MAX_PERIOD}: "
+                f"use fewer strided layers"
+            )
+    _check_paths(stages)
+    x = torch.ones(1, dtype=torch.int64)
+    for stage in stages:
         period = x.numel()
         x = _read(stage, x, stage.up * (period // math.gcd(period, stage.down)), "circular")
-    for p in range(1, x.numel() + 1):
-        if x.numel() % p == 0 and torch.equal(x, x[:p].repeat(x.numel() // p)):
+    for p in _divisors(x.numel()):
+        if torch.equal(x, x[:p].repeat(x.numel() // p)):
             return x[:p]
     raise AssertionError("unreachable: a sequence has itself as a period")
 
@@ -426,7 +485,8 @@ def _ratio(x: torch.Tensor) -> float:
 
 
 def _divisors(n: int) -> list[int]:
-    return [p for p in range(1, n + 1) if n % p == 0]
+    small = [p for p in range(1, math.isqrt(n) + 1) if n % p == 0]
+    return sorted({*small, *(n // p for p in small)})
 
 
 @dataclass(frozen=True)
@@ -459,14 +519,19 @@ class OverlapSummary:
     """The interior overlap pattern of a stack in n-D: the outer product of its axes.
 
     ``pattern`` (int64, shape ``period``) is the count at interior outputs by position mod
-    ``period``; ``ratio`` is its max / min (the product of the axes' ratios, so a 1-D ratio
-    of 2 becomes 4 in 2-D); ``axes`` holds each axis's :class:`AxisOverlap`.
+    ``period``, built from the axes when first read (at most :data:`MAX_COUNTS` values);
+    ``ratio`` is its max / min (the product of the axes' ratios, so a 1-D ratio of 2 becomes 4
+    in 2-D), computed from the axes; ``axes`` holds each axis's :class:`AxisOverlap`.
     """
 
-    pattern: torch.Tensor
     period: tuple[int, ...]
     ratio: float
     axes: tuple[AxisOverlap, ...]
+
+    @cached_property
+    def pattern(self) -> torch.Tensor:
+        check_count_size(math.prod(self.period), f"the interior pattern of shape {self.period}")
+        return _outer([torch.tensor(a.pattern, dtype=torch.int64) for a in self.axes])
 
 
 def _axis_summary(stages: Sequence[_Stage]) -> AxisOverlap:
@@ -474,12 +539,13 @@ def _axis_summary(stages: Sequence[_Stage]) -> AxisOverlap:
     period = x.numel()
     xf = x.to(torch.float64)
     spectrum = torch.fft.fft(xf).abs() ** 2
-    exact_period = [period // math.gcd(k, period) for k in range(period)]
+    k = torch.arange(period)
+    exact_period = period // torch.gcd(k, torch.tensor(period))
     ratios, amplitudes = {}, {}
     for p in _divisors(period):
         means = xf.reshape(period // p, p).mean(0)
         ratios[p] = float(means.max() / means.min()) if means.min() > 0 else math.inf
-        power = sum(float(spectrum[k]) for k in range(period) if exact_period[k] == p)
+        power = float(spectrum[exact_period == p].sum())
         amplitudes[p] = math.sqrt(power) / float(xf.sum()) if p > 1 else 1.0
     return AxisOverlap(tuple(x.tolist()), period, _ratio(x), ratios, amplitudes)
 
@@ -506,6 +572,12 @@ def overlap_summary(
         ((2, 1), 2.0, 4.0)
     """
     _, axes = _stages_per_axis(specs, size, in_channels, pointwise)
-    summaries = tuple(_axis_summary(stages) for stages in axes)
-    pattern = _outer([torch.tensor(a.pattern, dtype=torch.int64) for a in summaries])
-    return OverlapSummary(pattern, tuple(a.period for a in summaries), _ratio(pattern), summaries)
+    done: dict[int, AxisOverlap] = {}  # specs give every axis the same list of stages
+    for stages in axes:
+        if id(stages) not in done:
+            done[id(stages)] = _axis_summary(stages)
+    summaries = tuple(done[id(stages)] for stages in axes)
+    lo = math.prod(min(a.pattern) for a in summaries)
+    hi = math.prod(max(a.pattern) for a in summaries)
+    ratio = hi / lo if lo > 0 else math.inf  # the n-D pattern's max / min, exactly
+    return OverlapSummary(tuple(a.period for a in summaries), ratio, summaries)

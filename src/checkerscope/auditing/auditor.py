@@ -13,6 +13,7 @@ sub-pixel pairs), anti-aliased downsampling (Zhang 2019) for strided convolution
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +27,9 @@ from checkerscope.auditing.fixes import fixed_model
 from checkerscope.auditing.measure import kept_parameters, measure_model
 from checkerscope.auditing.report import MODES, AuditReport, Fix
 from checkerscope.auditing.subpixel import join_subpixel_pairs
+
+MAX_INPUT_VALUES = 2**28
+"""The most values a batch of random inputs may hold (1 GiB in float32)."""
 
 
 def _input_shape(input_shape: Any) -> tuple[int, ...]:
@@ -87,8 +91,10 @@ def audit(
     what is reported.
 
     Raises:
-        ValueError: for bad arguments, for a model that fails on ``input_shape`` (naming
-            the shape and the model's error), or whose output cannot be scored.
+        ValueError: for bad arguments (a device that is not available, inputs of more than
+            :data:`MAX_INPUT_VALUES` values), for a model that fails on ``input_shape``
+            (naming the shape and the model's error), or whose output cannot be scored
+            (not finite, or not a signal, image or volume).
 
     Example:
         >>> from checkerscope.models import DCGANGenerator
@@ -104,6 +110,11 @@ def audit(
     for name, flag in (("trained", trained), ("gradients", gradients)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if batch * math.prod(shape) > MAX_INPUT_VALUES:
+        raise ValueError(
+            f"input_shape {shape} with batch {batch} makes {batch * math.prod(shape)} input "
+            f"values, more than MAX_INPUT_VALUES = {MAX_INPUT_VALUES}: use a smaller shape"
+        )
     if not trained and batch < 2:
         raise ValueError(
             f"batch must be at least 2 with trained=False (the copy runs in training mode, "
@@ -118,6 +129,10 @@ def audit(
         raise ValueError(
             f"device must be a torch device such as 'cpu' or 'cuda', got {device!r}"
         ) from err
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as err:  # torch without CUDA asserts
+        raise ValueError(f"device {str(device)!r} is not available here: {err}") from err
     mode = MODES[int(gradients)]
     forked = []
     if device.type == "cuda":
@@ -162,7 +177,10 @@ def _audit(
     score = sum(original.seed_scores) / seeds
     fix = None
     if fixed is not None:
-        after = measure_model(fixed.to(device), shape, seeds, trained, mode, batch, device)
+        try:
+            after = measure_model(fixed.to(device), shape, seeds, trained, mode, batch, device)
+        except ValueError as err:
+            raise ValueError(f"the fixed model ({description}) cannot be measured: {err}") from err
         fixed_score = sum(after.seed_scores) / seeds
         fix = Fix(
             description,

@@ -214,12 +214,14 @@ def measure_model(
         x = torch.randn(batch, *input_shape, generator=gen, dtype=dtype).to(device)
         if seed == 0:
             output_shape = tuple(_probe(model, x, mode).shape[1:])
-        if mode == "outputs":
-            y = _run_outputs(model, x, stats)
-            scores = _model_scores(y, "luma")
-        else:
-            y = _run_gradients(model, x, stats)
-            scores = _model_scores(y, "mean")
+        outputs = mode == "outputs"
+        y = _run_outputs(model, x, stats) if outputs else _run_gradients(model, x, stats)
+        if not bool(torch.isfinite(y).all()):
+            raise ValueError(
+                f"the model's {'output' if outputs else 'input gradient'} is not finite (NaN or "
+                f"inf) on seed {seed}: it cannot be scored"
+            )
+        scores = _model_scores(y, "luma" if outputs else "mean")
         seed_scores.append(float(scores.mean()))
         if seed == 0:
             samples = y[:8].detach().float().cpu()

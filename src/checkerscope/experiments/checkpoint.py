@@ -5,10 +5,16 @@ over the old one with ``os.replace`` (atomic on POSIX and Windows), so a run kil
 moment leaves either the previous checkpoint or the new one, never half of one. Loading uses
 ``torch.load(weights_only=True)``: a checkpoint can hold tensors, numbers, strings, lists and
 dicts, and nothing that runs code.
+
+The file is one header line, ``checkerscope-checkpoint sha256=<hex digest>``, then the bytes of
+``torch.save``; the digest is checked before anything is unpickled, so a damaged file (a flipped
+bit, a truncated copy, an empty file after a full disk) is refused, naming it, instead of
+resuming with different numbers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 from collections.abc import Mapping
@@ -29,8 +35,48 @@ class Stateful(Protocol):
     def load_state_dict(self, state_dict: Any, /) -> Any: ...
 
 
+MAGIC = b"checkerscope-checkpoint sha256="
+"""How a checkpoint file starts; the SHA-256 of the rest follows in hex, then a newline."""
+
+
+def with_checksum(payload: bytes) -> bytes:
+    """``payload`` behind the header line that names its SHA-256 (the checkpoint file format).
+
+    Example:
+        >>> with_checksum(b"x")[:40]
+        b'checkerscope-checkpoint sha256=2d711642b'
+    """
+    return MAGIC + hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload
+
+
+def verified_payload(data: bytes, path: str | Path) -> bytes:
+    """The payload of checkpoint bytes ``data`` (read from ``path``) if its SHA-256 is the one
+    its header names, else a ``ValueError`` saying which file is damaged and what to do.
+
+    Example:
+        >>> verified_payload(with_checksum(b"x"), "last.pt")
+        b'x'
+        >>> verified_payload(with_checksum(b"x")[:-1] + b"y", "last.pt")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: checkpoint 'last.pt' is damaged: its SHA-256 is not the one written with it...
+    """
+    header, newline, payload = data.partition(b"\n")
+    fix = "; delete it (or run without --resume) to start that training again"
+    if not (newline and header.startswith(MAGIC) and len(header) == len(MAGIC) + 64):
+        what = "is empty" if not data else "has no checksum header (damaged, or not a checkpoint)"
+        raise ValueError(f"checkpoint {str(path)!r} {what}{fix}")
+    if hashlib.sha256(payload).hexdigest().encode("ascii") != header[len(MAGIC) :]:
+        raise ValueError(
+            f"checkpoint {str(path)!r} is damaged: its SHA-256 is not the one written with it "
+            f"({len(data)} bytes){fix}"
+        )
+    return payload
+
+
 def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
-    """Save ``state`` (tensors, numbers, strings, lists, dicts) atomically with ``torch.save``.
+    """Save ``state`` (tensors, numbers, strings, lists, dicts) atomically with ``torch.save``,
+    behind a checksum (see the module's docs).
 
     Example:
         >>> import tempfile, pathlib
@@ -41,12 +87,18 @@ def save_checkpoint(path: str | Path, state: Mapping[str, Any]) -> None:
     """
     buffer = io.BytesIO()
     torch.save(dict(state), buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, with_checksum(buffer.getvalue()))
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint`, on the CPU, without running code."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    """Load a checkpoint written by :func:`save_checkpoint`, on the CPU, without running code.
+
+    Raises ``ValueError`` naming the file when its checksum does not match (see
+    :func:`verified_payload`); ``pickle.UnpicklingError`` when it holds objects other than
+    tensors and plain values.
+    """
+    payload = verified_payload(Path(path).read_bytes(), path)
+    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
 
 
 def save_training(

@@ -10,6 +10,9 @@ evidence)``. The runner writes ``OUT/results.json`` after every experiment (atom
 figures as ``OUT/<experiment id>_<name>.png`` beside it, as :mod:`checkerscope.report.schema`
 lays them out (with the conventions the report reads: a claim's ``"effect_size"``, figure
 ``"captions"``); ``checkerscope reproduce`` then renders ``OUT/index.html`` from them.
+A run of some experiments (``only``) into a folder with earlier results adds to them: the
+experiments it runs are replaced, the others kept, once the settings (scale, seed, data) are
+checked to be those of the earlier results.
 
 What to run, where and how is one :class:`~checkerscope.experiments.settings.RunSettings`. With
 ``resume`` finished experiments are skipped and the unfinished one finds its own checkpoints;
@@ -38,7 +41,7 @@ from checkerscope.data import ImageSource
 from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed
 from checkerscope.experiments.settings import RunSettings
-from checkerscope.files import atomic_write_text, plain_json
+from checkerscope.files import atomic_write_text, check_output_folder, plain_json
 from checkerscope.report import schema
 
 
@@ -155,8 +158,10 @@ def seed_everything(seed: int) -> None:
 def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, Any]:
     """Run ``experiments`` (those named in ``settings.only``, if any); return the results dict.
 
-    Writes ``settings.out/results.json`` after every experiment, and the figures beside it.
-    Under ``torchrun`` every process runs every experiment; rank 0 alone writes files.
+    Writes ``settings.out/results.json`` after every experiment, and the figures beside it;
+    with ``settings.only`` or ``settings.resume`` an existing results.json is added to (see
+    the module's docs). Under ``torchrun`` every process runs every experiment; rank 0 alone
+    writes files. The output folder and the data's images are checked before any work.
 
     Example:
         >>> from checkerscope.experiments import registered  # doctest: +SKIP
@@ -175,7 +180,10 @@ def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, A
         e.id: C.with_overrides(e.configs[settings.scale], settings.overrides.get(e.id))
         for e in experiments
     }
+    check_output_folder("out", settings.out)
     source = ImageSource(settings.data, C.DATA[settings.scale].strong_colors)
+    if settings.data is not None:
+        source.images()  # decode them now: a bad image stops the run before any work
     results_path = settings.out / schema.RESULTS_FILE
 
     dist = distributed.setup(settings.device)
@@ -262,19 +270,36 @@ def _run_one(
 def _start_results(
     path: Path, settings: RunSettings, source: ImageSource, dist: distributed.Dist
 ) -> dict[str, Any]:
-    scale, seed = settings.scale, settings.seed
-    if settings.resume and path.exists():
-        results = json.loads(path.read_text())
-        env = results["environment"]
-        if (env["scale"], env["seeds"]["base"], env["data"]) != (scale, seed, source.source):
-            raise ValueError(
-                f"resume must use the settings of the interrupted run in {str(path.parent)!r} "
-                f"(scale {env['scale']!r}, seed {env['seeds']['base']}, data {env['data']!r}), "
-                f"got scale {scale!r}, seed {seed}, data {source.source!r}"
-            )
-        results["environment"]["time"]["resumed"] = _now()
-        return results
-    return {"claims": [], "experiments": {}, "environment": _environment(settings, source, dist)}
+    """The results to add to: those in ``path`` when resuming or running some experiments
+    (``only``), after checking that they were made with the same settings; else a new dict."""
+    if not (settings.resume or settings.only is not None) or not path.exists():
+        return {
+            "claims": [],
+            "experiments": {},
+            "environment": _environment(settings, source, dist),
+        }
+    results = schema.read_results(path)
+    results.setdefault("claims", [])
+    results.setdefault("experiments", {})
+    env = results.setdefault("environment", {})
+    seeds = env.setdefault("seeds", {})
+    seeds.setdefault("experiments", {})
+    theirs = (env.get("scale"), seeds.get("base"), env.get("data"))
+    ours = (settings.scale, settings.seed, source.source)
+    if theirs != ours:
+        scale, seed, data = theirs
+        what = (
+            "resume must use the settings of the interrupted run"
+            if settings.resume
+            else "only adds to the results of the earlier run, so it must use its settings"
+        )
+        raise ValueError(
+            f"{what} in {str(path.parent)!r} (scale {scale!r}, seed {seed}, data {data!r}), "
+            f"got scale {ours[0]!r}, seed {ours[1]}, data {ours[2]!r}: use the same settings, "
+            f"or another out"
+        )
+    env.setdefault("time", {})["resumed" if settings.resume else "merged"] = _now()
+    return results
 
 
 def _environment(

@@ -20,7 +20,8 @@ class RunSettings:
 
     * ``scale``: one of :data:`config.SCALES`, checked here; it picks every experiment's config;
     * ``out``: the folder of ``results.json``, the figures and the checkpoints;
-    * ``only``: the ids of the experiments to run (None: all);
+    * ``only``: the ids of the experiments to run (None: all; empty or blank ids are refused,
+      so ``--only ""`` never means "everything");
     * ``device``: ``"cpu"`` or ``"cuda"``; ``data``: a folder of images (None: the embedded
       photographs); ``resume``: skip finished experiments and continue the unfinished one;
     * ``seed``: the base seed, from which each experiment derives its own;
@@ -55,4 +56,10 @@ class RunSettings:
 
 
 def _ids(only: Sequence[str] | str) -> tuple[str, ...]:
-    return (only,) if isinstance(only, str) else tuple(only)
+    ids = (only,) if isinstance(only, str) else tuple(only)
+    if not ids or not all(isinstance(i, str) and i.strip() for i in ids):
+        raise ValueError(
+            f"only must name experiments, as comma-separated ids (leave it out to run them "
+            f"all), got {','.join(map(str, ids))!r}"
+        )
+    return ids

@@ -12,7 +12,6 @@ shown under its name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -72,7 +71,8 @@ def build(out: str | Path, experiments: Iterable[ExperimentInfo] | None = None) 
 
     ``experiments`` (the registry, optional) sets the order and titles of the sections and lists
     the experiments and claims that have no results yet; without it the report shows what
-    results.json holds.
+    results.json holds. A results.json that is not of :mod:`~checkerscope.report.schema`'s
+    layout raises ``ValueError`` naming it.
 
     Example:
         >>> build("results")  # doctest: +SKIP
@@ -85,10 +85,7 @@ def build(out: str | Path, experiments: Iterable[ExperimentInfo] | None = None) 
             f"out must be a folder holding results.json (written by `checkerscope reproduce`), "
             f"got {str(out)!r}"
         )
-    try:
-        results = json.loads(results_path.read_text("utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{str(results_path)!r} is not valid JSON: {err}") from err
+    results = schema.read_results(results_path)
     target = out / REPORT_NAME
     atomic_write_text(target, render_report(results, out, experiments))
     return target

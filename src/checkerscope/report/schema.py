@@ -19,7 +19,9 @@ Conventions an experiment may follow, all optional, that the report reads:
 
 from __future__ import annotations
 
-from pathlib import PurePath
+import json
+from pathlib import Path, PurePath
+from typing import Any
 
 RESULTS_FILE = "results.json"
 """The file name of the results, in the output folder of ``checkerscope reproduce``."""
@@ -56,3 +58,62 @@ def figure_name(experiment_id: str, filename: str) -> str:
         'maps'
     """
     return PurePath(filename).stem.removeprefix(f"{experiment_id}_")
+
+
+def read_results(path: str | Path) -> dict[str, Any]:
+    """The results file at ``path``, checked to have the layout above (every key optional).
+
+    Raises:
+        ValueError: naming the file, for one that cannot be read as UTF-8 JSON or whose
+            values are not of the layout's types (what the report and the runner index).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / RESULTS_FILE
+        >>> _ = p.write_text('{"claims": 5}')
+        >>> read_results(p)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: '...' is not a results file of ...: "claims" must be a list of objects ...
+    """
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{str(path)!r} is not valid JSON: {err}") from err
+    problem = _layout_problem(results)
+    if problem:
+        raise ValueError(
+            f"{str(path)!r} is not a results file of `checkerscope reproduce`: {problem}"
+        )
+    return results
+
+
+def _layout_problem(results: Any) -> str | None:
+    def listing(value: Any, item: type) -> bool:
+        return isinstance(value, list) and all(isinstance(x, item) for x in value)
+
+    if not isinstance(results, dict):
+        return f"it holds a JSON {type(results).__name__}, not an object"
+    claims = results.get("claims", [])
+    if not listing(claims, dict) or not all(isinstance(c.get("id"), str) for c in claims):
+        return '"claims" must be a list of objects with a string "id"'
+    experiments = results.get("experiments", {})
+    if not isinstance(experiments, dict) or not all(
+        isinstance(e, dict) for e in experiments.values()
+    ):
+        return '"experiments" must map experiment ids to objects'
+    for experiment_id, entry in experiments.items():
+        for key, ok in (
+            ("figures", listing(entry.get("figures", []), str)),
+            ("claims", listing(entry.get("claims", []), str)),
+            (CAPTIONS, isinstance(entry.get(CAPTIONS, {}), dict)),
+        ):
+            if not ok:
+                return f'"{key}" of experiment {experiment_id!r} has the wrong type'
+    environment = results.get("environment", {})
+    if not isinstance(environment, dict) or not all(
+        isinstance(environment.get(key, {}), dict) for key in ("versions", "seeds", "time")
+    ):
+        return '"environment" must be an object whose "versions", "seeds", "time" are objects'
+    return None
