@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import torch
 
 from checkerscope import checks as v
-from checkerscope.analysis.score import PERIODS, tile_starts, to_decibels
+from checkerscope.analysis.score import PERIODS, to_decibels
 from checkerscope.analysis.spectra import as_batch
+from checkerscope.analysis.welch import tile_starts
 
 TILE = 16384
 """Length of the windows whose spectra are averaged (Welch). A 256 x 256 image tile spreads a
