@@ -16,6 +16,7 @@ from checkerscope.analysis.lattice import (
     CLASSES,
     RING,
     axis_geometry,
+    axis_neighbours,
     lattice_energy,
     lattice_energy_numpy,
     plane_geometry,
@@ -124,13 +125,14 @@ def test_lines_lie_in_the_ring_and_windows_between_peaks() -> None:
         assert peaks.shape == ((p - 1) ** 2,)
         for i in range(len(peaks)):  # every line bin is a ring bin: no bin read for lines alone
             assert set(lines[i].flatten().tolist()) <= set(ring[i].tolist())
-        for n, half in ((h, False), (w, True)):
-            tops, window, neighbours = axis_geometry(n, p, half)
-            assert tops.shape == (p - 1,) and neighbours.shape[:2] == (p - 1, window.shape[1] + 1)
-            assert not set(window.flatten().tolist()) & set(tops.tolist())
-            assert int(torch.cat([window.flatten(), neighbours.flatten()]).max()) <= (
-                n // 2 if half else n - 1
-            )
+        for n in (h, w):
+            tops, window, radius = axis_geometry(n, p)
+            neighbours = axis_neighbours(n, radius)
+            assert tops.shape == (p - 1,) and window.shape[0] == p - 1
+            assert neighbours.shape == (n // 2 + 1, 2 * (radius[1] - radius[0] + 1))
+            assert not set(window.flatten().tolist()) & set(tops.tolist())  # no peak is its window
+            everything = torch.cat([tops, window.flatten(), neighbours.flatten()])
+            assert 0 <= int(everything.min()) and int(everything.max()) <= n // 2
 
 
 def _periods(h: int, w: int, periods: list[int]) -> tuple[int, ...]:

@@ -306,18 +306,6 @@ def test_bad_arguments_raise_value_errors(call, message: str) -> None:
         call()
 
 
-@pytest.mark.slow
-def test_validation_set_separates() -> None:
-    result = V.validate(n_crops=4, size=64, n_generated=4, qualities=(50,))
-    assert result.auc_planted() == 1.0
-    assert result.auc_generator("deconv") == 1.0
-    assert result.auc_generator("subpixel") == 1.0
-    assert result.monotone_fraction() == 1.0
-    assert max(result.photographs.values()) < S.THRESHOLD
-    assert max(result.jpeg.values()) < S.THRESHOLD
-    assert (result.generators["resize_conv"] < S.THRESHOLD).all()
-
-
 def test_metrics_registry_names_units_and_directions() -> None:
     from checkerscope.analysis.metrics import METRICS, Metric, get_metric, register
 

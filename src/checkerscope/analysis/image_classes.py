@@ -80,8 +80,8 @@ def flat(h: int, w: int, gen: torch.Generator, channels: int = 3) -> torch.Tenso
 
 
 def _shade(gen: torch.Generator) -> float:
-    """Black, white or a random grey, each a third of the time."""
-    return [0.0, 1.0, uniform(gen)][integer(gen, 0, 2)]
+    """Black, white or a random 8-bit grey, each a third of the time."""
+    return [0.0, 1.0, integer(gen, 0, 255) / 255][integer(gen, 0, 2)]
 
 
 def with_frame(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -146,7 +146,7 @@ def letterboxed(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """``x`` with bars over 5-25% of its height (letterbox) or width (pillarbox) on both sides,
     black 80% of the time, else a random grey."""
     x = x.clone()
-    shade = 0.0 if uniform(gen) < 0.8 else uniform(gen)
+    shade = 0.0 if uniform(gen) < 0.8 else integer(gen, 0, 255) / 255
     axis = integer(gen, -2, -1)
     n = x.shape[axis]
     t = max(1, int(n * uniform(gen, 0.05, 0.25)))

@@ -6,11 +6,12 @@ each compared with the background it can be confused with:
 
 - ``"lattice"`` (``a`` and ``b`` non-zero): patterns that vary along both axes, the
   checkerboards of Odena et al. (2016). Power of Moisan's periodic component (so the image's
-  edges leave no cross); background: the median of the Chebyshev ring ``2 <= |g - f| <= 4``
-  around the peak, or, if larger, the median along any of four lines through it (a row, a
-  column, and the two lines that 45-degree lines and edges in the image put through it), over
-  ``ln 2``. A periodic pattern is a point of the spectrum; a straight line, edge or staircase is
-  a line of it, which the ring alone would miss.
+  edges leave no cross; its smooth part is driven by the edge jumps of the image less its
+  lcm(periods)-periodic part, see :func:`edge_jumps`); background: the median of the
+  Chebyshev ring ``2 <= |g - f| <= 4`` around the peak, or, if larger, the median along any of
+  four lines through it (a row, a column, and the two lines that 45-degree lines and edges in
+  the image put through it), over ``ln 2``. A periodic pattern is a point of the spectrum; a
+  straight line, edge or staircase is a line of it, which the ring alone would miss.
 - ``"rows"`` (``b = 0``) and ``"columns"`` (``a = 0``): patterns that repeat down the rows or
   along the columns. These bins sit on a frequency axis, where every horizontal or vertical
   line, frame, letterbox bar and edge of the image puts energy along the whole axis, so they are
@@ -77,6 +78,12 @@ def _flat(y: torch.Tensor, x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return y * half + x
 
 
+def _fold(k: torch.Tensor, n: int) -> torch.Tensor:
+    """Positions on a length-``n`` axis mapped to the rfft's ``0..n//2`` (same power)."""
+    k = k % n
+    return torch.where(k > n // 2, n - k, k)
+
+
 @functools.lru_cache(maxsize=128)
 def plane_geometry(h: int, w: int, p: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Flat rfft2 indices of the period-``p`` lattice peaks (L,), their rings (L, R) and the four
@@ -109,91 +116,107 @@ def plane_geometry(h: int, w: int, p: int) -> tuple[torch.Tensor, torch.Tensor, 
 
 
 @functools.lru_cache(maxsize=128)
-def axis_geometry(n: int, p: int, half: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Positions on the power spectrum of a length-``n`` axis: the period-``p`` peaks (p-1,), the
-    window of bins ``2 <= |k - k0| <= max(2, n/(2p))`` around each (p-1, K), and the neighbours
-    ``2 <= |j - k| <= 8`` of each peak and window bin (p-1, 1 + K, M) whose median whitens it.
-
-    ``half``: positions on an rfft (length ``n//2 + 1``), bins past ``n/2`` mapped to their mirror.
+def axis_geometry(n: int, p: int) -> tuple[torch.Tensor, torch.Tensor, tuple[int, int]]:
+    """Where the period-``p`` background of a length-``n`` axis is read, on its rfft
+    (``0..n//2``): the peaks (p-1,), the window ``2 <= |k - k0| <= max(2, n/(2p))`` around each
+    (p-1, K), and the radii ``(2, 8)`` of the neighbours whose median whitens each bin
+    (see :func:`axis_neighbours`; smaller radii for small ``n``).
 
     Example:
-        >>> [t.shape for t in axis_geometry(256, 2, half=False)]
-        [torch.Size([1]), torch.Size([1, 126]), torch.Size([1, 127, 14])]
+        >>> peaks, window, radius = axis_geometry(256, 2)
+        >>> peaks.tolist(), window.shape, radius
+        ([128], torch.Size([1, 126]), (2, 8))
     """
     step = n // p
     r_in, r_out = radii(n, p, AXIS_RING)
     peaks = torch.arange(1, p) * step
     window = peaks[:, None] + _offsets(r_in, max(r_in, step // 2))
-    at = torch.cat([peaks[:, None], window], dim=1)
-    neighbours = at[..., None] + _offsets(r_in, r_out)
-
-    def fold(k: torch.Tensor) -> torch.Tensor:
-        k = k % n
-        return torch.where(k > n // 2, n - k, k) if half else k
-
-    return fold(peaks), fold(window), fold(neighbours)
+    return _fold(peaks, n), _fold(window, n), (r_in, r_out)
 
 
-class _Plane(NamedTuple):
-    """What :func:`lattice_energy` reads of the 2-D spectrum, on one device."""
+@functools.lru_cache(maxsize=128)
+def axis_neighbours(n: int, radius: tuple[int, int]) -> torch.Tensor:
+    """The bins ``r_in <= |j - k| <= r_out`` around every bin ``k`` of a length-``n`` axis's rfft:
+    (n//2 + 1, M) positions on it.
 
-    bins: torch.Tensor  # (N,) flat rfft2 indices of every bin read
+    Example:
+        >>> axis_neighbours(16, (1, 2))[0].tolist()  # around DC: its mirror images
+        [2, 1, 1, 2]
+    """
+    k = torch.arange(n // 2 + 1)
+    return _fold(k[:, None] + _offsets(*radius), n)
+
+
+class _Group(NamedTuple):
+    """Lattice peaks of every period whose rings and lines have the same widths."""
+
+    peaks: torch.Tensor  # (L,) positions in the list of bins read
+    rings: torch.Tensor  # (L, R)
+    lines: torch.Tensor  # (L, 4, M)
+    by_period: torch.Tensor  # (L, P) 0/1: which period each peak is of
+
+
+class _Axis(NamedTuple):
+    """Where one axis is read, for every period."""
+
+    neighbours: tuple[torch.Tensor, ...]  # per distinct radius: (n//2 + 1, M)
+    peaks: tuple[torch.Tensor, ...]  # per period: (p-1,)
+    windows: tuple[torch.Tensor, ...]  # per period: (p-1, K)
+    radius: tuple[int, ...]  # per period: which of ``neighbours``
+
+
+class _Geometry(NamedTuple):
+    """What :func:`lattice_energy` reads, on one device."""
+
+    bins: torch.Tensor  # (N,) flat rfft2 indices of every lattice bin read
     ky: torch.Tensor  # (N,) their rows
     kx: torch.Tensor  # (N,) their columns
-    a: torch.Tensor  # (N,) smooth-component factors there (see spectra.smooth_factors)
-    b: torch.Tensor
-    peaks: tuple[torch.Tensor, ...]  # per period, positions in ``bins``: (L,)
-    rings: tuple[torch.Tensor, ...]  # (L, R)
-    lines: tuple[torch.Tensor, ...]  # (L, 4, M)
+    groups: tuple[_Group, ...]
+    axes: tuple[_Axis, _Axis]  # rows (length h), columns (length w)
 
 
-@functools.lru_cache(maxsize=64)
-def _plane(
-    h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype, device: torch.device
-) -> _Plane:
-    parts = [plane_geometry(h, w, p) for p in periods]
-    flat = torch.cat([t.flatten() for part in parts for t in part])
-    bins, position = torch.unique(flat, return_inverse=True)
-    split, k = [], 0
-    for part in parts:
-        for t in part:
-            split.append(position[k : k + t.numel()].view(t.shape).to(device))
-            k += t.numel()
-    half = w // 2 + 1
-    a, b = smooth_factors(h, w, dtype, device)
-    bins = bins.to(device)
-    return _Plane(
-        bins, bins // half, bins % half, a.flatten()[bins], b.flatten()[bins],
-        tuple(split[0::3]), tuple(split[1::3]), tuple(split[2::3]),
-    )  # fmt: skip
-
-
-@functools.lru_cache(maxsize=64)
-def _axes(h: int, w: int, periods: tuple[int, ...], device: torch.device) -> tuple[tuple, ...]:
-    """:func:`axis_geometry` of the rows (a full fft of length ``h``) and the columns (an rfft
-    of length ``w``) for each period, on ``device``."""
-    return tuple(
-        tuple(
-            tuple(t.to(device) for t in axis_geometry(n, p, half))
-            for n, half in ((h, False), (w, True))
-        )
-        for p in periods
+def _axis(n: int, periods: tuple[int, ...], device: torch.device) -> _Axis:
+    parts = [axis_geometry(n, p) for p in periods]
+    radii_ = list(dict.fromkeys(radius for *_, radius in parts))
+    return _Axis(
+        tuple(axis_neighbours(n, r).to(device) for r in radii_),
+        tuple(peaks.to(device) for peaks, _, _ in parts),
+        tuple(window.to(device) for _, window, _ in parts),
+        tuple(radii_.index(radius) for *_, radius in parts),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def geometry(h: int, w: int, periods: tuple[int, ...], device: torch.device) -> _Geometry:
+    """Every index :func:`lattice_energy` reads for ``h`` x ``w`` images, on ``device``: a few
+    thousand lattice bins, not the whole spectrum, and two axes."""
+    parts = [plane_geometry(h, w, p) for p in periods]
+    bins, position = torch.unique(
+        torch.cat([t.flatten() for part in parts for t in part]), return_inverse=True
+    )
+    moved, k = [], 0
+    for part in parts:
+        moved.append([])
+        for t in part:
+            moved[-1].append(position[k : k + t.numel()].view(t.shape))
+            k += t.numel()
+    groups = []
+    for widths in dict.fromkeys((r.shape[1], li.shape[2]) for _, r, li in moved):
+        members = [i for i, (_, r, li) in enumerate(moved) if (r.shape[1], li.shape[2]) == widths]
+        owner = torch.cat([torch.full((len(moved[i][0]),), i) for i in members])
+        one_hot = torch.nn.functional.one_hot(owner, len(periods)).double()
+        groups.append(
+            _Group(*(torch.cat([moved[i][j] for i in members]).to(device) for j in range(3)),
+                   one_hot.to(device))
+        )  # fmt: skip
+    half = w // 2 + 1
+    axes = (_axis(h, periods, device), _axis(w, periods, device))
+    return _Geometry(bins.to(device), (bins // half).to(device), (bins % half).to(device),
+                     tuple(groups), axes)  # fmt: skip
 
 
 def _power(z: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(z).square().sum(dim=-1)
-
-
-def _axis_energy(
-    power: torch.Tensor, geometry: tuple[torch.Tensor, ...], floor: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Peak and background energy (B,) of one period on one axis spectrum (B, n)."""
-    peaks, window, neighbours = geometry
-    local = torch.maximum(power[:, neighbours].median(dim=-1).values, floor[:, None, None])
-    whitened = (power[:, window] / local[..., 1:]).amax(dim=-1)  # (B, p-1)
-    bg = local[..., 0] * torch.clamp(whitened, min=1 / _LN2)
-    return power[:, peaks].sum(dim=1), bg.sum(dim=1)
 
 
 def edge_jumps(x: torch.Tensor, period: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -212,21 +235,32 @@ def edge_jumps(x: torch.Tensor, period: int) -> tuple[torch.Tensor, torch.Tensor
         [0.0, 0.0]
     """
     h, w = x.shape[-2:]
-    first_rows, last_rows = (x[..., i::period, :].mean(dim=-2) for i in (0, period - 1))
-    first_cols, last_cols = (x[..., i::period].mean(dim=-1) for i in (0, period - 1))
 
     def phases(v: torch.Tensor) -> torch.Tensor:  # (..., n) -> its mean over each phase (..., L)
         return v.unflatten(-1, (-1, period)).mean(dim=-2)
 
-    rows = x[..., -1, :] - x[..., 0, :] - (phases(last_rows) - phases(first_rows)).tile(w // period)
-    cols = x[..., -1] - x[..., 0] - (phases(last_cols) - phases(first_cols)).tile(h // period)
+    rows = (x[..., period - 1 :: period, :] - x[..., ::period, :]).mean(dim=-2)
+    cols = (x[..., period - 1 :: period] - x[..., ::period]).mean(dim=-1)
+    rows = x[..., -1, :] - x[..., 0, :] - phases(rows).tile(w // period)
+    cols = x[..., -1] - x[..., 0] - phases(cols).tile(h // period)
     return torch.fft.rfft(rows), torch.fft.fft(cols)
 
 
-def _without_dc(power: torch.Tensor) -> torch.Tensor:
-    """An axis spectrum (B, n) with DC at infinity: the mean is removed, so DC holds rounding
-    only, and a median that reaches it (near the first peaks of small images) must ignore it."""
-    return torch.cat([torch.full_like(power[:, :1], math.inf), power[:, 1:]], dim=1)
+def _axis_energy(
+    power: torch.Tensor, axis: _Axis, floor: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Peak and background energies (B, P) of every period on one axis's power (B, n//2 + 1)."""
+    # DC holds rounding only (the mean is removed): a median reaching it must ignore it.
+    power = torch.cat([torch.full_like(power[:, :1], math.inf), power[:, 1:]], dim=1)
+    local = [
+        torch.maximum(power[:, nb].median(dim=-1).values, floor[:, None]) for nb in axis.neighbours
+    ]
+    art, bg = [], []
+    for peaks, window, r in zip(axis.peaks, axis.windows, axis.radius, strict=True):
+        whitened = (power[:, window] / local[r][:, window]).amax(dim=-1)  # (B, p-1)
+        art.append(power[:, peaks].sum(dim=1))
+        bg.append((local[r][:, peaks] * torch.clamp(whitened, min=1 / _LN2)).sum(dim=1))
+    return torch.stack(art, dim=1), torch.stack(bg, dim=1)
 
 
 def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -245,57 +279,74 @@ def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Ten
         (torch.Size([2, 2, 3]), True)
     """
     h, w = x.shape[-2:]
-    plane = _plane(h, w, periods, x.dtype, x.device)
+    g = geometry(h, w, periods, x.device)
+    a, b = smooth_factors(h, w, x.dtype, x.device)
     x = x - x.mean(dim=(-2, -1), keepdim=True)  # as lattice_energy_numpy does
     spectrum = torch.fft.rfft2(x)
     rows, cols = edge_jumps(x, math.lcm(*periods))
-    periodic = spectrum.flatten(-2)[..., plane.bins] - (
-        plane.a * rows[..., plane.kx] + plane.b * cols[..., plane.ky]
+    periodic = spectrum.flatten(-2)[..., g.bins] - (
+        a.flatten()[g.bins] * rows[..., g.kx] + b.flatten()[g.bins] * cols[..., g.ky]
     )
     power = _power(periodic).mean(dim=1)  # (B, N)
-    down = _power(spectrum[..., :, 0]).mean(dim=1)  # (B, H): the spectrum of the row sums
-    along = _power(spectrum[..., 0, :]).mean(dim=1)  # (B, W//2+1): of the column sums
+    down = _power(spectrum[..., : h // 2 + 1, 0]).mean(dim=1)  # the spectrum of the row sums
+    along = _power(spectrum[..., 0, :]).mean(dim=1)  # of the column sums
     tiny = torch.finfo(power.dtype)
     total = power.sum(dim=1) + down.sum(dim=1) + along.sum(dim=1)
     floor = (total * tiny.eps).clamp(min=tiny.tiny)
-    down, along = (_without_dc(t) for t in (down, along))
-    art, bg = [], []
-    for i, axes in enumerate(_axes(h, w, periods, x.device)):
-        ring = power[:, plane.rings[i]].median(dim=-1).values
-        lines = power[:, plane.lines[i]].median(dim=-1).values.amax(dim=-1)
-        energies = [
-            (power[:, plane.peaks[i]].sum(dim=1), torch.maximum(ring, lines).sum(dim=1) / _LN2)
-        ]
-        energies += [
-            _axis_energy(spec, g, floor) for spec, g in zip((down, along), axes, strict=True)
-        ]
-        art.append(torch.stack([e[0] for e in energies], dim=1))
-        bg.append(torch.stack([e[1] for e in energies], dim=1))
-    return torch.stack(art, dim=1), torch.maximum(torch.stack(bg, dim=1), floor[:, None, None])
+    art = torch.zeros(x.shape[0], len(periods), dtype=power.dtype, device=x.device)
+    bg = torch.zeros_like(art)
+    for group in g.groups:
+        ring = power[:, group.rings].median(dim=-1).values
+        lines = power[:, group.lines].median(dim=-1).values.amax(dim=-1)
+        by_period = group.by_period.to(power.dtype)
+        art = art + power[:, group.peaks] @ by_period
+        bg = bg + torch.maximum(ring, lines) @ by_period / _LN2
+    axes = [_axis_energy(t, axis, floor) for t, axis in zip((down, along), g.axes, strict=True)]
+    art = torch.stack([art, axes[0][0], axes[1][0]], dim=2)
+    bg = torch.stack([bg, axes[0][1], axes[1][1]], dim=2)
+    return art, torch.maximum(bg, floor[:, None, None])
 
 
 @functools.lru_cache(maxsize=64)
-def _plane_numpy(h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype) -> tuple:
-    """What :func:`lattice_energy_numpy` reads: the rows ``ky`` and columns ``kx`` that hold every
-    bin of :func:`_plane`, the smooth-component factors on that (Ky, Kx) grid, and for each period
-    the peaks', rings' and lines' flat positions in the grid."""
+def _numpy_geometry(h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype) -> tuple:
+    """What :func:`lattice_energy_numpy` reads, as NumPy arrays: the rows ``ky`` and columns
+    ``kx`` that hold every lattice bin, the smooth-component factors on that (Ky, Kx) grid, a
+    0/1 weight of the listed bins, which ``kx`` are multiples of ``w / lcm(periods)``, the groups'
+    positions in the grid, and each axis's peaks and windows for all periods at once."""
     cpu = torch.device("cpu")
-    plane = _plane(h, w, periods, dtype, cpu)
-    ky, row = torch.unique(plane.ky, return_inverse=True)
-    kx, col = torch.unique(plane.kx, return_inverse=True)
+    g = geometry(h, w, periods, cpu)
+    ky, row = torch.unique(g.ky, return_inverse=True)
+    kx, col = torch.unique(g.kx, return_inverse=True)
     position = row * len(kx) + col  # each listed bin's place in the (Ky, Kx) grid
     listed = torch.zeros(len(ky) * len(kx), dtype=dtype)
     listed[position] = 1.0
     a, b = smooth_factors(h, w, dtype, cpu)
-    grids = tuple(t.numpy() for t in (ky, kx, a[ky][:, kx], b[ky][:, kx], listed))
-    per_period = tuple(
-        tuple(position[t].numpy() for t in (plane.peaks[i], plane.rings[i], plane.lines[i]))
-        for i in range(len(periods))
+    on_comb = kx % (w // math.lcm(*periods)) == 0
+    grid = (ky, kx, a[ky][:, kx], b[ky][:, kx], listed, on_comb)
+    groups = tuple(
+        (position[gr.peaks], position[gr.rings], position[gr.lines], gr.by_period.to(dtype))
+        for gr in g.groups
     )
-    axes = tuple(
-        tuple(tuple(t.numpy() for t in g) for g in axes) for axes in _axes(h, w, periods, cpu)
-    )
-    return grids, per_period, axes
+    axes = []
+    for axis in g.axes:
+        # Windows padded to one width by repeating their first bin, which leaves the max as it is.
+        width = max(window.shape[1] for window in axis.windows)
+        windows = torch.cat(
+            [torch.cat([t, t[:, :1].expand(-1, width - t.shape[1])], dim=1) for t in axis.windows]
+        )
+        radius = torch.cat(
+            [torch.full((len(t),), r) for t, r in zip(axis.peaks, axis.radius, strict=True)]
+        )
+        owner = torch.cat([torch.full((len(t),), i) for i, t in enumerate(axis.peaks)])
+        by_period = torch.nn.functional.one_hot(owner, len(periods)).to(dtype)
+        axes.append((axis.neighbours, torch.cat(axis.peaks), windows, radius, by_period))
+
+    def as_numpy(v: object) -> object:
+        if isinstance(v, torch.Tensor):
+            return v.numpy()
+        return tuple(as_numpy(u) for u in v) if isinstance(v, tuple | list) else v
+
+    return as_numpy(grid), as_numpy(groups), as_numpy(axes)
 
 
 def _lower_median(v: np.ndarray) -> np.ndarray:
@@ -304,14 +355,17 @@ def _lower_median(v: np.ndarray) -> np.ndarray:
     return np.partition(v, i, axis=-1)[..., i]
 
 
-def lattice_energy_numpy(x: np.ndarray, periods: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`lattice_energy` of one image (C, H, W) in NumPy/SciPy: (P, 3) each.
+def lattice_energy_numpy(
+    x: np.ndarray, periods: tuple[int, ...], scale: float = 1.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lattice_energy` of one image (C, H, W) times ``scale``, in NumPy/SciPy: (P, 3) each.
 
     The row FFTs are taken of every row, but the column FFTs only of the few columns the
     lattices need, together with the column edge jump; the axes are the spectra of the row and
-    column sums. A scan scores each image right after decoding it, with cold caches, where
-    torch's per-op cost would double the time. Float32 or float64, same preconditions as
-    :func:`lattice_energy`, which it matches to rounding.
+    column sums, read off the row FFTs. A scan scores each image right after decoding it, with
+    cold caches, where torch's per-op cost would double the time. Float32 or float64, same
+    preconditions as :func:`lattice_energy`, which it matches to rounding; ``scale`` is applied
+    after the mean is removed (a power of two, it is exact).
 
     Example:
         >>> x = torch.rand(1, 64, 64)
@@ -319,52 +373,55 @@ def lattice_energy_numpy(x: np.ndarray, periods: tuple[int, ...]) -> tuple[np.nd
         >>> all(np.allclose(f, r[0].numpy(), rtol=1e-4) for f, r in zip(fast, ref))
         True
     """
-    h, w = x.shape[-2:]
+    c, h, w = x.shape
     dtype = torch.float64 if x.dtype == np.float64 else torch.float32
-    (ky, kx, a, b, listed), per_period, axes = _plane_numpy(h, w, periods, dtype)
+    (ky, kx, a, b, listed, on_comb), groups, axes = _numpy_geometry(h, w, periods, dtype)
     # No bin read here is DC, so the mean changes nothing but rounding, which DC would
     # otherwise spread over the faint bins of the rings.
     x = x - x.mean(axis=(1, 2), keepdims=True, dtype=x.dtype)
+    if scale != 1.0:
+        x *= x.dtype.type(scale)
     r = scipy.fft.rfft(x, axis=2)  # (C, H, W//2+1)
     # Transposed, so that both gathers pick rows: far cheaper than picking columns.
     picked = r.transpose(0, 2, 1)[:, kx]  # (C, Kx, H)
-    # The edge jumps less the lcm-periodic part, as edge_jumps takes them.
+    # The edge jumps less the lcm-periodic part, as edge_jumps takes them: that part of the
+    # rows' jump is its rfft at multiples of w / m; of the columns', its mean over each phase.
     m = math.lcm(*periods)
-    first, last = (_phases(x[:, i::m].mean(axis=1), m) for i in (0, m - 1))
-    rows = picked[:, :, -1] - picked[:, :, 0] - scipy.fft.rfft(np.tile(last - first, w // m))[:, kx]
-    first, last = (_phases(x[:, :, i::m].mean(axis=2), m) for i in (0, m - 1))
-    jump = (x[:, :, -1] - x[:, :, 0] - np.tile(last - first, h // m)).astype(r.dtype)
-    f = scipy.fft.fft(np.concatenate([picked, jump[:, None]], axis=1), axis=2)
+    rows = picked[:, :, -1] - picked[:, :, 0]
+    rows[:, on_comb] -= (picked[:, on_comb, m - 1 :: m] - picked[:, on_comb, ::m]).mean(axis=2)
+    jump = x[:, :, -1] - x[:, :, 0]
+    phases = (x[:, :, m - 1 :: m] - x[:, :, ::m]).mean(axis=2).reshape(c, -1, m).mean(axis=1)
+    jump = (jump.reshape(c, -1, m) - phases[:, None]).reshape(c, 1, h).astype(r.dtype)
+    f = scipy.fft.fft(np.concatenate([picked, jump], axis=1), axis=2)
     f = f.transpose(0, 2, 1)[:, ky]  # (C, Ky, Kx + 1)
     spec = f[..., :-1] - (a * rows[:, None] + b * f[..., -1:])
     power = (spec.real**2 + spec.imag**2).mean(axis=0).ravel()
-    down = _power_numpy(scipy.fft.fft(x.sum(axis=2), axis=1))
-    along = _power_numpy(r.sum(axis=1))
-    tiny = np.finfo(x.dtype)
-    total = power @ listed + down.sum() + along.sum()
+    # The spectra of the row sums and of the column sums.
+    spectra = [_power_numpy(scipy.fft.rfft(v, axis=1)) for v in (r[:, :, 0].real, x.sum(axis=1))]
+    tiny = _TINY[x.dtype.type]
+    total = power @ listed + spectra[0].sum() + spectra[1].sum()
     floor = x.dtype.type(max(total * tiny.eps, tiny.tiny))
-    down[0] = along[0] = np.inf  # as _without_dc
-    art = np.empty((len(periods), len(CLASSES)), dtype=x.dtype)
-    bg = np.empty_like(art)
-    for i, ((peaks, ring, lines), pair) in enumerate(zip(per_period, axes, strict=True)):
-        art[i, 0] = power[peaks].sum()
+    art = np.zeros((len(CLASSES), len(periods)), dtype=x.dtype)
+    bg = np.zeros_like(art)
+    for peaks, ring, lines, by_period in groups:
         line = _lower_median(power[lines]).max(axis=1)
-        bg[i, 0] = np.maximum(_lower_median(power[ring]), line).sum() / _LN2
-        for j, (spectrum, (top, window, neighbours)) in enumerate(
-            zip((down, along), pair, strict=True), 1
-        ):
-            local = np.maximum(_lower_median(spectrum[neighbours]), floor)
-            whitened = (spectrum[window] / local[:, 1:]).max(axis=1)
-            art[i, j] = spectrum[top].sum()
-            bg[i, j] = (local[:, 0] * np.maximum(whitened, 1 / _LN2)).sum()
-    return art, np.maximum(bg, floor)
+        art[0] += power[peaks] @ by_period
+        bg[0] += np.maximum(_lower_median(power[ring]), line) @ by_period / _LN2
+    for i, (spectrum, (neighbours, tops, windows, radius, by_period)) in enumerate(
+        zip(spectra, axes, strict=True), 1
+    ):
+        spectrum[0] = np.inf  # as _axis_energy
+        local = np.stack([np.maximum(_lower_median(spectrum[nb]), floor) for nb in neighbours])
+        whitened = (spectrum[windows] / local[radius[:, None], windows]).max(axis=1)
+        art[i] = spectrum[tops] @ by_period
+        bg[i] = (local[radius, tops] * np.maximum(whitened, 1 / _LN2)) @ by_period
+    return art.T.copy(), np.maximum(bg, floor).T.copy()
 
 
-def _phases(v: np.ndarray, period: int) -> np.ndarray:
-    """Means (C, period) of ``v`` (C, n) over each phase ``k mod period``."""
-    return v.reshape(v.shape[0], -1, period).mean(axis=1)
+_TINY = {t: np.finfo(t) for t in (np.float32, np.float64)}
 
 
 def _power_numpy(z: np.ndarray) -> np.ndarray:
     """``|z|**2`` (C, n), averaged over the channels: (n,)."""
-    return (z.real**2 + z.imag**2).mean(axis=0)
+    power = z.real**2 + z.imag**2
+    return power[0] if len(power) == 1 else power.mean(axis=0)

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -202,16 +203,12 @@ def explain_score(
     """
     x, periods, sides = _checked(x, periods, tile, color, impl)
     scores = to_decibels(*welch_energy(x, periods, sides, impl, _gray(color)))
-    flat = scores.flatten(1)
-    best = flat.amax(dim=1)
-    index = torch.nan_to_num(flat, nan=-1.0).argmax(dim=1)
-    known = ~best.isnan()
-    period = torch.tensor(periods, device=x.device)[index // len(CLASSES)]
-    where = tuple(
-        CLASSES[i] if ok else None
-        for i, ok in zip((index % len(CLASSES)).tolist(), known.tolist(), strict=True)
-    )
-    return Explanation(best, torch.where(known, period, 0), where, scores, periods)
+    best = scores.flatten(1).amax(dim=1)
+    index = np.nan_to_num(scores.detach().flatten(1).cpu().numpy(), nan=-1.0).argmax(axis=1)
+    known = [not math.isnan(s) for s in best.tolist()]
+    where = tuple(CLASSES[i % 3] if ok else None for i, ok in zip(index, known, strict=True))
+    period = [periods[i // 3] if ok else 0 for i, ok in zip(index, known, strict=True)]
+    return Explanation(best, torch.tensor(period, device=x.device), where, scores, periods)
 
 
 def checkerboard_score(

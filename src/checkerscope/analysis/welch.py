@@ -31,6 +31,9 @@ torch's batched transforms are as fast and the Python loop over windows is not."
 TILE_BATCH = 64
 """Windows transformed at once by the torch path."""
 
+EXPONENT = 120
+"""The unit scale is a power of two ``2**-e`` with ``|e| <= EXPONENT`` (float32's range)."""
+
 
 def tile_starts(n: int, tile: int) -> list[int]:
     """Start offsets of the fewest ``tile``-long windows, evenly spread, that cover ``0..n``."""
@@ -76,10 +79,11 @@ def unit_scale(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         >>> scale.tolist(), finite.tolist()
         ([0.25, 1.0], [True, False])
     """
-    low, high = torch.aminmax(x.detach().reshape(x.shape[0], -1), dim=1)
-    peak = torch.maximum(low.double().abs(), high.double().abs())
+    dims = tuple(range(1, x.dim()))
+    low, high = (t.double().abs() for t in (x.detach().amin(dim=dims), x.detach().amax(dim=dims)))
+    peak = torch.maximum(low, high)
     finite = torch.isfinite(peak)
-    exponent = torch.frexp(torch.where(finite, peak, 0.0)).exponent.clamp(-120, 120)
+    exponent = torch.frexp(torch.where(finite, peak, 0.0)).exponent.clamp(-EXPONENT, EXPONENT)
     return torch.ldexp(torch.ones_like(peak), -exponent), finite
 
 
@@ -107,38 +111,59 @@ def welch_energy(
     th, tw = sides
     m = math.lcm(*periods)
     crop = (th // m * m, tw // m * m)
-    corners = [(i, j) for i in tile_starts(h, th) for j in tile_starts(w, tw)]
-    numpy = resolve_impl(x, impl, b * len(corners)) == "numpy"
+    windows = [
+        (slice(i, i + crop[0]), slice(j, j + crop[1]))
+        for i in tile_starts(h, th)
+        for j in tile_starts(w, tw)
+    ]
+    if resolve_impl(x, impl, b * len(windows)) == "numpy":
+        return _numpy_energy(x, periods, windows, to_gray)
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     scale, finite = unit_scale(x)
     every = bool(finite.all())
-
-    def energy(tiles: torch.Tensor, repeats: int) -> tuple[torch.Tensor, torch.Tensor]:
-        tiles = tiles[..., : crop[0], : crop[1]]
+    art = torch.zeros(b, len(periods), len(CLASSES), dtype=dtype, device=x.device)
+    bg = torch.zeros_like(art)
+    # Windows are converted to float a chunk at a time, so a uint8 image is never copied whole.
+    chunk = max(1, TILE_BATCH // b)
+    for k in range(0, len(windows), chunk):
+        part = torch.cat([x[..., rows, cols] for rows, cols in windows[k : k + chunk]])
+        repeats = part.shape[0] // b
         if not every:  # non-finite images are scored as zeros, then reported as NaN
-            tiles = torch.where(finite.repeat(repeats)[:, None, None, None], tiles, 0)
-        tiles = tiles.to(dtype) * scale.repeat(repeats).to(dtype)[:, None, None, None]
-        tiles = to_gray(tiles)
-        if not numpy:
-            return lattice_energy(tiles, periods)
-        parts = [lattice_energy_numpy(t.numpy(), periods) for t in tiles.detach()]
-        art, bg = (torch.from_numpy(np.stack(e)) for e in zip(*parts, strict=True))
-        return art, bg
-
-    if len(corners) == 1:
-        art, bg = energy(x[..., :th, :tw], 1)
-    else:
-        art = torch.zeros(b, len(periods), len(CLASSES), dtype=dtype, device=x.device)
-        bg = torch.zeros_like(art)
-        # Tiles are converted to float a chunk at a time, so a uint8 image is never copied whole.
-        chunk = max(1, TILE_BATCH // b)
-        for k in range(0, len(corners), chunk):
-            part = [x[..., i : i + th, j : j + tw] for i, j in corners[k : k + chunk]]
-            a, g = energy(torch.cat(part), len(part))
-            art = art + a.view(-1, b, *art.shape[1:]).sum(dim=0)
-            bg = bg + g.view(-1, b, *bg.shape[1:]).sum(dim=0)
+            part = torch.where(finite.repeat(repeats)[:, None, None, None], part, 0)
+        part = to_gray(part.to(dtype) * scale.repeat(repeats).to(dtype)[:, None, None, None])
+        a, g = lattice_energy(part, periods)
+        art = art + a.view(repeats, b, *art.shape[1:]).sum(dim=0)
+        bg = bg + g.view(repeats, b, *bg.shape[1:]).sum(dim=0)
     if not every:
-        nan = torch.tensor(float("nan"), dtype=art.dtype, device=art.device)
+        nan = torch.tensor(math.nan, dtype=art.dtype, device=art.device)
         art = torch.where(finite.to(art.device)[:, None, None], art, nan)
         bg = torch.where(finite.to(bg.device)[:, None, None], bg, nan)
     return art, bg
+
+
+def _numpy_energy(
+    x: torch.Tensor,
+    periods: tuple[int, ...],
+    windows: list[tuple[slice, slice]],
+    to_gray: Callable[[torch.Tensor], torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`welch_energy` through :func:`lattice_energy_numpy`, image by image and window by
+    window, with :func:`unit_scale`'s scale and finiteness taken in NumPy (same rule)."""
+    dtype = np.float64 if x.dtype == torch.float64 else np.float32
+    images = x.detach().numpy()
+    art = np.zeros((x.shape[0], len(periods), len(CLASSES)), dtype=dtype)
+    bg = np.zeros_like(art)
+    for k, image in enumerate(images):
+        peak = max(abs(float(image.max())), abs(float(image.min())))
+        if not math.isfinite(peak):
+            art[k] = bg[k] = math.nan
+            continue
+        scale = math.ldexp(1.0, -min(max(math.frexp(peak)[1], -EXPONENT), EXPONENT))
+        for rows, cols in windows:
+            window = np.asarray(image[:, rows, cols], dtype=dtype)
+            if window.shape[0] > 1:
+                window = to_gray(torch.from_numpy(window)[None])[0].numpy()
+            a, g = lattice_energy_numpy(window, periods, scale)
+            art[k] += a
+            bg[k] += g
+    return torch.from_numpy(art), torch.from_numpy(bg)
