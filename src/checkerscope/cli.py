@@ -96,6 +96,10 @@ def scan(
     max_pixels: int = typer.Option(
         MAX_PIXELS, min=1, help="Larger images are scored on a top band of rows (memory cap)."
     ),
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write a page with the worst images beside maps of their scores here."),
+    ] = None,
 ) -> None:
     """Score every image (PNG, JPEG, WebP, TIFF, BMP) for checkerboard artifacts.
 
@@ -116,6 +120,9 @@ def scan(
     threshold = THRESHOLD if threshold is None else threshold
     if str(json_out) == "-" and str(csv_out) == "-":
         typer.echo("Error: only one of --json and --csv can write to stdout", err=True)
+        raise typer.Exit(code=2)
+    if html is not None and not html.resolve().parent.is_dir():
+        typer.echo(f"Error: --html {html}: folder {html.resolve().parent} does not exist", err=True)
         raise typer.Exit(code=2)
     console = Console(stderr="-" in (str(json_out), str(csv_out)))
     summary = scanning.ScanSummary(threshold, top)
@@ -159,6 +166,12 @@ def scan(
         f"{summary.scanned} files, {summary.flagged} above {threshold:g} dB, "
         f"{summary.failed} errors"
     )
+    if html is not None:
+        from checkerscope.files import atomic_write_text
+        from checkerscope.report.scan_page import render_scan
+
+        atomic_write_text(html, render_scan(summary, max_pixels))
+        console.print(f"wrote {html}", markup=False, highlight=False)
     raise typer.Exit(code=summary.exit_code)
 
 

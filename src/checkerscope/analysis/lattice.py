@@ -321,13 +321,19 @@ def _numpy_geometry(h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype
     listed = torch.zeros(len(ky) * len(kx), dtype=dtype)
     listed[position] = 1.0
     a, b = smooth_factors(h, w, dtype, cpu)
-    on_comb = kx % (w // math.lcm(*periods)) == 0
-    grid = (ky, kx, a[ky][:, kx], b[ky][:, kx], listed, on_comb)
+    m = math.lcm(*periods)
+    # The lcm-periodic part of a row is its rfft at multiples of w / m: those of the picked
+    # columns, and the weights that turn them into that part's last-minus-first phase.
+    comb = torch.nonzero(kx % (w // m) == 0).flatten()
+    j = torch.arange(m // 2 + 1, dtype=torch.float64)
+    pairs = torch.where((j == 0) | (2 * j == m), 1.0, 2.0)
+    weights = (torch.polar(torch.ones_like(j), 2 * math.pi * j * (m - 1) / m) - 1) * pairs / w
+    grid = (ky, kx, a[ky][:, kx], b[ky][:, kx], listed, comb, weights)
     groups = tuple(
         (position[gr.peaks], position[gr.rings], position[gr.lines], gr.by_period.to(dtype))
         for gr in g.groups
     )
-    axes = []
+    sets = []
     for axis in g.axes:
         # Windows padded to one width by repeating their first bin, which leaves the max as it is.
         width = max(window.shape[1] for window in axis.windows)
@@ -339,14 +345,18 @@ def _numpy_geometry(h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype
         )
         owner = torch.cat([torch.full((len(t),), i) for i, t in enumerate(axis.peaks)])
         by_period = torch.nn.functional.one_hot(owner, len(periods)).to(dtype)
-        axes.append((axis.neighbours, torch.cat(axis.peaks), windows, radius, by_period))
+        sets.append(
+            [[len(sets) + 1], axis.neighbours, torch.cat(axis.peaks), windows, radius, by_period]
+        )
+    if h == w:  # both axes read the same bins: one pass over both
+        sets = [[torch.tensor([1, 2]), *sets[0][1:]]]
 
     def as_numpy(v: object) -> object:
         if isinstance(v, torch.Tensor):
             return v.numpy()
         return tuple(as_numpy(u) for u in v) if isinstance(v, tuple | list) else v
 
-    return as_numpy(grid), as_numpy(groups), as_numpy(axes)
+    return as_numpy(grid), as_numpy(groups), as_numpy(sets)
 
 
 def _lower_median(v: np.ndarray) -> np.ndarray:
@@ -375,7 +385,7 @@ def lattice_energy_numpy(
     """
     c, h, w = x.shape
     dtype = torch.float64 if x.dtype == np.float64 else torch.float32
-    (ky, kx, a, b, listed, on_comb), groups, axes = _numpy_geometry(h, w, periods, dtype)
+    (ky, kx, a, b, listed, comb, weights), groups, sets = _numpy_geometry(h, w, periods, dtype)
     # No bin read here is DC, so the mean changes nothing but rounding, which DC would
     # otherwise spread over the faint bins of the rings.
     x = x - x.mean(axis=(1, 2), keepdims=True, dtype=x.dtype)
@@ -385,36 +395,47 @@ def lattice_energy_numpy(
     # Transposed, so that both gathers pick rows: far cheaper than picking columns.
     picked = r.transpose(0, 2, 1)[:, kx]  # (C, Kx, H)
     # The edge jumps less the lcm-periodic part, as edge_jumps takes them: that part of the
-    # rows' jump is its rfft at multiples of w / m; of the columns', its mean over each phase.
+    # rows' jump is its rfft at multiples of w / m; of the columns', read off those of each row.
     m = math.lcm(*periods)
     rows = picked[:, :, -1] - picked[:, :, 0]
-    rows[:, on_comb] -= (picked[:, on_comb, m - 1 :: m] - picked[:, on_comb, ::m]).mean(axis=2)
+    rows[:, comb] -= (picked[:, comb, m - 1 :: m] - picked[:, comb, ::m]).mean(axis=2)
+    phases = (r[:, :, :: w // m] @ weights).real.reshape(c, -1, m).mean(axis=1)  # (C, m)
     jump = x[:, :, -1] - x[:, :, 0]
-    phases = (x[:, :, m - 1 :: m] - x[:, :, ::m]).mean(axis=2).reshape(c, -1, m).mean(axis=1)
     jump = (jump.reshape(c, -1, m) - phases[:, None]).reshape(c, 1, h).astype(r.dtype)
     f = scipy.fft.fft(np.concatenate([picked, jump], axis=1), axis=2)
     f = f.transpose(0, 2, 1)[:, ky]  # (C, Ky, Kx + 1)
     spec = f[..., :-1] - (a * rows[:, None] + b * f[..., -1:])
     power = (spec.real**2 + spec.imag**2).mean(axis=0).ravel()
     # The spectra of the row sums and of the column sums.
-    spectra = [_power_numpy(scipy.fft.rfft(v, axis=1)) for v in (r[:, :, 0].real, x.sum(axis=1))]
+    sums = (r[:, :, 0].real, x.sum(axis=1))
+    if h == w:
+        both = scipy.fft.rfft(np.concatenate(sums), axis=1)
+        spectra = (both.real**2 + both.imag**2).reshape(2, c, -1).mean(axis=1)
+    else:
+        spectra = [_power_numpy(scipy.fft.rfft(v, axis=1)) for v in sums]
     tiny = _TINY[x.dtype.type]
     total = power @ listed + spectra[0].sum() + spectra[1].sum()
     floor = x.dtype.type(max(total * tiny.eps, tiny.tiny))
     art = np.zeros((len(CLASSES), len(periods)), dtype=x.dtype)
     bg = np.zeros_like(art)
     for peaks, ring, lines, by_period in groups:
-        line = _lower_median(power[lines]).max(axis=1)
-        art[0] += power[peaks] @ by_period
-        bg[0] += np.maximum(_lower_median(power[ring]), line) @ by_period / _LN2
-    for i, (spectrum, (neighbours, tops, windows, radius, by_period)) in enumerate(
-        zip(spectra, axes, strict=True), 1
-    ):
-        spectrum[0] = np.inf  # as _axis_energy
-        local = np.stack([np.maximum(_lower_median(spectrum[nb]), floor) for nb in neighbours])
-        whitened = (spectrum[windows] / local[radius[:, None], windows]).max(axis=1)
-        art[i] = spectrum[tops] @ by_period
-        bg[i] = (local[radius, tops] * np.maximum(whitened, 1 / _LN2)) @ by_period
+        line = _lower_median(np.take(power, lines)).max(axis=1)
+        art[0] += np.take(power, peaks) @ by_period
+        bg[0] += np.maximum(_lower_median(np.take(power, ring)), line) @ by_period / _LN2
+    for classes, neighbours, tops, windows, radius, by_period in sets:
+        spectrum = np.array([spectra[i - 1] for i in classes])  # (A, n//2 + 1), a copy
+        spectrum[:, 0] = np.inf  # as _axis_energy
+        local = [
+            np.maximum(_lower_median(np.take(spectrum, nb, axis=1)), floor) for nb in neighbours
+        ]
+        if len(local) == 1:  # one radius for every period, as from 16 bins per step up
+            at_windows, at_tops = np.take(local[0], windows, axis=1), np.take(local[0], tops, 1)
+        else:
+            local = np.stack(local, axis=1)  # (A, radii, n//2 + 1)
+            at_windows, at_tops = local[:, radius[:, None], windows], local[:, radius, tops]
+        whitened = (np.take(spectrum, windows, axis=1) / at_windows).max(axis=2)
+        art[classes] = np.take(spectrum, tops, axis=1) @ by_period
+        bg[classes] = (at_tops * np.maximum(whitened, 1 / _LN2)) @ by_period
     return art.T.copy(), np.maximum(bg, floor).T.copy()
 
 

@@ -138,8 +138,25 @@ def artifact_energy(
 
 
 def to_decibels(artifact: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
-    """``10*log10(artifact / background)``, floored at 0 dB (no more than the background)."""
+    """``10*log10(artifact / background)``, floored at 0 dB (no more than the background).
+
+    CPU tensors that need no gradient are converted in NumPy (a scan's case: a few small torch
+    ops would cost it more than the conversion), others in torch; the two may differ in the
+    last bit.
+
+    Example:
+        >>> to_decibels(torch.tensor([100.0, 0.5]), torch.tensor([1.0, 1.0])).round()
+        tensor([20.,  0.])
+    """
+    if _plain(artifact) and _plain(background):
+        ratio = artifact.numpy() / background.numpy()
+        return torch.from_numpy(10 * np.log10(np.maximum(ratio, 1.0, dtype=ratio.dtype)))
     return 10 * torch.log10(torch.clamp(artifact / background, min=1.0))
+
+
+def _plain(t: torch.Tensor) -> bool:
+    """Whether ``t`` is a CPU tensor that NumPy can take as it is (no gradient to keep)."""
+    return t.device.type == "cpu" and not (t.requires_grad and torch.is_grad_enabled())
 
 
 def period_scores(
@@ -203,12 +220,14 @@ def explain_score(
     """
     x, periods, sides = _checked(x, periods, tile, color, impl)
     scores = to_decibels(*welch_energy(x, periods, sides, impl, _gray(color)))
-    best = scores.flatten(1).amax(dim=1)
-    index = np.nan_to_num(scores.detach().flatten(1).cpu().numpy(), nan=-1.0).argmax(axis=1)
-    known = [not math.isnan(s) for s in best.tolist()]
+    values = scores.detach().flatten(1).cpu().numpy()
+    best = values.max(axis=1)  # NaN where an image had a non-finite value
+    index = np.where(np.isnan(values), -1.0, values).argmax(axis=1)
+    known = ~np.isnan(best)
     where = tuple(CLASSES[i % 3] if ok else None for i, ok in zip(index, known, strict=True))
-    period = [periods[i // 3] if ok else 0 for i, ok in zip(index, known, strict=True)]
-    return Explanation(best, torch.tensor(period, device=x.device), where, scores, periods)
+    period = np.where(known, np.asarray(periods)[index // 3], 0)
+    score = scores.flatten(1).amax(dim=1) if not _plain(scores) else torch.from_numpy(best)
+    return Explanation(score, torch.from_numpy(period).to(x.device), where, scores, periods)
 
 
 def checkerboard_score(
