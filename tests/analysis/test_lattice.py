@@ -132,7 +132,7 @@ def test_lines_lie_in_the_ring_and_windows_between_peaks() -> None:
             assert neighbours.shape == (n // 2 + 1, 2 * (radius[1] - radius[0] + 1))
             assert not set(window.flatten().tolist()) & set(tops.tolist())  # no peak is its window
             everything = torch.cat([tops, window.flatten(), neighbours.flatten()])
-            assert 0 <= int(everything.min()) and int(everything.max()) <= n // 2
+            assert int(everything.min()) >= 0 and int(everything.max()) <= n // 2
 
 
 def _periods(h: int, w: int, periods: list[int]) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from checkerscope.analysis.score import TILE, checkerboard_map, luma
-from checkerscope.images import load_image
+from checkerscope.images import read_image, to_tensor
 from checkerscope.report.figures.scan import score_map_figure
 from checkerscope.report.html import bytes_data_uri, png_data_uri, render
 from checkerscope.scan import ScanResult, ScanSummary
@@ -38,6 +38,7 @@ class Panel:
     thumbnail: str
     score_map: str
     note: str = ""
+    caption: str = ""
 
 
 def map_window(h: int, w: int) -> tuple[int, int]:
@@ -73,16 +74,19 @@ def panel(result: ScanResult, threshold: float, max_pixels: int) -> Panel:
     """Read ``result``'s file again (its top band, as the scan did, above ``max_pixels``) and
     draw its thumbnail and score map."""
     try:
-        image = load_image(result.path, max_pixels)
+        image = to_tensor(read_image(result.path, max_pixels).array)
         if image.shape[0] not in (1, 3):
             image = image[:3] if image.shape[0] > 3 else image[:1]
         grey = luma(image[None])
         h, w = grey.shape[-2:]
         window, stride = map_window(h, w)
         scores = checkerboard_map(grey, window=window, stride=stride)[0]
-        title = f"{window}x{window} windows, every {stride} px; outline: above {threshold:g} dB"
-        figure = score_map_figure(scores.numpy(), h, w, threshold, title)
-        return Panel(result, thumbnail_uri(image), png_data_uri(figure))
+        figure = score_map_figure(scores.numpy(), h, w, threshold)
+        caption = (
+            f"where the score comes from: {window} x {window} windows every {stride} px, "
+            f"outlined above {threshold:g} dB"
+        )
+        return Panel(result, thumbnail_uri(image), png_data_uri(figure), caption=caption)
     except Exception as err:  # the page still lists a file that changed or vanished
         return Panel(result, "", "", f"could not be read again: {type(err).__name__}: {err}")
 
