@@ -124,9 +124,10 @@ def artifact_energy(
     :mod:`checkerscope.analysis.lattice`), each summed over the ``tile`` x ``tile`` windows that
     cover the image (Welch's average; ``tile=None`` takes the image whole). ``color="luma"``
     scores RGB (C = 3) on its luma; ``"mean"``, and any other channel count, averages the
-    channels' power spectra. ``impl``: see :data:`~checkerscope.analysis.welch.IMPLS`. Sums
-    of these over parts of one image combine them, as for images too big to load whole. Images
-    with a NaN or infinite value give NaN (the rest of the batch is unaffected).
+    channels' power spectra. ``impl``: see :data:`~checkerscope.analysis.welch.IMPLS`.
+    Energies are those of the image at unit scale (:func:`~checkerscope.analysis.welch.unit_scale`),
+    so sums over parts of one image combine them when the parts share its scale. Images with a
+    NaN or infinite value give NaN (the rest of the batch is unaffected).
 
     Example:
         >>> art, bg = artifact_energy(torch.rand(2, 3, 64, 64), periods=(2, 4))
@@ -224,8 +225,9 @@ def explain_score(
     best = values.max(axis=1)  # NaN where an image had a non-finite value
     index = np.where(np.isnan(values), -1.0, values).argmax(axis=1)
     known = ~np.isnan(best)
-    where = tuple(CLASSES[i % 3] if ok else None for i, ok in zip(index, known, strict=True))
-    period = np.where(known, np.asarray(periods)[index // 3], 0)
+    place, period = index % len(CLASSES), np.asarray(periods)[index // len(CLASSES)]
+    where = tuple(CLASSES[i] if ok else None for i, ok in zip(place, known, strict=True))
+    period = np.where(known, period, 0)
     score = scores.flatten(1).amax(dim=1) if not _plain(scores) else torch.from_numpy(best)
     return Explanation(score, torch.from_numpy(period).to(x.device), where, scores, periods)
 
