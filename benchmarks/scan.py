@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from checkerscope.analysis.validation import pattern
+from checkerscope.analysis.image_classes import pattern
 from checkerscope.data import embedded_photographs, random_crops
 from checkerscope.images import read_image
 from checkerscope.scan import MAX_PIXELS, map_files, score_file

@@ -19,8 +19,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from checkerscope import scan as S
+from checkerscope.analysis.image_classes import pattern
 from checkerscope.analysis.score import THRESHOLD, checkerboard_score
-from checkerscope.analysis.validation import pattern
 from checkerscope.cli import app
 from checkerscope.data import embedded_photographs, random_crops
 from checkerscope.images import load_image

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from checkerscope.analysis import image_classes as I
 from checkerscope.analysis import score as S
 from checkerscope.analysis import validation as V
 from checkerscope.analysis.lattice import lattice_energy
@@ -35,7 +36,7 @@ def photos() -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def crops(photos: dict[str, torch.Tensor]) -> torch.Tensor:
-    return V.quantize(0.1 + 0.8 * random_crops(photos, 12, 128, seed=3))
+    return I.quantize(0.1 + 0.8 * random_crops(photos, 12, 128, seed=3))
 
 
 @settings(max_examples=20, deadline=None)
@@ -132,9 +133,9 @@ def test_per_channel_gain_changes_the_score() -> None:
 @pytest.mark.parametrize("kind", ["checkerboard", "random"])
 @pytest.mark.parametrize("p", [2, 4])
 def test_score_grows_monotonically_with_amplitude(crops: torch.Tensor, kind: str, p: int) -> None:
-    pats = torch.stack([V.pattern(kind, p, 3, 128, 128, seed=i) for i in range(len(crops))])
+    pats = torch.stack([I.pattern(kind, p, 3, 128, 128, seed=i) for i in range(len(crops))])
     scores = torch.stack(
-        [S.checkerboard_score(V.quantize(crops + a * pats)) for a in (0.0, *V.AMPLITUDES)]
+        [S.checkerboard_score(I.quantize(crops + a * pats)) for a in (0.0, *V.AMPLITUDES)]
     )
     assert (scores.diff(dim=0) > 0).all(), scores
 
@@ -143,7 +144,7 @@ def test_planted_patterns_separate_from_clean_crops(crops: torch.Tensor) -> None
     clean = S.checkerboard_score(crops)
     planted = torch.cat(
         [
-            S.checkerboard_score(V.quantize(crops + 0.01 * V.pattern(k, p, 3, 128, 128, seed=p)))
+            S.checkerboard_score(I.quantize(crops + 0.01 * I.pattern(k, p, 3, 128, 128, seed=p)))
             for k in ("checkerboard", "random")
             for p in (2, 4)
         ]
@@ -155,8 +156,8 @@ def test_planted_patterns_separate_from_clean_crops(crops: torch.Tensor) -> None
 def test_dominant_period_is_the_planted_one(crops: torch.Tensor) -> None:
     """A checkerboard of period p has no harmonics on the lattice of p / 2."""
     for p in (2, 4, 8):
-        pat = V.pattern("checkerboard", p, 3, 128, 128, 0)
-        scores = S.period_scores(V.quantize(crops + 0.04 * pat))
+        pat = I.pattern("checkerboard", p, 3, 128, 128, 0)
+        scores = S.period_scores(I.quantize(crops + 0.04 * pat))
         assert (scores.argmax(dim=1) == S.PERIODS.index(p)).all()
 
 
@@ -245,7 +246,7 @@ def test_tiling_keeps_a_pattern_on_the_scale_of_one_tile() -> None:
 
 def test_map_finds_where_the_pattern_is() -> None:
     x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(0))
-    x[..., :64, :64] += 0.1 * V.pattern("checkerboard", 2, 3, 64, 64, 0)
+    x[..., :64, :64] += 0.1 * I.pattern("checkerboard", 2, 3, 64, 64, 0)
     m = S.checkerboard_map(x, period=2, window=64, stride=64)
     assert m.shape == (1, 2, 3)
     assert m[0, 0, 0] > S.THRESHOLD and (m.flatten()[1:] < S.THRESHOLD).all()

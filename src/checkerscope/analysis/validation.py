@@ -22,9 +22,7 @@ import torch
 from checkerscope import checks as v
 from checkerscope.analysis import image_classes as I
 from checkerscope.analysis.gradients import input_gradient
-from checkerscope.analysis.image_classes import jpeg_roundtrip, pattern, quantize
-
-__all__ = ["jpeg_roundtrip", "pattern", "quantize"]  # kept here for their earlier users
+from checkerscope.analysis.image_classes import jpeg_roundtrip, quantize
 
 AMPLITUDES: tuple[float, ...] = (0.005, 0.01, 0.02, 0.04)
 """Planted pattern amplitudes, as fractions of the image's range."""

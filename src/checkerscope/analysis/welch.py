@@ -24,10 +24,6 @@ IMPLS = ("auto", "torch", "numpy")
 batches, any device, gradients), ``"numpy"`` (:func:`lattice_energy_numpy`, the fast path for a
 few CPU images without gradients) and ``"auto"`` (NumPy where it applies: :func:`resolve_impl`)."""
 
-NUMPY_WINDOWS = 16
-"""``impl="auto"`` takes the NumPy path for at most this many windows (images x tiles): beyond,
-torch's batched transforms are as fast and the Python loop over windows is not."""
-
 TILE_BATCH = 64
 """Windows transformed at once by the torch path."""
 
@@ -43,12 +39,13 @@ def tile_starts(n: int, tile: int) -> list[int]:
     return [round(i * (n - tile) / (k - 1)) for i in range(k)]
 
 
-def resolve_impl(x: torch.Tensor, impl: str = "auto", windows: int = 1) -> str:
-    """The implementation that scores ``x`` in ``windows`` windows: ``"numpy"`` or ``"torch"``.
+def resolve_impl(x: torch.Tensor, impl: str = "auto") -> str:
+    """The implementation that scores ``x``: ``"numpy"`` or ``"torch"``.
 
-    ``"auto"`` takes NumPy for CPU tensors that need no gradient, up to :data:`NUMPY_WINDOWS`
-    windows (a scan's images, an audit's samples), torch otherwise. ``"numpy"`` refuses tensors
-    that need a gradient or live on another device.
+    ``"auto"`` takes NumPy for CPU tensors that need no gradient (a scan's images, an audit's
+    samples: one thread, window by window, it is faster than torch's batched transforms for
+    all but batches of many small images), torch otherwise. ``"numpy"`` refuses tensors that
+    need a gradient or live on another device.
 
     Example:
         >>> resolve_impl(torch.rand(1, 1, 64, 64)), resolve_impl(torch.rand(1, 1, 64, 64), "torch")
@@ -62,7 +59,7 @@ def resolve_impl(x: torch.Tensor, impl: str = "auto", windows: int = 1) -> str:
     if impl == "numpy" and grad:
         raise ValueError("impl='numpy' computes no gradient, but x requires grad; use impl='torch'")
     if impl == "auto":
-        return "numpy" if cpu and not grad and windows <= NUMPY_WINDOWS else "torch"
+        return "numpy" if cpu and not grad else "torch"
     return impl
 
 
@@ -116,7 +113,7 @@ def welch_energy(
         for i in tile_starts(h, th)
         for j in tile_starts(w, tw)
     ]
-    if resolve_impl(x, impl, b * len(windows)) == "numpy":
+    if resolve_impl(x, impl) == "numpy":
         return _numpy_energy(x, periods, windows, to_gray)
     dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
     scale, finite = unit_scale(x)
