@@ -14,8 +14,8 @@ import soundfile
 import torch
 
 from checkerscope import audiofiles as A
-from checkerscope.analysis.score import tile_starts
 from checkerscope.analysis.tones import TILE, tone_energy
+from checkerscope.analysis.welch import tile_starts
 
 # (format, subtype, bits): integer PCM is written from int32 samples that the subtype holds
 # exactly, so reading must return them divided by 2**31; float is written as float32.

@@ -19,8 +19,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from checkerscope import scan as S
+from checkerscope.analysis.image_classes import pattern
 from checkerscope.analysis.score import THRESHOLD, checkerboard_score
-from checkerscope.analysis.validation import pattern
 from checkerscope.cli import app
 from checkerscope.data import embedded_photographs, random_crops
 from checkerscope.images import load_image
@@ -217,3 +217,65 @@ def test_workers_leave_the_callers_threads_alone() -> None:
     before = torch.get_num_threads()
     list(S.map_files(os.path.basename, ["a", "b"], workers=1))
     assert torch.get_num_threads() == before
+
+
+# --- issue 12: non-finite pixels, where the energy sits, the HTML page -------------------------
+
+
+def test_a_float_image_with_a_non_finite_pixel_is_an_error(tmp_path: Path) -> None:
+    values = np.random.default_rng(0).random((64, 64)).astype(np.float32)
+    for name, bad in (("nan.tiff", np.nan), ("inf.tiff", np.inf)):
+        array = values.copy()
+        array[3, 5] = bad
+        Image.fromarray(array, mode="F").save(tmp_path / name)
+    Image.fromarray(values, mode="F").save(tmp_path / "fine.tiff")
+    results = {Path(r.path).name: r for r in S.scan([tmp_path], workers=1)}
+    for name in ("nan.tiff", "inf.tiff"):
+        assert results[name].error == "non-finite pixels (NaN or infinity)"
+        assert results[name].score_db is None and not results[name].flagged(THRESHOLD)
+    assert results["fine.tiff"].error is None and results["fine.tiff"].where == "lattice"
+    # Two files could not be scored and none was flagged: exit status 2.
+    out = tmp_path / "scan.jsonl"
+    assert run(str(tmp_path), "--json", str(out)).exit_code == 2
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"bare {constant} in the JSON output")
+
+    rows = [json.loads(line, parse_constant=refuse) for line in out.read_text().splitlines()]
+    assert sum(row["error"] is not None for row in rows) == 2
+
+
+def test_results_say_where_the_energy_sits(folder: Path) -> None:
+    results = {Path(r.path).name: r for r in S.scan([folder], workers=1)}
+    assert results["checker.png"].where == "lattice"
+    assert all(results[n].where in ("lattice", "rows", "columns") for n in SCORED)
+    assert all(results[n].where is None for n in FAILED)
+    assert "where" in S.COLUMNS
+
+
+def test_html_page_shows_the_worst_images_and_escapes_their_names(
+    folder: Path, crops: np.ndarray, tmp_path: Path
+) -> None:
+    hostile = tmp_path / "in"
+    names = ['<img src=x onerror="alert(1)">.png', "a&b'c.png", "<script>bad().png"]
+    for name in names:
+        save(crops[1], hostile / name)
+    (hostile / "<b>corrupt.png").write_bytes(b"not a png")
+    page = tmp_path / "scan.html"
+    result = run(str(folder / "sub"), str(hostile), "--html", str(page), "--top", "10")
+    assert result.exit_code == 1, result.output  # checker.png is flagged; the page changes nothing
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    assert html.count('<img src="data:image/png;base64,') == 2 * 6  # thumbnail and map each
+    for raw in ('<img src=x onerror="alert(1)">', "<script>bad()", "<b>corrupt"):
+        assert raw not in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;.png" in html
+    assert "&lt;b&gt;corrupt.png" in html and "a&amp;b&#39;c.png" in html
+    assert "checker.png" in html and "lattice" in html
+
+
+def test_html_into_a_missing_folder_is_refused_before_scanning(
+    folder: Path, tmp_path: Path
+) -> None:
+    result = run(str(folder), "--html", str(tmp_path / "missing" / "scan.html"))
+    assert result.exit_code == 2 and "does not exist" in result.output

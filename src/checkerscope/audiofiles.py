@@ -136,7 +136,7 @@ def read_windows(
 
     The file stays open between windows and is read by seeking (both WAV and FLAC seek), so
     memory holds one window whatever the file's length; windows may overlap. Pass the starts
-    :func:`checkerscope.analysis.score.tile_starts` gives to score a file window by window
+    :func:`checkerscope.analysis.welch.tile_starts` gives to score a file window by window
     exactly as the whole signal would be (:func:`checkerscope.analysis.tones.tone_energy`).
 
     Example:

@@ -36,6 +36,7 @@ app = typer.Typer(
     help="Find, explain and remove checkerboard artifacts in neural networks.",
 )
 
+
 @app.callback()
 def main() -> None:
     """checkerscope: find, explain and remove checkerboard artifacts."""
@@ -136,6 +137,10 @@ def scan(
     max_pixels: int = typer.Option(
         MAX_PIXELS, min=1, help="Larger images are scored on a top band of rows (memory cap)."
     ),
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Write a page with the worst images beside maps of their scores here."),
+    ] = None,
 ) -> None:
     """Score every image (PNG, JPEG, WebP, TIFF, BMP) for checkerboard artifacts.
 
@@ -156,7 +161,7 @@ def scan(
     if str(json_out) == "-" and str(csv_out) == "-":
         fail("only one of --json and --csv can write to stdout")
     streams = (("--json", json_out, "json"), ("--csv", csv_out, "csv"))
-    scanning.check_outputs(paths, {name: out for name, out, _ in streams})
+    scanning.check_outputs(paths, {**{name: out for name, out, _ in streams}, "--html": html})
     console = Console(stderr="-" in (str(json_out), str(csv_out)))
     summary = scanning.ScanSummary(threshold, top)
     with contextlib.ExitStack() as stack:
@@ -168,9 +173,7 @@ def scan(
         unreadable: list[OSError] = []
         total = sum(1 for _ in iter_image_files(paths, on_error=unreadable.append))
         stop = stack.enter_context(Stop())
-        results = stack.enter_context(
-            contextlib.closing(scanning.scan(paths, workers, max_pixels))
-        )
+        results = stack.enter_context(contextlib.closing(scanning.scan(paths, workers, max_pixels)))
         columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
         progress = stack.enter_context(Progress(*columns, TimeRemainingColumn(), console=console))
         task = progress.add_task("scanning", total=total + len(unreadable))
@@ -186,13 +189,13 @@ def scan(
                         ) from err
             progress.advance(task)
     table = Table(title=f"{len(summary.worst())} highest checkerboard scores")
-    for name in ("score (dB)", "period", "size", "block grid (dB)", "path"):
+    for name in ("score (dB)", "period", "where", "size", "block grid (dB)", "path"):
         table.add_column(name, justify="left" if name == "path" else "right", overflow="fold")
     for r in summary.worst():
         style = "bold red" if r.flagged(threshold) else None
         grid = "" if r.block_grid_db is None else f"{r.block_grid_db:.1f}"
         size = f"{r.width}x{r.height}" + ("*" if r.rows_scored != r.height else "")
-        cells = (f"{r.score_db:.1f}", str(r.period), size, grid, printable(r.path))
+        cells = (f"{r.score_db:.1f}", str(r.period), r.where or "", size, grid, printable(r.path))
         table.add_row(*map(Text, cells), style=style)
     if summary.worst():
         console.print(table)
@@ -208,6 +211,15 @@ def scan(
         f"{summary.failed} errors",
         markup=False,
     )
+    if html is not None:
+        from checkerscope.files import atomic_write_text
+        from checkerscope.report.scan_page import render_scan
+
+        try:
+            atomic_write_text(html, render_scan(summary, max_pixels))
+        except OSError as err:
+            raise ValueError(f"cannot write --html {str(html)!r}: {err.strerror or err}") from err
+        console.print(f"wrote {html}", markup=False, highlight=False)
     if summary.exit_code == EXIT_ERROR:
         console.print("not every file could be read: exit status 2", markup=False)
     raise typer.Exit(code=summary.exit_code)

@@ -49,7 +49,10 @@ class ScanResult:
     ``score_db``: the checkerboard score (dB); ``period``: the period with the highest score;
     ``block_grid_db``: the 8x8 block-grid measure of JPEG files (dB; ``None`` for other
     formats, whose grid is not JPEG's, and below 16x16 pixels);
-    ``rows_scored``: rows decoded and scored, less than ``height`` above :data:`MAX_PIXELS`.
+    ``rows_scored``: rows decoded and scored, less than ``height`` above :data:`MAX_PIXELS`;
+    ``where``: where that period's energy sits, ``"lattice"``, ``"rows"`` or ``"columns"``
+    (see :func:`~checkerscope.analysis.score.explain_score`). A file with a NaN or infinite
+    pixel (float TIFFs can hold them) is an error, ``"non-finite pixels"``.
     """
 
     path: str
@@ -60,6 +63,7 @@ class ScanResult:
     block_grid_db: float | None = None
     rows_scored: int | None = None
     error: str | None = None
+    where: str | None = None
 
     def flagged(self, threshold: float) -> bool:
         """Whether the image scored above ``threshold`` dB (never for a failed file)."""
@@ -74,7 +78,8 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
     """Decode and score one file; any failure becomes a result with ``error`` set.
 
     The score is :func:`~checkerscope.analysis.score.checkerboard_score` of the image (on its
-    luma, as for any RGB input), the period the one that scores highest.
+    luma, as for any RGB input), the period and place those of
+    :func:`~checkerscope.analysis.score.explain_score`.
 
     Example:
         >>> import tempfile, PIL.Image
@@ -85,19 +90,27 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
     """
     import torch
 
-    from checkerscope.analysis.score import BLOCK, block_grid, single_image_scores
+    from checkerscope.analysis.score import BLOCK, block_grid, explain_score
 
     try:
         array, width, height, fmt = read_image(path, max_pixels, luma=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # read-only array: nothing writes to it
             y = torch.from_numpy(array)[None]
-        scores, periods = single_image_scores(y)
-        best = int(scores.argmax())
+        verdict = explain_score(y)
+        if verdict.where[0] is None:  # the score is NaN
+            return ScanResult(os.fspath(path), error="non-finite pixels (NaN or infinity)")
         jpeg = fmt in ("JPEG", "MPO") and min(y.shape[-2:]) >= 2 * BLOCK
         grid = float(block_grid(y)[0]) if jpeg else None
         return ScanResult(
-            os.fspath(path), float(scores[best]), periods[best], width, height, grid, y.shape[-2]
+            os.fspath(path),
+            score_db=float(verdict.score[0]),
+            period=int(verdict.period[0]),
+            width=width,
+            height=height,
+            block_grid_db=grid,
+            rows_scored=y.shape[-2],
+            where=verdict.where[0],
         )
     except Exception as e:  # a scan reports bad files and goes on
         return ScanResult(os.fspath(path), error=f"{type(e).__name__}: {e}")

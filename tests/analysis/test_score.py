@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import math
 
 import numpy as np
 import pytest
@@ -12,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from checkerscope.analysis import image_classes as I
 from checkerscope.analysis import score as S
 from checkerscope.analysis import validation as V
+from checkerscope.analysis.lattice import lattice_energy
 from checkerscope.analysis.spectra import periodic_rfft2, periodic_smooth, spectrum
+from checkerscope.analysis.welch import tile_starts, unit_scale
 from checkerscope.data import embedded_photographs, random_crops
 
 
@@ -34,34 +36,10 @@ def photos() -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="module")
 def crops(photos: dict[str, torch.Tensor]) -> torch.Tensor:
-    return V.quantize(0.1 + 0.8 * random_crops(photos, 12, 128, seed=3))
+    return I.quantize(0.1 + 0.8 * random_crops(photos, 12, 128, seed=3))
 
 
-def reference_energy(x: torch.Tensor, p: int) -> tuple[float, float]:
-    """Brute force for one image (C, H, W), H and W multiples of p: full fft2 of the spatial
-    periodic component, every lattice point and ring bin visited in a loop."""
-    _, h, w = x.shape
-    power = torch.fft.fft2(periodic_smooth(x.double())[0]).abs().square().mean(dim=0)
-    r_out = min(4, min(h, w) // p // 2)
-    r_in = 2 if r_out >= 3 else 1
-    art = bg = 0.0
-    for a in range(p):
-        for b in range(p):
-            if a == b == 0:
-                continue
-            ky, kx = a * h // p, b * w // p
-            art += float(power[ky, kx])
-            ring = [
-                float(power[(ky + dy) % h, (kx + dx) % w])
-                for dy in range(-r_out, r_out + 1)
-                for dx in range(-r_out, r_out + 1)
-                if max(abs(dy), abs(dx)) >= r_in
-            ]
-            bg += float(torch.tensor(ring, dtype=torch.float64).median()) / math.log(2)
-    return art, bg
-
-
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(
     h=st.integers(4, 40),
     w=st.integers(4, 40),
@@ -69,26 +47,20 @@ def reference_energy(x: torch.Tensor, p: int) -> tuple[float, float]:
     p=st.sampled_from([2, 4, 8]),
     seed=st.integers(0, 2**16),
 )
-def test_energy_matches_brute_force(h: int, w: int, c: int, p: int, seed: int) -> None:
-    h, w = max(h // p * p, 2 * p), max(w // p * p, 2 * p)
-    x = torch.rand(c, h, w, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+def test_energy_is_the_lattice_energy_of_the_unit_scaled_image(
+    h: int, w: int, c: int, p: int, seed: int
+) -> None:
+    """One window: the score's energies are the definition's (brute-forced in test_lattice) of
+    the image cropped to a multiple of p and brought to unit scale."""
+    h, w = max(h, 2 * p), max(w, 2 * p)
+    gen = torch.Generator().manual_seed(seed)
+    x = 3.0 * torch.rand(c, h, w, generator=gen, dtype=torch.float64)
     art, bg = S.artifact_energy(x, (p,), tile=None, color="mean")
-    ref_art, ref_bg = reference_energy(x, p)
-    assert float(art) == pytest.approx(ref_art, rel=1e-9, abs=1e-9)
-    assert float(bg) == pytest.approx(ref_bg, rel=1e-9)
-
-
-@pytest.mark.parametrize("p", [2, 4, 8])
-def test_peak_energy_is_the_phase_means_variance(p: int) -> None:
-    """Energy on the lattice = (HW)^2 / p^2 * sum of squared deviations of the p x p phase means
-    of the periodic component (Parseval on the p x p grid): no FFT on one side."""
-    x = torch.rand(3, 8 * p, 6 * p, dtype=torch.float64, generator=torch.Generator().manual_seed(p))
-    periodic, _ = periodic_smooth(x)
-    h, w = x.shape[-2:]
-    means = periodic.reshape(3, h // p, p, w // p, p).mean(dim=(1, 3))
-    expected = (h * w) ** 2 / p**2 * (means - means.mean(dim=(1, 2), keepdim=True)).square()
-    art, _ = S.artifact_energy(x, (p,), tile=None, color="mean")
-    assert float(art) == pytest.approx(float(expected.sum(dim=(1, 2)).mean()), rel=1e-9)
+    scale, _ = unit_scale(x[None])
+    crop = x[None, :, : h // p * p, : w // p * p] * scale
+    ref_art, ref_bg = lattice_energy(crop, (p,))
+    torch.testing.assert_close(art, ref_art, rtol=1e-12, atol=0)
+    torch.testing.assert_close(bg, ref_bg, rtol=1e-12, atol=0)
 
 
 def test_periodic_smooth_solves_moisans_equation() -> None:
@@ -161,9 +133,9 @@ def test_per_channel_gain_changes_the_score() -> None:
 @pytest.mark.parametrize("kind", ["checkerboard", "random"])
 @pytest.mark.parametrize("p", [2, 4])
 def test_score_grows_monotonically_with_amplitude(crops: torch.Tensor, kind: str, p: int) -> None:
-    pats = torch.stack([V.pattern(kind, p, 3, 128, 128, seed=i) for i in range(len(crops))])
+    pats = torch.stack([I.pattern(kind, p, 3, 128, 128, seed=i) for i in range(len(crops))])
     scores = torch.stack(
-        [S.checkerboard_score(V.quantize(crops + a * pats)) for a in (0.0, *V.AMPLITUDES)]
+        [S.checkerboard_score(I.quantize(crops + a * pats)) for a in (0.0, *V.AMPLITUDES)]
     )
     assert (scores.diff(dim=0) > 0).all(), scores
 
@@ -172,7 +144,7 @@ def test_planted_patterns_separate_from_clean_crops(crops: torch.Tensor) -> None
     clean = S.checkerboard_score(crops)
     planted = torch.cat(
         [
-            S.checkerboard_score(V.quantize(crops + 0.01 * V.pattern(k, p, 3, 128, 128, seed=p)))
+            S.checkerboard_score(I.quantize(crops + 0.01 * I.pattern(k, p, 3, 128, 128, seed=p)))
             for k in ("checkerboard", "random")
             for p in (2, 4)
         ]
@@ -184,8 +156,8 @@ def test_planted_patterns_separate_from_clean_crops(crops: torch.Tensor) -> None
 def test_dominant_period_is_the_planted_one(crops: torch.Tensor) -> None:
     """A checkerboard of period p has no harmonics on the lattice of p / 2."""
     for p in (2, 4, 8):
-        pat = V.pattern("checkerboard", p, 3, 128, 128, 0)
-        scores = S.period_scores(V.quantize(crops + 0.04 * pat))
+        pat = I.pattern("checkerboard", p, 3, 128, 128, 0)
+        scores = S.period_scores(I.quantize(crops + 0.04 * pat))
         assert (scores.argmax(dim=1) == S.PERIODS.index(p)).all()
 
 
@@ -247,31 +219,34 @@ def test_tiles_are_welch_sums_of_their_windows() -> None:
     art, bg = S.artifact_energy(x, (2, 4), tile=256)
     parts = [
         S.artifact_energy(x[..., i : i + 256, j : j + 256], (2, 4), tile=None)
-        for i in S.tile_starts(300, 256)
-        for j in S.tile_starts(520, 256)
+        for i in tile_starts(300, 256)
+        for j in tile_starts(520, 256)
     ]
     torch.testing.assert_close(art, sum(a for a, _ in parts))
     torch.testing.assert_close(bg, sum(b for _, b in parts))
 
 
 def test_tiling_keeps_a_pattern_on_the_scale_of_one_tile() -> None:
-    """Untiled, the same faint pattern scores higher on a bigger image; tiled, about the same."""
+    """Untiled, the same faint pattern scores higher on a bigger image; tiled, about the same.
+
+    Averaged over images: a period-2 score rests on single (real) bins, whose noise makes one
+    256 x 256 image's score swing by a few dB at this faint level; 16 tiles average it out."""
     gen = torch.Generator().manual_seed(0)
     small, big = (
-        torch.rand(1, 1, 256, 256, generator=gen),
-        torch.rand(1, 1, 1024, 1024, generator=gen),
+        torch.rand(8, 1, 256, 256, generator=gen),
+        torch.rand(2, 1, 1024, 1024, generator=gen),
     )
     for x in (small, big):
         x[..., ::2, ::2] += 0.02
-    tiled = [float(S.checkerboard_score(x)) for x in (small, big)]
-    whole = [float(S.checkerboard_score(x, tile=None)) for x in (small, big)]
+    tiled = [float(S.checkerboard_score(x).mean()) for x in (small, big)]
+    whole = [float(S.checkerboard_score(x, tile=None).mean()) for x in (small, big)]
     assert abs(tiled[1] - tiled[0]) < 1.5
     assert whole[1] > whole[0] + 9  # 16x the area: about +12 dB
 
 
 def test_map_finds_where_the_pattern_is() -> None:
     x = torch.rand(1, 3, 128, 192, generator=torch.Generator().manual_seed(0))
-    x[..., :64, :64] += 0.1 * V.pattern("checkerboard", 2, 3, 64, 64, 0)
+    x[..., :64, :64] += 0.1 * I.pattern("checkerboard", 2, 3, 64, 64, 0)
     m = S.checkerboard_map(x, period=2, window=64, stride=64)
     assert m.shape == (1, 2, 3)
     assert m[0, 0, 0] > S.THRESHOLD and (m.flatten()[1:] < S.THRESHOLD).all()
@@ -331,18 +306,6 @@ def test_bad_arguments_raise_value_errors(call, message: str) -> None:
         call()
 
 
-@pytest.mark.slow
-def test_validation_set_separates() -> None:
-    result = V.validate(n_crops=4, size=64, n_generated=4, qualities=(50,))
-    assert result.auc_planted() == 1.0
-    assert result.auc_generator("deconv") == 1.0
-    assert result.auc_generator("subpixel") == 1.0
-    assert result.monotone_fraction() == 1.0
-    assert max(result.photographs.values()) < S.THRESHOLD
-    assert max(result.jpeg.values()) < S.THRESHOLD
-    assert (result.generators["resize_conv"] < S.THRESHOLD).all()
-
-
 def test_metrics_registry_names_units_and_directions() -> None:
     from checkerscope.analysis.metrics import METRICS, Metric, get_metric, register
 
@@ -378,7 +341,7 @@ def test_periods_whose_lcm_exceeds_the_image_are_refused() -> None:
         S.period_scores(torch.rand(1, 8, 8), (2, 3, 4))
 
 
-# --- a scan's entry ----------------------------------------------------------------------------
+# --- one pipeline, two implementations --------------------------------------------------------
 
 
 @settings(max_examples=30, deadline=None)
@@ -388,23 +351,26 @@ def test_periods_whose_lcm_exceeds_the_image_are_refused() -> None:
     amplitude=st.sampled_from([0.0, 0.05]),
     seed=st.integers(0, 2**16),
 )
-def test_a_scans_scores_are_period_scores(h: int, w: int, amplitude: float, seed: int) -> None:
-    # One window or several: the scan's entry gives exactly the checked, tiled scores.
+def test_numpy_and_torch_implementations_agree(h: int, w: int, amplitude: float, seed: int) -> None:
+    """Any size, one window or several: the NumPy fast path and the torch definition give the
+    same scores, and "auto" takes NumPy for one grey CPU image (what a scan scores)."""
     x = torch.rand(1, h, w, generator=torch.Generator().manual_seed(seed))
     x[..., ::2, ::2] += amplitude
-    scores, periods = S.single_image_scores(x)
-    assert periods == S.default_periods(min(h, S.TILE), min(w, S.TILE))
-    assert torch.equal(scores, S.period_scores(x, periods)[0])
-    assert torch.equal(scores, S.period_scores(x)[0])
+    fast = S.period_scores(x, impl="numpy")
+    assert torch.equal(S.period_scores(x), fast)  # auto is numpy here
+    torch.testing.assert_close(fast, S.period_scores(x, impl="torch"), atol=2e-3, rtol=0)
 
 
-def test_a_scans_entry_takes_one_grey_float_image() -> None:
-    for bad in (
-        torch.rand(3, 8, 8),
-        torch.rand(1, 1, 8, 8),
-        torch.zeros(1, 8, 8, dtype=torch.uint8),
-    ):
-        with pytest.raises(ValueError, match=r"x must be one grey float image \(1, H, W\)"):
-            S.single_image_scores(bad)
-    with pytest.raises(ValueError, match="at least 4x4 pixels"):
-        S.single_image_scores(torch.rand(1, 3, 40))
+def test_explain_score_is_the_score_with_its_period_and_place() -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 96, 128, generator=gen)
+    x[0, :, ::2, ::2] += 0.2  # the 2-D lattice of period 2
+    x[1, :, 1::4, :] += 0.2  # a row in four
+    x[2, :, :, ::8] += 0.3  # a column in eight
+    verdict = S.explain_score(x)
+    torch.testing.assert_close(verdict.score, S.checkerboard_score(x))
+    torch.testing.assert_close(verdict.scores.amax(dim=2), S.period_scores(x))
+    assert verdict.periods == S.PERIODS and verdict.scores.shape == (4, 3, 3)
+    assert verdict.period[:3].tolist() == [2, 4, 8]
+    assert verdict.where[:3] == ("lattice", "rows", "columns")
+    assert (verdict.score[:3] > S.THRESHOLD).all() and verdict.score[3] < S.THRESHOLD

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from checkerscope.analysis import score1d as S1
 from checkerscope.analysis.spectra import periodic_rfft2
+from checkerscope.analysis.welch import unit_scale
 
 
 def dense_periodic_component(x: np.ndarray) -> np.ndarray:
@@ -66,13 +67,16 @@ def test_energy_matches_brute_force(n: int, c: int, p: int, seed: int) -> None:
     x = torch.randn(c, n, generator=gen, dtype=torch.float64).cumsum(-1)
     x += torch.randn(p, generator=gen, dtype=torch.float64).repeat(n // p)
     art, bg = S1.artifact_energy_1d(x, periods=(p,), tile=None)
-    ref_art, ref_bg = reference_energy(x, p)
+    scale, _ = unit_scale(x[None])  # energies are those of the signal at unit scale
+    ref_art, ref_bg = reference_energy(x * scale, p)
     assert float(art) == pytest.approx(ref_art, rel=1e-6)
     assert float(bg) == pytest.approx(ref_bg, rel=1e-6)
 
 
 def test_tiles_sum_their_energies() -> None:
-    x = torch.randn(1, 1, 3000, dtype=torch.float64)
+    # Each part reaches 0.99, as the whole does: all share one unit scale, so energies add.
+    x = 0.9 * torch.rand(1, 1, 3000, dtype=torch.float64, generator=torch.Generator())
+    x[..., ::1000] = 0.99
     art, bg = S1.artifact_energy_1d(x, periods=(2,), tile=1000)
     parts = [S1.artifact_energy_1d(x[..., s : s + 1000], (2,), tile=None) for s in (0, 1000, 2000)]
     torch.testing.assert_close(art, sum(a for a, _ in parts))
@@ -119,3 +123,21 @@ def test_affine_invariance() -> None:
 def test_bad_input_is_named(x: object, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         S1.checkerboard_score_1d(x, **kwargs)
+
+
+@pytest.mark.parametrize("factor", [1e20, 1e-20, 2.0**90])
+def test_any_scale_in_float32(factor: float) -> None:
+    x = torch.randn(2, 1, 4096, generator=torch.Generator().manual_seed(2))
+    x[..., ::4] += 0.3
+    scaled = S1.period_scores_1d(x * factor)
+    assert scaled.isfinite().all()
+    torch.testing.assert_close(scaled, S1.period_scores_1d(x), atol=1e-3, rtol=0)
+
+
+def test_a_non_finite_sample_gives_nan_for_its_signal_only() -> None:
+    x = torch.randn(3, 1, 1024, generator=torch.Generator().manual_seed(3))
+    y = x.clone()
+    y[1, 0, 10] = float("nan")
+    scores = S1.period_scores_1d(y)
+    assert scores[1].isnan().all()
+    torch.testing.assert_close(scores[[0, 2]], S1.period_scores_1d(x[[0, 2]]))

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 
 from checkerscope import sounds
 from checkerscope.analysis import tones as T
-from checkerscope.analysis.score import THRESHOLD, tile_starts
+from checkerscope.analysis.score import THRESHOLD
 from checkerscope.analysis.score1d import period_scores_1d, periodic_rfft
 from checkerscope.analysis.spectra import periodic_smooth
+from checkerscope.analysis.welch import tile_starts
 from checkerscope.nn import ResizeConv1d
 
 RATES = (8000, 16000, 22050, 44100, 48000)

@@ -11,9 +11,11 @@ from checkerscope.analysis.overlap_counts import (
     overlap_summary,
 )
 from checkerscope.analysis.score import (
+    Explanation,
     block_grid,
     checkerboard_map,
     checkerboard_score,
+    explain_score,
     gradient_checkerboard,
     period_scores,
 )
@@ -22,6 +24,7 @@ from checkerscope.analysis.spectra import Spectrum, periodic_smooth, spectrum
 __all__ = [
     "METRICS",
     "AxisOverlap",
+    "Explanation",
     "Metric",
     "OverlapSummary",
     "ParameterTying",
@@ -30,6 +33,7 @@ __all__ = [
     "block_grid",
     "checkerboard_map",
     "checkerboard_score",
+    "explain_score",
     "frequency_response",
     "get_metric",
     "gradient_checkerboard",

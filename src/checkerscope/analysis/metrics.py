@@ -71,7 +71,8 @@ register(
         S.checkerboard_score,
         "dB",
         True,
-        "energy at the period-2/4/8 lattice frequencies over the local spectral background",
+        "energy at the period-2/4/8 lattice frequencies over what the image predicts there "
+        "(2-D lattice against its ring and lines, rows and columns against their own axis)",
         threshold=S.THRESHOLD,
     )
 )

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 import torch
 
 from checkerscope import checks as v
-from checkerscope.analysis.score import PERIODS, tile_starts, to_decibels
+from checkerscope.analysis.score import PERIODS, to_decibels
 from checkerscope.analysis.spectra import as_batch
+from checkerscope.analysis.welch import tile_starts, unit_scale
 
 TILE = 16384
 """Length of the windows whose spectra are averaged (Welch). A 256 x 256 image tile spreads a
@@ -109,6 +110,9 @@ def artifact_energy_1d(
     length = x.shape[-1]
     t = length if tile is None else min(v.positive_int("tile", tile), length)
     periods = _periods(periods, t)
+    # As the 2-D score: each signal at unit scale (exact, a power of two), non-finite ones NaN.
+    scale, finite = unit_scale(x)
+    x = torch.where(finite[:, None, None], x, 0) * scale.to(x.dtype)[:, None, None]
     m = math.lcm(*periods)
     n = t // m * m
     starts = tile_starts(length, t)
@@ -128,7 +132,9 @@ def artifact_energy_1d(
     tiny = torch.finfo(power.dtype)
     total = power[..., torch.unique(torch.cat(read))].sum(dim=(0, 2))
     floor = (total[:, None] * tiny.eps).clamp(min=tiny.tiny)
-    return art_t, torch.maximum(bg_t, floor)
+    nan = torch.tensor(math.nan, dtype=art_t.dtype, device=art_t.device)
+    keep = finite.to(art_t.device)[:, None]
+    return torch.where(keep, art_t, nan), torch.where(keep, torch.maximum(bg_t, floor), nan)
 
 
 def period_scores_1d(
@@ -163,7 +169,9 @@ def checkerboard_score_1d(
     floored at 0 dB: the 2-D formula of :func:`checkerscope.analysis.checkerboard_score` on
     one axis, with a ring of 62 bins (the 2-D ring has 72) and :data:`TILE`-sample windows
     ``t`` (``tile=None``: the whole signal). ``period=None``: the maximum over (2, 4, 8).
-    Unchanged by ``a * x + b`` for scalars ``a != 0``. Period 2 rests on one bin (Nyquist, a
+    Unchanged by ``a * x + b`` for scalars ``a != 0``, at any scale in float32 (each signal is
+    brought to unit scale by a power of two first); a signal with a NaN or infinite value
+    scores NaN, the others of the batch as they would alone. Period 2 rests on one bin (Nyquist, a
     chi-square variable with one degree of freedom), so white noise alone scores above 6 dB
     in a few percent of single short signals (above 12 dB in about 1 in 10^4); averaging
     channels, signals or windows narrows that.

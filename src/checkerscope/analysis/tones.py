@@ -24,8 +24,9 @@ from typing import NamedTuple
 import torch
 
 from checkerscope import checks as v
-from checkerscope.analysis.score import PERIODS, tile_starts, to_decibels
+from checkerscope.analysis.score import PERIODS, to_decibels
 from checkerscope.analysis.spectra import as_batch
+from checkerscope.analysis.welch import tile_starts
 
 TILE = 32768
 """Length of the windows whose spectra are summed: twice the 1-D checkerboard score's, 0.68 s
@@ -190,7 +191,7 @@ def tone_energy(
     """Tone and background power of waveforms, summed over ``tile``-sample windows (Welch).
 
     ``x``: (B, C, L) or (C, L). The windows are those of
-    :func:`~checkerscope.analysis.score.tile_starts` (``tile=None``: the whole signal), each
+    :func:`~checkerscope.analysis.welch.tile_starts` (``tile=None``: the whole signal), each
     cropped to a multiple of the strides' lcm; they are transformed a few at a time, so memory
     does not grow with L beyond the input. Energies of separate windows add: a long file can
     be read one window at a time and scored with :func:`score_tones` of the sum.
