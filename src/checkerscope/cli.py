@@ -205,6 +205,12 @@ def reproduce(
     ] = None,
     resume: bool = typer.Option(False, help="Skip finished experiments, continue the unfinished."),
     seed: int = typer.Option(0, help="Base seed; each experiment derives its own from it."),
+    jobs: int | None = typer.Option(
+        None,
+        min=1,
+        help="Worker processes for per-seed work, one torch thread each (default: the idle "
+        "CPU cores now, at most the CPU count). The numbers do not depend on it.",
+    ),
     vgg_weights: Annotated[
         Path | None,
         typer.Option(help="VGG-16 weights (.safetensors or torch file) for style_transfer."),
@@ -218,14 +224,17 @@ def reproduce(
     """Run the study's experiments and decide its claims; writes OUT/results.json, PNGs and the
     report OUT/index.html.
 
-    Under torchrun the training runs with DistributedDataParallel (gloo on CPU,
-    nccl on GPU): torchrun --nproc_per_node N -m checkerscope reproduce ...
+    Every claim's rule is declared in OUT/results.json before the first experiment runs; per-seed
+    work runs in --jobs worker processes with one torch thread each. Under torchrun the training
+    runs with DistributedDataParallel (gloo on CPU, nccl on GPU), one process per rank:
+    torchrun --nproc_per_node N -m checkerscope reproduce ...
     """
     import os
 
     from rich.console import Console
 
     from checkerscope import experiments
+    from checkerscope.experiments.parallel import free_cores
 
     try:
         settings = experiments.RunSettings(
@@ -236,6 +245,7 @@ def reproduce(
             data=data,
             resume=resume,
             seed=seed,
+            jobs=free_cores() if jobs is None else jobs,
             show_progress=progress,
             overrides=_overrides(override, vgg_weights),
         )
@@ -249,11 +259,14 @@ def reproduce(
     if os.environ.get("RANK", "0") != "0":
         return
     console = Console()
+    marks = {True: "[green]holds[/green]", False: "[red]does not hold[/red]"}
     for claim in results["claims"]:
-        mark = "[green]holds[/green]" if claim["holds"] else "[red]does not hold[/red]"
-        console.print(f"{claim['id']}: {mark}")
-    held = sum(c["holds"] for c in results["claims"])
-    console.print(f"{held}/{len(results['claims'])} claims hold; results in {out / RESULTS_FILE}")
+        console.print(f"{claim['id']}: {marks.get(claim['holds'], 'not decided')}")
+    held = sum(c["holds"] is True for c in results["claims"])
+    console.print(
+        f"{held}/{len(results['claims'])} claims hold ({settings.jobs} jobs); "
+        f"results in {out / RESULTS_FILE}"
+    )
     typer.echo(f"report: {_report_page(out)}")
 
 
