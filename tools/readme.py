@@ -3,7 +3,7 @@
 A generated block is everything between a line ``<!-- generated:NAME -->`` and a line
 ``<!-- /generated:NAME -->``. Its content comes from ``docs/generated/``:
 
-* ``claims`` and ``timings``: from ``docs/generated/results.json``, a digest of a
+* ``claims``, ``timings`` and ``screenshot``: from ``docs/generated/results.json``, a digest of a
   ``checkerscope reproduce`` run (claims with their evidence, per-experiment times and budgets,
   the environment) that ``--results RUN/results.json`` writes, with the SHA-256 of the run's
   file and its command line;
@@ -38,8 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 INPUTS = ROOT / "docs" / "generated"
 DIGEST = "results.json"
-FROM_RESULTS = ("claims", "timings")
-"""Blocks made from the run's digest; every other block is a markdown file of its name."""
+SCREENSHOT = "docs/report-screenshot.png"
+"""Written by ``checkerscope report RUN --screenshot docs/report-screenshot.png``."""
 BLOCK = re.compile(
     r"^<!-- generated:(?P<name>[\w-]+) -->\n(?P<body>.*?)^<!-- /generated:(?P=name) -->$",
     re.S | re.M,
@@ -216,6 +216,16 @@ def timings_block(d: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def screenshot_block(d: Mapping[str, Any]) -> str:
+    """The report's screenshot, said to come from the run of the digest."""
+    env = d.get("environment") or {}
+    return (
+        f"{provenance(d)}\n\n![The top of the reproduction report written by `checkerscope "
+        f"reproduce` for the committed `{env.get('scale', '?')}` run (its claims table is under "
+        f"The study, reproduced)]({SCREENSHOT})\n"
+    )
+
+
 def blocks(inputs: Path = INPUTS) -> dict[str, str]:
     """Every block's content, from the digest and the markdown files in ``inputs``."""
     out: dict[str, str] = {}
@@ -223,6 +233,7 @@ def blocks(inputs: Path = INPUTS) -> dict[str, str]:
     if path.is_file():
         d = json.loads(path.read_text("utf-8"))
         out["claims"], out["timings"] = claims_block(d), timings_block(d)
+        out["screenshot"] = screenshot_block(d)
     for md in sorted(inputs.glob("*.md")):
         text = md.read_text("utf-8")
         if md.stem in out:

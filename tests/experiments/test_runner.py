@@ -331,6 +331,17 @@ def test_results_depend_on_neither_jobs_nor_threads_and_artifacts_are_shared(tmp
     assert outs[0] == outs[1] == outs[2]
 
 
+def test_every_registered_experiment_has_a_budget_and_they_fit_the_totals() -> None:
+    from checkerscope.experiments import registered
+
+    experiments = registered()
+    for scale, total in C.TOTAL_BUDGETS.items():
+        budgets = [e.budget[scale] for e in experiments]
+        assert all(b > 0 for b in budgets)
+        assert sum(budgets) + C.OVERHEAD_SECONDS[scale] <= total, scale
+    assert all(e.budget == C.BUDGETS[e.id] for e in experiments)
+
+
 def test_every_scale_has_every_config() -> None:
     for table in (C.DATA, C.GAN_TRAINING):
         assert set(table) == set(C.SCALES)

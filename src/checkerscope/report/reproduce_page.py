@@ -224,14 +224,15 @@ def per_seed_table(evidence: Mapping[str, Any]) -> dict[str, Any] | None:
     for name, values in by_setting.items():
         outcome = (result.get(name) if settings else result) or {}
         rule = outcome.get("rule") or {}
-        cols = [{"label": per.get("effect", "effect"), "values": values,
-                 "failing": set(rule.get("failing_seeds") or [])}]  # fmt: skip
-        for guard, g in (outcome.get("guards") or {}).items():
-            cols.append({"label": guard, "values": g.get("values") or [],
-                         "failing": set(g.get("failing_seeds") or [])})  # fmt: skip
+        cols = [_column(per.get("effect", "effect"), values, rule.get("failing_seeds"))]
+        cols += [
+            _column(guard, g.get("values") or [], g.get("failing_seeds"))
+            for guard, g in (outcome.get("guards") or {}).items()
+        ]
         summary = [(k, rule[k]) for k in ("mean", "lower_bound", "min") if _is_number(rule.get(k))]
-        groups.append({"name": name, "passed": outcome.get("passed"), "summary": summary,
-                       "span": len(cols)})  # fmt: skip
+        groups.append(
+            {"name": name, "passed": outcome.get("passed"), "summary": summary, "span": len(cols)}
+        )
         columns += cols
     rows = []
     for i, seed in enumerate(per["seeds"]):
@@ -247,6 +248,10 @@ def per_seed_table(evidence: Mapping[str, Any]) -> dict[str, Any] | None:
         "labels": [c["label"] for c in columns],
         "rows": rows,
     }
+
+
+def _column(label: str, values: Sequence[Any], failing: Iterable[int] | None) -> dict[str, Any]:
+    return {"label": label, "values": list(values), "failing": set(failing or [])}
 
 
 def _section(
