@@ -59,8 +59,9 @@ def synthetic_results() -> dict:
         claims.append({"id": claim.id, "holds": holds, "evidence": evidence})
     return {
         "claims": claims,
-        "experiments": {"e": {"title": "E", "seconds": 1.5, "budget_seconds": 4.0,
-                              "seeds": [1, 2, 3], "numbers": list(range(1000))}},
+        "experiments": {"e": {"title": "E", "seconds": 1.5, "cpu_seconds": 2.5,
+                              "budget_seconds": 4.0, "seeds": [1, 2, 3],
+                              "numbers": list(range(1000))}},
         "environment": {"scale": "quick", "jobs": 2, "cpus": 2, "command": ["checkerscope", "x"],
                         "seeds": {"base": 0}, "threads": {"torch_per_task": 1},
                         "time": {"started": "2026-01-01T00:00:00+00:00",
@@ -81,7 +82,7 @@ def test_the_claims_table_says_what_failed_and_what_was_tried(tmp_path: Path) ->
     assert "1 of 3 claims hold at scale `quick`" in table
     assert f"sha256 {readme.sha256(raw)[:16]} of run/results.json" in table
     timings = readme.timings_block(d)
-    assert "| `e` | 1.5 | 4 | 3 |" in timings and "wall time 90 s" in timings
+    assert "| `e` | 1.5 | 2.5 | 4 | 3 |" in timings and "wall time 90 s" in timings
 
 
 def test_a_round_trip_through_the_command_line(tmp_path: Path) -> None:

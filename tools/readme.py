@@ -61,7 +61,7 @@ def digest(results: Mapping[str, Any], source: bytes, path: str) -> dict[str, An
         >>> d["source"]["sha256"][:12]
         '44136fa355b3'
     """
-    keep = ("title", "seconds", "task_seconds", "budget_seconds", "seeds", "claims")
+    keep = ("title", "seconds", "cpu_seconds", "budget_seconds", "seeds", "claims")
     return {
         "source": {"file": path, "sha256": sha256(source)},
         "claims": list(results.get("claims") or []),
@@ -203,15 +203,16 @@ def timings_block(d: Mapping[str, Any]) -> str:
         f"{env.get('jobs', '?')} worker processes with "
         f"{threads.get('torch_per_task', '?')} torch thread each; load average at start "
         f"{number((env.get('load_average_at_start') or [None])[0])}; wall time "
-        f"{number(wall)} s.",
+        f"{number(wall)} s. On a busy machine wall time says little; CPU time (this process "
+        "and its workers) hardly changes, and two idle cores take about half of it.",
         "",
-        "| experiment | seconds | budget (s, 2 idle cores) | seeds |",
-        "|---|---|---|---|",
+        "| experiment | wall (s) | CPU (s) | budget (wall s, 2 idle cores) | seeds |",
+        "|---|---|---|---|---|",
     ]
     for name, e in (d.get("experiments") or {}).items():
         seeds = e.get("seeds") or []
-        row = [f"`{name}`", number(e.get("seconds")), number(e.get("budget_seconds")),
-               str(len(seeds)) if seeds else "—"]  # fmt: skip
+        row = [f"`{name}`", number(e.get("seconds")), number(e.get("cpu_seconds")),
+               number(e.get("budget_seconds")), str(len(seeds)) if seeds else "—"]  # fmt: skip
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

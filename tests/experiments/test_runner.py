@@ -99,7 +99,7 @@ def test_results_file_has_claims_experiments_environment_and_figures(tmp_path) -
     assert claim["rule"]["text"] == "the 10 - draw is above 0 in every seed"
     a = results["experiments"]["a"]
     assert len(a["draws"]) == 3 and a["nan"] is None
-    assert a["config"] == {"n": 3, "steps": 4} and a["seconds"] >= 0
+    assert a["config"] == {"n": 3, "steps": 4} and a["seconds"] >= 0 and a["cpu_seconds"] >= 0
     assert a["figures"] == ["a_draws.png"] and a["captions"] == {"draws": "The draws."}
     assert a["seeds"] == [a["seed"] + 1000 * k for k in range(3)]
     assert claim["evidence"]["per_seed"]["seeds"] == a["seeds"]
@@ -426,3 +426,25 @@ def test_scalars_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch) -
         RunSettings("quick", tmp_path, jobs=2, show_progress=False),
     )
     assert logged == [("t/loss", 0.5, 3), "closed"]
+
+
+def test_cpu_seconds_count_the_workers_too(tmp_path) -> None:
+    import time
+
+    def burn(_: int) -> float:
+        start = time.process_time()
+        while time.process_time() - start < 0.3:
+            pass
+        return time.process_time() - start
+
+    def go(ctx: Context) -> ExperimentResult:
+        burnt = ctx.map(burn, [0, 1, 2])
+        ctx.decide("c", checks={"burnt": True}, effect=sum(burnt))
+        return ExperimentResult({})
+
+    run(
+        [Experiment("b", "b", (exact("c"),), TINY, go)],
+        RunSettings("quick", tmp_path, jobs=2, show_progress=False),
+    )
+    entry = read(tmp_path)["experiments"]["b"]
+    assert entry["cpu_seconds"] >= 0.85  # three tasks of 0.3 s CPU, all in worker processes

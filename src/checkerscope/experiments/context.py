@@ -73,13 +73,14 @@ class Experiment:
 
 
 class Bar:
-    """A handle on one progress bar: ``advance(n)``."""
+    """A handle on one progress bar: ``advance(n)`` (a bar of no progress display does nothing)."""
 
     def __init__(self, progress: Any, task: Any) -> None:
         self._progress, self._task = progress, task
 
     def advance(self, n: float = 1) -> None:
-        self._progress.advance(self._task, n)
+        if self._progress is not None:
+            self._progress.advance(self._task, n)
 
 
 class Context:
@@ -125,7 +126,13 @@ class Context:
 
     @contextlib.contextmanager
     def progress(self, total: int, description: str, completed: int = 0) -> Iterator[Bar]:
-        """A progress bar with ETA under the experiment's own, removed when the block ends."""
+        """A progress bar with ETA under the experiment's own, removed when the block ends.
+
+        Inside a worker process (a task of ``ctx.map``) the bar counts nothing and shows nothing:
+        only the main process draws."""
+        if parallel.in_worker():
+            yield Bar(None, None)
+            return
         task = self._progress.add_task(
             f"  {self.experiment.id}: {description}", total=total, completed=completed
         )

@@ -273,6 +273,7 @@ def _section(
             "seed": None,
             "seeds": None,
             "seconds": None,
+            "cpu_seconds": None,
             "task_seconds": None,
             "budget_seconds": None,
         }
@@ -300,6 +301,7 @@ def _section(
         "seed": entry.get("seed"),
         "seeds": entry.get("seeds"),
         "seconds": entry.get("seconds"),
+        "cpu_seconds": entry.get("cpu_seconds"),
         "task_seconds": entry.get("task_seconds"),
         "budget_seconds": entry.get("budget_seconds"),
     }

@@ -6,8 +6,8 @@ One definition for both sides, so the writer and the reader cannot drift::
                  "holds", "evidence": {...}}],
      "experiments": {id: {...numbers, "title", "claims": [ids], "figures": [png names],
                           "captions": {figure name: caption}, "config": {...}, "seed",
-                          "seeds": [per-seed seeds], "seconds", "task_seconds",
-                          "budget_seconds"}},
+                          "seeds": [per-seed seeds], "seconds", "cpu_seconds",
+                          "task_seconds", "budget_seconds"}},
      "environment": {"scale", "data", "device", "jobs", "threads", "versions", "seeds",
                      "time", ...}}
 
@@ -39,6 +39,7 @@ RUNNER_KEYS = (
     "captions",
     "config",
     "seconds",
+    "cpu_seconds",
     "task_seconds",
     "budget_seconds",
     "seed",
