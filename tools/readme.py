@@ -163,9 +163,9 @@ def claims_block(d: Mapping[str, Any]) -> str:
         provenance(d),
         "",
         f"{held} of {len(claims)} claims hold at scale `{env.get('scale', '?')}` "
-        f"(base seed {(env.get('seeds') or {}).get('base', '?')}, {env.get('jobs', '?')} jobs, "
-        f"{env.get('cpus', '?')} CPUs). Each statistical claim is decided over seeds by the rule "
-        "it declared before the run; exact claims by their named checks.",
+        f"(base seed {(env.get('seeds') or {}).get('base', '?')}). Each statistical claim is "
+        "decided over seeds by the rule it declared before the run; exact claims by their named "
+        "checks.",
         "",
         "| claim | verdict | effect size | per seed | rule |",
         "|---|---|---|---|---|",
@@ -199,9 +199,9 @@ def timings_block(d: Mapping[str, Any]) -> str:
     lines = [
         provenance(d),
         "",
-        f"Scale `{env.get('scale', '?')}` on {env.get('cpus', '?')} CPUs, "
-        f"{env.get('jobs', '?')} worker processes with "
-        f"{threads.get('torch_per_task', '?')} torch thread each; load average at start "
+        f"Scale `{env.get('scale', '?')}` on {env.get('cpus', '?')} CPUs, jobs (worker "
+        f"processes): {env.get('jobs', '?')}, torch threads per task: "
+        f"{threads.get('torch_per_task', '?')}; load average at start "
         f"{number((env.get('load_average_at_start') or [None])[0])}; wall time "
         f"{number(wall)} s. On a busy machine wall time says little; CPU time (this process "
         "and its workers) hardly changes, and two idle cores take about half of it.",

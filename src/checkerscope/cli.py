@@ -193,7 +193,7 @@ def reproduce(
     scale: str = typer.Option(
         "default",
         metavar=f"[{'|'.join(SCALES)}]",
-        help="quick (<3 min on 2 CPU cores), default (<15 min, the demo), full (a GPU).",
+        help="quick (budget ~90 s on 2 idle CPU cores), default (~10 min, the demo), full (a GPU).",
     ),
     out: Annotated[Path, typer.Option(help="Folder for results.json and the figures.")] = Path(
         "results"

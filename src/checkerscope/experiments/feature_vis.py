@@ -51,7 +51,10 @@ CLAIM = Claim(
         "on the same classifier with anti-aliased downsampling (mean score over the visualized "
         "channels, seed by seed; each seed trains its own classifiers)."
     ),
-    Effect("smaller of plain's mean score over jitter's and over anti-aliased's", "dB"),
+    Effect(
+        "score margin of plain visualizations over jittered and anti-aliased ones (the smaller)",
+        "dB",
+    ),
     MeanInterval(0.0),
 )
 METHODS = ("plain", "jitter", "antialiased")

@@ -50,7 +50,7 @@ CLAIM = Claim(
     "energy (max/min over the 2x2 phases, 1 = even) is higher than with anti-aliased "
     "downsampling (conv + blur-pool) and higher than the clean reference (conv + 2x2 average "
     "pooling), for the discriminators of the same seed, in all four comparisons.",
-    Effect("smallest of the four phase-ratio differences, strided - anti-aliased or avg-pool", ""),
+    Effect("phase-ratio margin of strided over anti-aliased and avg-pool (smallest of 4)", ""),
     MeanInterval(0.0),
 )
 
