@@ -35,6 +35,7 @@ from checkerscope.analysis import overlap, overlap_summary
 from checkerscope.analysis.overlap_counts import MAX_COUNTS, MAX_PERIOD
 from checkerscope.cli import app
 from checkerscope.experiments import checkpoint as ckpt
+from checkerscope.experiments.decision import Claim, Effect, Exact
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult, run
 from checkerscope.experiments.settings import RunSettings
 from checkerscope.images import SUFFIXES, iter_image_files, read_image
@@ -182,13 +183,18 @@ def test_printable_escapes_controls_and_undecodable_bytes() -> None:
 # 3. reproduce --only merges into the results already in the folder.
 
 
+def ran(claim_id: str) -> Claim:
+    """An exact claim that an experiment of these tests decides by running."""
+    return Claim(claim_id, "It ran.", Effect("runs", ""), Exact())
+
+
 def counter(experiment_id: str) -> Experiment:
     def go(ctx: Context) -> ExperimentResult:
-        ctx.claim(f"{experiment_id}_ok", "It ran.", True, {"seed": ctx.seed})
+        ctx.decide(f"{experiment_id}_ok", checks={"it ran": True}, effect=1.0)
         return ExperimentResult({"value": float(torch.rand(()))})
 
     configs = {scale: None for scale in ("quick", "default", "full")}
-    return Experiment(experiment_id, experiment_id, (f"{experiment_id}_ok",), configs, go)
+    return Experiment(experiment_id, experiment_id, (ran(f"{experiment_id}_ok"),), configs, go)
 
 
 def test_rerunning_one_experiment_keeps_the_others(tmp_path: Path) -> None:
@@ -360,23 +366,23 @@ def test_reproduce_out_on_a_file(tmp_path: Path) -> None:
 def test_reproduce_data_with_a_corrupt_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ran: list[str] = []
+    calls: list[str] = []
 
     def go(ctx: Context) -> ExperimentResult:
-        ran.append("yes")
+        calls.append("yes")
         ctx.data.images()
-        ctx.claim("d_ok", "x", True, {})
+        ctx.decide("d_ok", checks={"it ran": True}, effect=1.0)
         return ExperimentResult({})
 
     configs = {scale: None for scale in ("quick", "default", "full")}
-    registry = [Experiment("d", "d", ("d_ok",), configs, go)]
+    registry = [Experiment("d", "d", (ran("d_ok"),), configs, go)]
     monkeypatch.setattr(experiments, "registered", lambda: registry)
     data = tmp_path / "data"
     save(noisy(), data / "good.png")
     (data / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     args = ["reproduce", "--scale", "quick", "--out", tmp_path / "out", "--data", data]
     one_line_error(invoke(*args, "--no-progress"), "bad.png", "cannot be decoded")
-    assert ran == []  # found before any experiment ran
+    assert calls == []  # found before any experiment ran
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "bit"])
@@ -387,11 +393,11 @@ def test_resume_from_a_damaged_checkpoint(
         path = ctx.checkpoint_dir / "last.pt"
         state = ckpt.load_checkpoint(path) if path.exists() else {"step": 0}
         ckpt.save_checkpoint(path, {"step": state["step"] + 1, "w": torch.arange(500.0)})
-        ctx.claim("t_ok", "x", True, {})
+        ctx.decide("t_ok", checks={"it ran": True}, effect=1.0)
         return ExperimentResult({"step": state["step"]})
 
     configs = {scale: None for scale in ("quick", "default", "full")}
-    registry = [Experiment("t", "t", ("t_ok",), configs, go)]
+    registry = [Experiment("t", "t", (ran("t_ok"),), configs, go)]
     monkeypatch.setattr(experiments, "registered", lambda: registry)
     args = ["reproduce", "--scale", "quick", "--out", tmp_path, "--no-progress"]
     assert invoke(*args).exit_code == 0

@@ -23,9 +23,12 @@ def test_brute_force_counts_match_the_interior_of_overlap(k: int, s: int) -> Non
 def test_arithmetic_quick(tmp_path: Path) -> None:
     results = run_quick(arithmetic.EXPERIMENT, tmp_path, {"weight_draws": 4, "matrix_checks": 2})
     claims = {c["id"]: c for c in results["claims"]}
-    assert set(claims) == set(arithmetic.CLAIMS)
-    # Exact arithmetic: every claim holds at any scale.
+    assert set(claims) == {c.id for c in arithmetic.CLAIMS}
+    # Exact arithmetic: every claim holds at any scale, by every one of its named checks.
     assert all(c["holds"] for c in claims.values()), claims
+    for c in claims.values():
+        assert c["rule"]["kind"] == "exact" and "per_seed" not in c["evidence"]
+        assert c["evidence"]["checks"] and all(c["evidence"]["checks"].values())
     assert_effect_sizes(claims.values())
     assert claims["overlap_uneven_1d"]["evidence"]["k3_s2_ratio"] == 2.0
     assert claims["overlap_uneven_1d"]["evidence"]["k4_s2_ratio"] == 1.0

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 import torch
 from PIL import Image
 
@@ -17,7 +18,7 @@ from .helpers import assert_resumes_exactly, only_claim, run_quick
 
 TINY = {
     "steps": 4, "checkpoint_every": 2, "n_per_image": 4, "n_test_per_image": 2, "width": 4,
-    "channels": 3, "vis_size": 32, "vis_steps": 3,
+    "channels": 3, "vis_size": 32, "vis_steps": 3, "seeds": 3,
 }  # fmt: skip
 
 
@@ -54,11 +55,20 @@ def test_visualization_raises_its_channel_and_jitter_changes_the_result() -> Non
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
     results = run_quick(EXPERIMENT, tmp_path, TINY)
-    evidence = only_claim(results, CLAIM)
-    assert set(evidence["score_mean_db"]) == {"plain", "jitter", "antialiased"}
-    assert 0 <= evidence["plain_vs_jitter"]["welch_p"] <= 1 and "effect_size" in evidence
+    evidence = only_claim(results, CLAIM.id)
+    means = evidence["score_mean_db_per_seed"]
+    assert set(means) == {"plain", "jitter", "antialiased"}
+    assert evidence["per_seed"]["values"] == pytest.approx(
+        [
+            min(p - j, p - a)
+            for p, j, a in zip(means["plain"], means["jitter"], means["antialiased"], strict=True)
+        ]
+    )
+    assert len(evidence["test_accuracy_per_seed"]) == 3
     numbers = results["experiments"]["feature_vis"]
-    assert numbers["classes"] >= 2 and all(len(s) == 3 for s in numbers["score_db"].values())
+    assert numbers["classes"] >= 2 and len(numbers["score_db"]) == 3
+    assert all(len(s) == 3 for seed in numbers["score_db"] for s in seed.values())
     (name,) = numbers["figures"]
     assert Image.open(tmp_path / name).size[0] > 100
-    assert (tmp_path / "checkpoints" / "feature_vis" / "antialiased.pt").exists()
+    seeds = results["experiments"]["feature_vis"]["seeds"]
+    assert (tmp_path / "checkpoints" / "feature_vis" / f"antialiased_seed{seeds[0]}.pt").exists()

@@ -10,7 +10,7 @@ from checkerscope.experiments.gradients import CLAIM, EXPERIMENT, build_discrimi
 
 from .helpers import only_claim, run_quick
 
-TINY = {"seeds": 2, "n_crops": 4, "n_scored": 2, "shown": 2, "image_size": 32, "ndf": 4}
+TINY = {"seeds": 3, "n_crops": 4, "n_scored": 2, "shown": 2, "image_size": 32, "ndf": 4}
 
 
 def test_variants_differ_only_in_their_downsamplers() -> None:
@@ -29,12 +29,14 @@ def test_variants_differ_only_in_their_downsamplers() -> None:
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
     results = run_quick(EXPERIMENT, tmp_path, TINY)
-    evidence = only_claim(results, CLAIM)
-    assert evidence["seeds"] == 2 and "effect_size" in evidence
-    for pair in ("strided_k3_vs_antialiased", "strided_k4_vs_avgpool"):
-        assert 0 <= evidence[pair]["welch_p"] <= 1
+    evidence = only_claim(results, CLAIM.id)
+    assert len(evidence["per_seed"]["seeds"]) == 3 and "effect_size" in evidence
+    pairs = evidence["phase_ratio_differences_per_seed"]
+    assert len(pairs) == 4 and "strided_k4_vs_avgpool" in pairs
+    # The per-seed effect is the weakest of the four paired differences.
+    assert evidence["per_seed"]["values"] == [min(d) for d in zip(*pairs.values(), strict=True)]
     numbers = results["experiments"]["gradients"]
     assert set(numbers["phase_ratio"]) == set(C.GRADIENTS["quick"].variants)
-    assert all(len(r) == 2 and min(r) >= 1 for r in numbers["phase_ratio"].values())
+    assert all(len(r) == 3 and min(r) >= 1 for r in numbers["phase_ratio"].values())
     for name in numbers["figures"]:
         assert Image.open(tmp_path / name).size[0] > 100

@@ -12,6 +12,7 @@ from PIL import Image
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments.checkpoint import load_checkpoint, save_checkpoint
+from checkerscope.experiments.decision import Claim, Effect, EverySeed, Exact, MeanInterval
 from checkerscope.experiments.runner import (
     Context,
     Experiment,
@@ -30,26 +31,34 @@ class TinyConfig:
 
 
 TINY = {"quick": TinyConfig(3), "default": TinyConfig(5), "full": TinyConfig(7)}
+BELOW_10 = Effect("10 - draw", "")
+
+
+def exact(id: str) -> Claim:
+    return Claim(id, "Counted.", Effect("count", ""), Exact())
 
 
 def noise_experiment(id: str, calls: list[str] | None = None) -> Experiment:
-    """Draws ``n`` numbers from the global torch RNG and claims their mean is below 10."""
+    """Draws ``n`` numbers from the global torch RNG (one per seed) and claims they are below
+    10 in every seed."""
 
     def go(ctx: Context) -> ExperimentResult:
         if calls is not None:
             calls.append(id)
         with ctx.progress(ctx.config.n, "drawing") as bar:
             draws = []
-            for _ in range(ctx.config.n):
+            for _ in ctx.seeds(ctx.config.n):
                 draws.append(float(torch.randn(())))
                 bar.advance()
-        mean = sum(draws) / len(draws)
-        ctx.claim(f"{id}_small", "The mean of the draws is below 10.", mean < 10, {"mean": mean})
+        ctx.decide(f"{id}_small", per_seed=[10 - d for d in draws], evidence={"draws": draws})
         fig = Figure()
         fig.subplots().plot(draws)
-        return ExperimentResult({"draws": draws, "nan": float("nan")}, {"draws": fig})
+        return ExperimentResult(
+            {"draws": draws, "nan": float("nan")}, {"draws": fig}, {"draws": "The draws."}
+        )
 
-    return Experiment(id, f"noise {id}", (f"{id}_small",), TINY, go)
+    claim = Claim(f"{id}_small", "The draws are below 10.", BELOW_10, EverySeed())
+    return Experiment(id, f"noise {id}", (claim,), TINY, go)
 
 
 def stepping_experiment(id: str, steps_done: list[int], fail_at: int | None = None) -> Experiment:
@@ -65,10 +74,10 @@ def stepping_experiment(id: str, steps_done: list[int], fail_at: int | None = No
             step += 1
             steps_done.append(step)
             save_checkpoint(path, {"step": step})
-        ctx.claim(f"{id}_done", "Counted to the end.", True, {"step": step})
+        ctx.decide(f"{id}_done", checks={"counted to the end": True}, effect=step)
         return ExperimentResult({"step": step})
 
-    return Experiment(id, "stepping", (f"{id}_done",), TINY, go)
+    return Experiment(id, "stepping", (exact(f"{id}_done"),), TINY, go)
 
 
 def read(out: Path) -> dict:
@@ -83,16 +92,23 @@ def test_results_file_has_claims_experiments_environment_and_figures(tmp_path) -
     results = read(tmp_path)
     assert [c["id"] for c in results["claims"]] == ["a_small", "b_small"]
     claim = results["claims"][0]
-    assert claim["holds"] is True and set(claim) == {"id", "statement", "holds", "evidence"}
+    assert claim["holds"] is True and set(claim) == {
+        "id", "experiment", "statement", "effect", "rule", "guards", "min_seeds", "holds",
+        "evidence",
+    }  # fmt: skip
+    assert claim["rule"]["text"] == "the 10 - draw is above 0 in every seed"
     a = results["experiments"]["a"]
     assert len(a["draws"]) == 3 and a["nan"] is None
-    assert a["config"] == {"n": 3, "steps": 4} and a["seconds"] >= 0
-    assert a["figures"] == ["a_draws.png"]
+    assert a["config"] == {"n": 3, "steps": 4} and a["seconds"] >= 0 and a["cpu_seconds"] >= 0
+    assert a["figures"] == ["a_draws.png"] and a["captions"] == {"draws": "The draws."}
+    assert a["seeds"] == [a["seed"] + 1000 * k for k in range(3)]
+    assert claim["evidence"]["per_seed"]["seeds"] == a["seeds"]
     assert Image.open(tmp_path / "a_draws.png").size[0] > 10
     env = results["environment"]
     assert env["scale"] == "quick" and env["device"] == "cpu" and env["data"] == "embedded"
     assert env["versions"]["torch"] == torch.__version__
     assert env["seeds"]["experiments"]["a"] == experiment_seed(0, "a") == a["seed"]
+    assert env["jobs"] == 1 and env["threads"]["torch_per_task"] == 1
     assert "started" in env["time"] and "finished" in env["time"]
 
 
@@ -131,7 +147,11 @@ def test_results_are_written_after_each_experiment(tmp_path) -> None:
         run(exps, RunSettings("quick", tmp_path, show_progress=False))
     results = read(tmp_path)
     assert list(results["experiments"]) == ["a"]
-    assert [c["id"] for c in results["claims"]] == ["a_small"]
+    # Both claims were declared before the run; only the finished one is decided.
+    assert [(c["id"], c["holds"]) for c in results["claims"]] == [
+        ("a_small", True),
+        ("s_done", None),
+    ]
 
 
 def test_resume_skips_finished_experiments_and_continues_the_unfinished_one(tmp_path) -> None:
@@ -169,32 +189,157 @@ def test_resume_refuses_other_settings(tmp_path) -> None:
 
 def test_claims_must_match_the_declared_ids(tmp_path) -> None:
     def undeclared(ctx: Context) -> ExperimentResult:
-        ctx.claim("other", "x", True, {})
+        ctx.decide("other", checks={"x": True}, effect=1.0)
         return ExperimentResult({})
 
     def silent(ctx: Context) -> ExperimentResult:
         return ExperimentResult({})
 
+    mine = (exact("mine"),)
     with pytest.raises(ValueError, match="claim id 'other' is not declared by experiment 'u'"):
-        run([Experiment("u", "u", ("mine",), TINY, undeclared)], RunSettings("quick", tmp_path))
+        run([Experiment("u", "u", mine, TINY, undeclared)], RunSettings("quick", tmp_path))
     with pytest.raises(ExperimentError, match="declares claims \\['mine'\\] but decided \\[\\]"):
-        run([Experiment("s", "s", ("mine",), TINY, silent)], RunSettings("quick", tmp_path))
+        run([Experiment("s", "s", mine, TINY, silent)], RunSettings("quick", tmp_path))
 
 
 def test_results_json_is_strict_json(tmp_path) -> None:
     def odd(ctx: Context) -> ExperimentResult:
-        ctx.claim("c", "x", np.bool_(True), {"v": np.float32(1.5), "t": torch.tensor([1, 2])})
+        ctx.decide(
+            "c",
+            checks={"x": np.bool_(True)},
+            effect=np.float32(2.0),
+            evidence={"v": np.float32(1.5), "t": torch.tensor([1, 2])},
+        )
         return ExperimentResult({"inf": float("inf"), "arr": np.arange(3)})
 
     run(
-        [Experiment("o", "o", ("c",), TINY, odd)],
+        [Experiment("o", "o", (exact("c"),), TINY, odd)],
         RunSettings("quick", tmp_path, show_progress=False),
     )
     text = (tmp_path / "results.json").read_text()
     results = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
-    assert results["claims"][0]["evidence"] == {"v": 1.5, "t": [1, 2]}
+    evidence = results["claims"][0]["evidence"]
+    assert evidence["v"] == 1.5 and evidence["t"] == [1, 2] and evidence["checks"] == {"x": True}
+    assert results["claims"][0]["holds"] is True and evidence["effect_size"] == 2.0
     assert results["experiments"]["o"]["inf"] is None
     assert results["experiments"]["o"]["arr"] == [0, 1, 2]
+
+
+def test_every_figure_needs_a_caption(tmp_path) -> None:
+    def bare(ctx: Context) -> ExperimentResult:
+        ctx.decide("c", checks={"x": True}, effect=1.0)
+        return ExperimentResult({}, {"plot": Figure()})
+
+    with pytest.raises(ExperimentError, match="figures without a caption: \\['plot'\\]"):
+        run([Experiment("f", "f", (exact("c"),), TINY, bare)], RunSettings("quick", tmp_path))
+
+
+def test_experiments_cannot_decide_for_the_rule(tmp_path) -> None:
+    def sneaky(ctx: Context) -> ExperimentResult:
+        ctx.decide("c", checks={"x": True}, effect=1.0, evidence={"rule": "mine"})
+        return ExperimentResult({})
+
+    with pytest.raises(ValueError, match="uses the runner's keys \\['rule'\\]"):
+        run([Experiment("r", "r", (exact("c"),), TINY, sneaky)], RunSettings("quick", tmp_path))
+
+
+def test_claims_are_declared_in_results_json_before_any_experiment_runs(tmp_path) -> None:
+    seen: list[list[dict]] = []
+
+    def peek(ctx: Context) -> ExperimentResult:
+        seen.append(read(tmp_path)["claims"])
+        ctx.decide("c", checks={"x": True}, effect=1.0)
+        return ExperimentResult({})
+
+    exps = [Experiment("p", "p", (exact("c"),), TINY, peek), noise_experiment("a")]
+    run(exps, RunSettings("quick", tmp_path, show_progress=False))
+    (before,) = seen
+    assert [(c["id"], c["holds"]) for c in before] == [("c", None), ("a_small", None)]
+    assert before[1]["rule"]["kind"] == "every_seed" and before[1]["min_seeds"] == 3
+
+
+def test_resume_refuses_a_claim_declared_differently(tmp_path) -> None:
+    steps: list[int] = []
+    exps = [noise_experiment("a"), stepping_experiment("s", steps, fail_at=2)]
+    with pytest.raises(KeyboardInterrupt):
+        run(exps, RunSettings("quick", tmp_path, show_progress=False))
+    changed = dataclasses.replace(
+        noise_experiment("a"),
+        claims=(Claim("a_small", "The draws are below 10.", BELOW_10, MeanInterval()),),
+    )
+    with pytest.raises(ValueError, match="resume must declare claim 'a_small' as the interrupted"):
+        run([changed, exps[1]], RunSettings("quick", tmp_path, resume=True, show_progress=False))
+
+
+def test_too_few_seeds_do_not_hold(tmp_path) -> None:
+    run(
+        [noise_experiment("a")],
+        RunSettings("quick", tmp_path, show_progress=False, overrides={"a": {"n": 2}}),
+    )
+    (claim,) = read(tmp_path)["claims"]
+    assert claim["holds"] is False and "2 seeds, but the rule needs at least 3" in str(claim)
+
+
+def mapping_experiment(builds: Path) -> Experiment:
+    """Trains a tiny network per seed in ``ctx.map`` and shares one cached artifact."""
+
+    def go(ctx: Context) -> ExperimentResult:
+        def build(workdir: Path) -> dict:
+            with open(builds, "a") as f:
+                f.write("x")
+            return {"w": torch.randn(4, generator=torch.Generator().manual_seed(1))}
+
+        def one(seed: int) -> float:
+            shared = ctx.cached("shared", {"seed": 1}, build)["w"]
+            net = torch.nn.Linear(4, 1)
+            x = torch.randn(16, 4, generator=torch.Generator().manual_seed(seed)) + shared
+            opt = torch.optim.SGD(net.parameters(), lr=0.1)
+            for _ in range(5):
+                loss = net(x).square().mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            return float(loss.detach()) + float(torch.rand(()))
+
+        values = ctx.map(one, ctx.seeds(ctx.config.n), "seeds")
+        ctx.decide("m", per_seed=values)
+        return ExperimentResult({"values": values})
+
+    claim = Claim("m", "Positive.", Effect("loss", ""), EverySeed())
+    return Experiment("m", "mapping", (claim,), TINY, go)
+
+
+def test_results_depend_on_neither_jobs_nor_threads_and_artifacts_are_shared(tmp_path) -> None:
+    outs = []
+    threads = torch.get_num_threads()
+    try:
+        for jobs, torch_threads in ((1, 1), (2, 2), (3, 1)):
+            torch.set_num_threads(torch_threads)
+            out = tmp_path / f"jobs{jobs}"
+            builds = tmp_path / f"builds{jobs}.txt"
+            run(
+                [mapping_experiment(builds)],
+                RunSettings("quick", out, jobs=jobs, show_progress=False),
+            )
+            assert builds.read_text() == "x"  # built once, by whichever task asked first
+            assert torch.get_num_threads() == torch_threads  # restored after the run
+            results = read(out)
+            assert results["environment"]["jobs"] == jobs
+            outs.append((results["claims"], results["experiments"]["m"]["values"]))
+    finally:
+        torch.set_num_threads(threads)
+    assert outs[0] == outs[1] == outs[2]
+
+
+def test_every_registered_experiment_has_a_budget_and_they_fit_the_totals() -> None:
+    from checkerscope.experiments import registered
+
+    experiments = registered()
+    for scale, total in C.TOTAL_BUDGETS.items():
+        budgets = [e.budget[scale] for e in experiments]
+        assert all(b > 0 for b in budgets)
+        assert sum(budgets) + C.OVERHEAD_SECONDS[scale] <= total, scale
+    assert all(e.budget == C.BUDGETS[e.id] for e in experiments)
 
 
 def test_every_scale_has_every_config() -> None:
@@ -235,14 +380,19 @@ def test_cli_reproduce_resolves_its_options_into_one_settings_object(tmp_path, m
     override = '{"style_transfer": {"steps": 3}, "gan_training": {"seeds": 1}}'
     args = ["reproduce", "--scale", "quick", "--out", str(tmp_path), "--only", "a,b"]
     args += ["--override", override, "--vgg-weights", "vgg.pt", "--no-progress", "--seed", "7"]
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(app, [*args, "--jobs", "3"])
     assert result.exit_code == 2 and "stop here" in result.output
-    assert seen == [
+    # Without --jobs: the idle cores, measured when the run starts.
+    monkeypatch.setattr("checkerscope.experiments.parallel.free_cores", lambda: 5)
+    CliRunner().invoke(app, args)
+    assert [s.jobs for s in seen] == [3, 5]
+    assert seen[:1] == [
         RunSettings(
             "quick",
             tmp_path,
             only=("a", "b"),
             seed=7,
+            jobs=3,
             show_progress=False,
             overrides={
                 "style_transfer": {"steps": 3, "vgg_weights": "vgg.pt"},
@@ -266,12 +416,35 @@ def test_scalars_go_to_tensorboard_when_it_is_installed(tmp_path, monkeypatch) -
 
     def go(ctx: Context) -> ExperimentResult:
         ctx.log_scalar("loss", 0.5, 3)
-        ctx.claim("c", "x", True, {})
+        ctx.map(lambda x: ctx.log_scalar("in a worker", x, 0), [1.0, 2.0])  # logs nothing
+        ctx.decide("c", checks={"x": True}, effect=1.0)
         return ExperimentResult({})
 
     monkeypatch.setattr(runner, "tensorboard_writer", lambda logdir: Writer())
     run(
-        [Experiment("t", "t", ("c",), TINY, go)],
-        RunSettings("quick", tmp_path, show_progress=False),
+        [Experiment("t", "t", (exact("c"),), TINY, go)],
+        RunSettings("quick", tmp_path, jobs=2, show_progress=False),
     )
     assert logged == [("t/loss", 0.5, 3), "closed"]
+
+
+def test_cpu_seconds_count_the_workers_too(tmp_path) -> None:
+    import time
+
+    def burn(_: int) -> float:
+        start = time.process_time()
+        while time.process_time() - start < 0.3:
+            pass
+        return time.process_time() - start
+
+    def go(ctx: Context) -> ExperimentResult:
+        burnt = ctx.map(burn, [0, 1, 2])
+        ctx.decide("c", checks={"burnt": True}, effect=sum(burnt))
+        return ExperimentResult({})
+
+    run(
+        [Experiment("b", "b", (exact("c"),), TINY, go)],
+        RunSettings("quick", tmp_path, jobs=2, show_progress=False),
+    )
+    entry = read(tmp_path)["experiments"]["b"]
+    assert entry["cpu_seconds"] >= 0.85  # three tasks of 0.3 s CPU, all in worker processes

@@ -32,16 +32,26 @@ def test_analytic_amplitude_against_brute_force_overlap() -> None:
     assert S.analytic_relative_amplitude("resize_conv", cfg) == 0.0
 
 
-def test_strong_colors_quick(tmp_path: Path) -> None:
+def test_strong_colors_quick_tries_every_code_start(tmp_path: Path) -> None:
     results = run_quick(S.EXPERIMENT, tmp_path, {"steps": 10, "levels": 3})
     evidence = only_claim(results, "strong_colors")
-    for key in ("spearman_rho", "spearman_p", "endpoint_ratio"):
-        assert key in evidence["deconv"]
-        assert key in evidence["resize_conv"]
+    settings = ["code_init=0.1", "code_init=0.3", "code_init=1"]
+    assert list(evidence["per_seed"]["settings"]) == settings  # none dropped
+    assert all(len(v) == 3 for v in evidence["per_seed"]["settings"].values())
+    assert list(evidence["rule_result"]) == settings
+    assert evidence["code_inits_tried"] == [0.1, 0.3, 1.0]
+    for key in ("deconv_farthest_over_grey_per_seed", "code_norm_vs_distance_spearman_per_seed"):
+        assert list(evidence[key]) == settings
+    # The claim holds only if it holds in every setting tried.
+    passed = [evidence["rule_result"][s]["passed"] for s in settings]
+    assert results["claims"][0]["holds"] == all(passed)
     entry = results["experiments"]["strong_colors"]
-    assert len(entry["amplitude_per_level"]["deconv"]) == 3
+    per_level = entry["amplitude_per_level"]["code_init=0.1"]
+    assert len(per_level["deconv"]) == 3 and all(len(x) == 3 for x in per_level["deconv"])
     # Resize-conv of a flat code is flat away from the borders, trained or not.
-    assert max(entry["amplitude_per_level"]["resize_conv"]) < 1e-5
+    assert (
+        max(max(x) for s in settings for x in entry["amplitude_per_level"][s]["resize_conv"]) < 1e-5
+    )
     assert len(entry["figures"]) == 2
     for name in entry["figures"]:
         assert (tmp_path / name).stat().st_size > 0

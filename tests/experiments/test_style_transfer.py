@@ -20,7 +20,7 @@ from .helpers import assert_resumes_exactly, only_claim, run_quick
 
 TINY = {
     "steps": 3, "checkpoint_every": 2, "n_train": 8, "n_eval": 4, "width": 4, "blocks": 1,
-    "style_size": 32, "shown": 2, "feature_widths": [8, 16],
+    "style_size": 32, "shown": 2, "feature_widths": [8, 16], "seeds": 3,
 }  # fmt: skip
 
 
@@ -69,12 +69,14 @@ def test_style_training_resumes_exactly(tmp_path) -> None:
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
     results = run_quick(EXPERIMENT, tmp_path, TINY)
-    evidence = only_claim(results, CLAIM)
+    evidence = only_claim(results, CLAIM.id)
     assert evidence["features"] == "random_multiscale_cnn"
-    assert set(evidence["held_out_loss"]) == {"deconv", "resize_conv"}
-    assert evidence["loss_ratio"] >= 1 and 0 <= evidence["deconv_vs_resize_conv"]["welch_p"] <= 1
+    assert all(set(x) == {"deconv", "resize_conv"} for x in evidence["held_out_loss_per_seed"])
+    ratios = evidence["rule_result"]["guards"]["held-out loss ratio, larger over smaller"]
+    assert len(ratios["values"]) == 3 and min(ratios["values"]) >= 1
     numbers = results["experiments"]["style_transfer"]
-    assert all(len(s) == 4 for s in numbers["score_db"].values())
+    assert all(len(seed) == 4 for s in numbers["score_db"].values() for seed in s)
+    assert "stand-in for VGG-16" in numbers["captions"]["outputs"]
     for name in numbers["figures"]:
         assert Image.open(tmp_path / name).size[0] > 100
 
@@ -87,4 +89,8 @@ def test_vgg_weights_reach_the_experiment_through_the_config(tmp_path) -> None:
     overrides = {**TINY, "steps": 1, "n_eval": 2, "vgg_weights": str(path)}
     results = run_quick(EXPERIMENT, tmp_path, overrides)
     assert results["claims"][0]["evidence"]["features"] == "vgg16"
+    assert (
+        "VGG-16 features (user weights)"
+        in results["experiments"]["style_transfer"]["captions"]["outputs"]
+    )
     assert results["experiments"]["style_transfer"]["config"]["vgg_weights"] == str(path)

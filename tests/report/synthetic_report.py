@@ -18,7 +18,7 @@ from PIL import Image
 class Info:
     id: str
     title: str
-    claims: tuple[str, ...]
+    claim_ids: tuple[str, ...]
 
 
 REGISTRY = (

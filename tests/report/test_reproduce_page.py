@@ -165,23 +165,54 @@ def test_build_refuses_a_folder_without_results(tmp_path: Path) -> None:
 
 def test_runner_results_render(tmp_path: Path) -> None:
     """What the real runner writes (titles, declared claims, figures) lands in the page."""
+    from checkerscope.experiments.decision import Claim, Effect, EverySeed
     from checkerscope.experiments.runner import Experiment, ExperimentResult, run
     from checkerscope.experiments.settings import RunSettings
 
     def go(ctx):
-        ctx.claim(
-            "tiny_claim", "A tiny claim.", True, {"effect_size": 0.5, "effect_size_name": "x"}
-        )
+        ctx.decide("tiny_claim", per_seed=[0.25, 0.5, 0.75], seeds=[11, 12, 13])
         fig = Figure(figsize=(1, 1))
         fig.subplots().imshow([[0, 1], [1, 0]])
-        return ExperimentResult({"v": 1}, {"map": fig})
+        return ExperimentResult({"v": 1}, {"map": fig}, {"map": "A map: <see> the corners."})
 
-    tiny = Experiment("tiny", "A tiny experiment", ("tiny_claim",), {"quick": None}, go)
+    claim = Claim("tiny_claim", "A tiny claim.", Effect("x", "dB"), EverySeed())
+    tiny = Experiment("tiny", "A tiny experiment", (claim,), {"quick": None}, go, {"quick": 9.0})
     run([tiny], RunSettings("quick", tmp_path, show_progress=False))
     text, page = page_of(tmp_path, registry=None)
     assert "<h2>A tiny experiment</h2>" in text
     assert [a["data-file"] for a in page.all("img")] == ["tiny_map.png"]
-    assert 'x: <b class="num">0.5</b>' in claim_row(text, "tiny_claim")
+    row = claim_row(text, "tiny_claim")
+    assert 'x (dB), mean of 3 seeds: <b class="num">0.5</b>' in row
+    assert "per seed: 0.25, 0.5, 0.75" in row and "the x is above 0 dB in every seed" in row
+    assert "A map: &lt;see&gt; the corners." in text
+    assert "of a 9 s budget" in text
+
+
+def test_per_seed_evidence_shows_every_seed_setting_and_failing_cell(tmp_path: Path) -> None:
+    from checkerscope.experiments.decision import Claim, Effect, Guard, MeanInterval, decide
+
+    claim = Claim("c", "s", Effect("rho", ""), MeanInterval(), (Guard("ratio", at_least=2.0),))
+    holds, evidence = decide(
+        claim,
+        "quick",
+        per_seed={"start 0.1": [0.9, 0.8, 0.95], "start 1": [0.3, -0.2, 0.1]},
+        seeds=[100, 200, 300],
+        guards={"ratio": {"start 0.1": [5.0, 6.0, 7.0], "start 1": [3.0, 1.5, 4.0]}},
+    )
+    results = {
+        "claims": [{"id": "c", "statement": "s", "holds": holds, "evidence": evidence}],
+        "experiments": {},
+    }
+    text = reproduce_page.render_report(results, tmp_path)
+    match = re.search(r'<table class="values seeds">(.*?)</table>', text, re.S)
+    assert match, "no per-seed table"
+    table = match.group(1)
+    assert table.count("<tr>") == 2 + 3  # two header rows, one row per seed
+    assert "start 0.1: " in table and "start 1: " in table
+    assert table.count('class="num fail"') == 1  # the guard broken by seed 200 in "start 1"
+    assert '<td class="num">200</td>' in table
+    assert "does not hold" in claim_row(text, "c")
+    assert "per seed (start 1): 0.3, -0.2, 0.1" in claim_row(text, "c")
 
 
 def test_cli_report_rebuilds_the_page(run_dir: Path) -> None:

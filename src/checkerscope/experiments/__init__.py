@@ -1,8 +1,9 @@
 """The experiments of ``checkerscope reproduce``, all sharing one runner (see ``runner.py``).
 
-To add an experiment, write ``checkerscope/experiments/<name>.py`` defining ``EXPERIMENT`` and
-add one line to :data:`MODULES`. Modules are imported only when experiments are listed, so
-``checkerscope --help`` stays fast.
+To add an experiment, write ``checkerscope/experiments/<name>.py`` defining ``EXPERIMENT`` (its
+claims declared with :class:`Claim`, each decided by a rule over seeds: :mod:`decision`) and
+add one line to :data:`MODULES`; DEVELOPERS.md ("Adding an experiment") walks through it.
+Modules are imported only when experiments are listed, so ``checkerscope --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,8 +12,15 @@ import importlib
 from typing import Any
 
 from checkerscope.experiments import runner
-from checkerscope.experiments.runner import (
+from checkerscope.experiments.decision import (
     Claim,
+    Effect,
+    EverySeed,
+    Exact,
+    Guard,
+    MeanInterval,
+)
+from checkerscope.experiments.runner import (
     Context,
     Experiment,
     ExperimentError,
@@ -50,9 +58,14 @@ __all__ = [
     "MODULES",
     "Claim",
     "Context",
+    "Effect",
+    "EverySeed",
+    "Exact",
     "Experiment",
     "ExperimentError",
     "ExperimentResult",
+    "Guard",
+    "MeanInterval",
     "RunSettings",
     "registered",
     "run",

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from checkerscope.experiments import config as C
+from checkerscope.experiments.decision import Claim, Effect, Exact
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult
 from checkerscope.report.figures.arithmetic import (
     overlap_bars,
@@ -31,12 +32,57 @@ from checkerscope.report.figures.arithmetic import (
 )
 from checkerscope.report.figures.overlap import operator_matrix_figure
 
-CLAIMS = (
+OVERLAP_UNEVEN_1D = Claim(
     "overlap_uneven_1d",
+    "In 1-D a transposed convolution overlaps unevenly exactly when its stride does not "
+    "divide its kernel size (checked for every kernel size and stride of the grid, with "
+    "brute-force conv_transpose counts agreeing): k3 s2 has interior max/min 2, k4 s2 has 1.",
+    Effect("max/min overlap ratio, k3 s2 1-D", ""),
+    Exact(),
+)
+OVERLAP_2D_SQUARED = Claim(
     "overlap_2d_squared",
+    "In 2-D the overlap is the outer product of the two axes, so the max/min ratio is the "
+    "1-D ratio squared for every kernel size and stride of the grid (k3 s2: 2 -> 4), with "
+    "brute-force 2-D conv_transpose counts agreeing.",
+    Effect("max/min overlap ratio, k3 s2 2-D", ""),
+    Exact(),
+)
+OVERLAP_STACK_COMPOUNDS = Claim(
     "overlap_stack_compounds",
+    "Stacking k3 s2 transposed convolutions compounds the unevenness: a stack of n layers is "
+    "uneven at every period 2, 4, ..., 2**n, and its interior max/min exceeds one layer's.",
+    Effect("max/min overlap ratio of the deepest k3 s2 stack, 1-D", ""),
+    Exact(),
+)
+STRIDE1_DAMPENS = Claim(
     "stride1_dampens",
+    "A stride-1 last layer of kernel size k after a stack of k3 s2 transposed convolutions "
+    "removes the unevenness at every period that divides k (k a multiple of the stride "
+    "removes period 2) and reduces it at the other periods (amplitudes of the exact-period "
+    "components of the overlap pattern, relative to its mean).",
+    Effect("largest amplitude left at a period dividing the stride-1 kernel (0 = removed)", ""),
+    Exact(),
+)
+MATRIX_WEIGHT_TYING = Claim(
     "matrix_weight_tying",
+    lambda cfg: (
+        "As matrices, a k4 s2 deconvolution gives each entry of an output window its "
+        "own weight (distinct entries = free parameters), while nearest k3 resize-convolution ties "
+        "them (more distinct entries than free parameters, and every output row sums all "
+        "weights), so for any weights resize-conv's phase imbalance is 0 and the deconvolution's "
+        f"is not ({cfg.weight_draws} random weight draws, 1-D and 2-D; phase responses agree "
+        "with the operator matrices' row sums)."
+    ),
+    Effect("phase imbalance gap: deconv's min - resize-conv's max (over draws, 1-D and 2-D)", ""),
+    Exact(),
+)
+CLAIMS = (
+    OVERLAP_UNEVEN_1D,
+    OVERLAP_2D_SQUARED,
+    OVERLAP_STACK_COMPOUNDS,
+    STRIDE1_DAMPENS,
+    MATRIX_WEIGHT_TYING,
 )
 EXACT = 1e-12
 """Numbers this close are equal: every quantity here is an exact count or a float64 sum."""
@@ -255,7 +301,24 @@ def run(ctx: Context) -> ExperimentResult:
     for r in grid:
         del r["pattern_2d"]
     numbers = {"grid": grid, "stacks": stacks, "stride1": stride1, "weight_tying": tying}
-    return ExperimentResult(numbers, figures)
+    captions = {
+        "bars": "How many input paths reach each output of one transposed convolution (exact "
+        "counts, three periods). Red panels are uneven: exactly those whose stride does not "
+        "divide the kernel size (k3 s2: 2, 1, 2, 1...).",
+        "ratios": "Max/min overlap over the grid of kernel sizes and strides: 1 (even) wherever "
+        "the stride divides the kernel; the 2-D map is the 1-D map squared (k3 s2: 2 -> 4). "
+        "'gap': some outputs get no input at all.",
+        "maps_2d": "2-D overlap counts (bright: many paths): the two axes multiply into a "
+        "checkerboard for k3 and k5, flat for k4; two stacked k3 s2 layers paint it at two "
+        "periods.",
+        "stacks": "Left: stacked k3 s2 layers compound the unevenness at periods 2, 4, 8. Right: "
+        "a stride-1 last layer of size k removes the periods that divide k (amplitude 0) and "
+        "shrinks the others.",
+        "matrices": "The two layers as matrices (one random weight draw; red positive, blue "
+        "negative): the deconvolution gives each output window its own weights, nearest "
+        "resize-convolution repeats (ties) them, so every output row sums all the weights.",
+    }
+    return ExperimentResult(numbers, figures, captions)
 
 
 def _decide(
@@ -274,20 +337,16 @@ def _decide(
         if not _same(r["ratio_1d"], r["brute_ratio_1d"])
     ]
     k3, k4 = by_spec.get((3, 2)), by_spec.get((4, 2))
-    ctx.claim(
-        "overlap_uneven_1d",
-        "In 1-D a transposed convolution overlaps unevenly exactly when its stride does not "
-        "divide its kernel size (checked for every kernel size and stride of the grid, with "
-        "brute-force conv_transpose counts agreeing): k3 s2 has interior max/min 2, k4 s2 has 1.",
-        not rule_broken
-        and not brute_1d
-        and k3 is not None
-        and k3["ratio_1d"] == 2.0
-        and k4 is not None
-        and k4["ratio_1d"] == 1.0,
-        {
-            "effect_size": math.nan if k3 is None else k3["ratio_1d"],
-            "effect_size_name": "max/min overlap ratio, k3 s2 1-D",
+    ctx.decide(
+        OVERLAP_UNEVEN_1D.id,
+        checks={
+            "uneven exactly when the stride does not divide the kernel size": not rule_broken,
+            "brute-force conv_transpose counts agree": not brute_1d,
+            "k3 s2 max/min is 2": k3 is not None and k3["ratio_1d"] == 2.0,
+            "k4 s2 max/min is 1": k4 is not None and k4["ratio_1d"] == 1.0,
+        },
+        effect=math.nan if k3 is None else k3["ratio_1d"],
+        evidence={
             "kernel_sizes": list(cfg.kernel_sizes),
             "strides": list(cfg.strides),
             "cells": len(grid),
@@ -311,15 +370,14 @@ def _decide(
         for r in grid
         if not _same(r["ratio_2d"], r["brute_ratio_2d"])
     ]
-    ctx.claim(
-        "overlap_2d_squared",
-        "In 2-D the overlap is the outer product of the two axes, so the max/min ratio is the "
-        "1-D ratio squared for every kernel size and stride of the grid (k3 s2: 2 -> 4), with "
-        "brute-force 2-D conv_transpose counts agreeing.",
-        not not_squared and not brute_2d,
-        {
-            "effect_size": math.nan if k3 is None else k3["ratio_2d"],
-            "effect_size_name": "max/min overlap ratio, k3 s2 2-D",
+    ctx.decide(
+        OVERLAP_2D_SQUARED.id,
+        checks={
+            "2-D ratio is the 1-D ratio squared in every cell": not not_squared,
+            "brute-force 2-D conv_transpose counts agree": not brute_2d,
+        },
+        effect=math.nan if k3 is None else k3["ratio_2d"],
+        evidence={
             "cells": len(grid),
             "not_squared": not_squared,
             "brute_force_disagreements": brute_2d,
@@ -331,32 +389,30 @@ def _decide(
 
     single = stacks.get("1")
     deeper = {d: st for d, st in stacks.items() if int(d) >= 2}
-    compounds = (
-        single is not None
-        and bool(deeper)
-        and all(
-            set(st["uneven_periods"]) >= {2**i for i in range(1, int(d) + 1)}
-            and st["ratio"] > single["ratio"]
-            for d, st in deeper.items()
-        )
-    )
     deepest = max(stacks, key=int, default="0")
-    ctx.claim(
-        "overlap_stack_compounds",
-        "Stacking k3 s2 transposed convolutions compounds the unevenness: a stack of n layers is "
-        "uneven at every period 2, 4, ..., 2**n, and its interior max/min exceeds one layer's.",
-        compounds,
-        {
-            "effect_size": stacks[deepest]["ratio"] if stacks else math.nan,
-            "effect_size_name": f"max/min overlap ratio, {deepest} x k3 s2 stack 1-D",
+    ctx.decide(
+        OVERLAP_STACK_COMPOUNDS.id,
+        checks={
+            "one layer and deeper stacks were counted": single is not None and bool(deeper),
             **{
-                d: {
-                    "uneven_periods": st["uneven_periods"],
-                    "ratio": st["ratio"],
-                    "pattern": st["pattern"],
-                }
-                for d, st in stacks.items()
+                f"{d} layers: uneven at periods 2 to {2 ** int(d)}": set(st["uneven_periods"])
+                >= {2**i for i in range(1, int(d) + 1)}
+                for d, st in deeper.items()
             },
+            **{
+                f"{d} layers: max/min above one layer's": single is not None
+                and st["ratio"] > single["ratio"]
+                for d, st in deeper.items()
+            },
+        },
+        effect=stacks[deepest]["ratio"] if stacks else math.nan,
+        evidence={
+            d: {
+                "uneven_periods": st["uneven_periods"],
+                "ratio": st["ratio"],
+                "pattern": st["pattern"],
+            }
+            for d, st in stacks.items()
         },
     )
 
@@ -375,18 +431,15 @@ def _decide(
                 ok = amp <= EXACT if removed else base is not None and 0 < amp < base[p]
                 if not ok:
                     violations.append({"stack": int(depth), "kernel_size": k1, "period": int(p)})
-    has_base = all(e["rows"][0]["kernel_size"] == 1 for e in stride1.values())
-    ctx.claim(
-        "stride1_dampens",
-        "A stride-1 last layer of kernel size k after a stack of k3 s2 transposed convolutions "
-        "removes the unevenness at every period that divides k (k a multiple of the stride "
-        "removes period 2) and reduces it at the other periods (amplitudes of the exact-period "
-        "components of the overlap pattern, relative to its mean).",
-        has_base and not violations and bool(stride1),
-        {
-            "effect_size": max(removed_amplitudes, default=math.nan),
-            "effect_size_name": "largest amplitude left at a period dividing the stride-1 "
-            "kernel (relative to the mean overlap; 0 = removed)",
+    ctx.decide(
+        STRIDE1_DAMPENS.id,
+        checks={
+            "every stack was measured alone (stride-1 size 1)": bool(stride1)
+            and all(e["rows"][0]["kernel_size"] == 1 for e in stride1.values()),
+            "periods dividing the kernel removed, the others reduced": not violations,
+        },
+        effect=max(removed_amplitudes, default=math.nan),
+        evidence={
             "violations": violations,
             "amplitudes": {
                 d: {str(r["kernel_size"]): r["amplitudes"] for r in e["rows"]}
@@ -397,30 +450,22 @@ def _decide(
 
     one, two = tying["1d"], tying["2d"]
     deconv, resize = one["deconv"], one["resize_conv"]
-    holds = (
-        one["imbalance_resize_conv_max"] <= EXACT
-        and two["imbalance_resize_conv_max"] <= EXACT
-        and one["imbalance_deconv_min"] > EXACT
-        and two["imbalance_deconv_min"] > EXACT
-        and one["phase_vs_row_sums_max_difference"] <= 1e-9
-        and one["resize_conv_row_sum_spread"] <= 1e-9
-        and resize["tied"]
-        and not deconv["tied"]
-    )
-    ctx.claim(
-        "matrix_weight_tying",
-        "As matrices, a k4 s2 deconvolution gives each entry of an output window its own "
-        "weight (distinct entries = free parameters), while nearest k3 resize-convolution ties "
-        "them (more distinct entries than free parameters, and every output row sums all "
-        "weights), so for any weights resize-conv's phase imbalance is 0 and the deconvolution's "
-        f"is not ({cfg.weight_draws} random weight draws, 1-D and 2-D; phase responses agree "
-        "with the operator matrices' row sums).",
-        holds,
-        {
-            "effect_size": min(one["imbalance_deconv_min"], two["imbalance_deconv_min"])
-            - max(one["imbalance_resize_conv_max"], two["imbalance_resize_conv_max"]),
-            "effect_size_name": "phase imbalance gap: deconv's min - resize-conv's max "
-            "(over draws, 1-D and 2-D)",
+    ctx.decide(
+        MATRIX_WEIGHT_TYING.id,
+        checks={
+            "resize-conv phase imbalance 0 in 1-D": one["imbalance_resize_conv_max"] <= EXACT,
+            "resize-conv phase imbalance 0 in 2-D": two["imbalance_resize_conv_max"] <= EXACT,
+            "deconv phase imbalance > 0 in 1-D": one["imbalance_deconv_min"] > EXACT,
+            "deconv phase imbalance > 0 in 2-D": two["imbalance_deconv_min"] > EXACT,
+            "phase responses equal the matrices' row sums": one["phase_vs_row_sums_max_difference"]
+            <= 1e-9,
+            "resize-conv rows all sum the same": one["resize_conv_row_sum_spread"] <= 1e-9,
+            "resize-conv ties its weights": bool(resize["tied"]),
+            "deconv does not tie its weights": not deconv["tied"],
+        },
+        effect=min(one["imbalance_deconv_min"], two["imbalance_deconv_min"])
+        - max(one["imbalance_resize_conv_max"], two["imbalance_resize_conv_max"]),
+        evidence={
             "weight_draws": cfg.weight_draws,
             "draws_checked_against_matrices": min(cfg.matrix_checks, cfg.weight_draws),
             "deconv_1d": deconv,
@@ -439,4 +484,5 @@ EXPERIMENT = Experiment(
     claims=CLAIMS,
     configs=C.ARITHMETIC,
     run=run,
+    budget=C.BUDGETS["arithmetic"],
 )

@@ -6,9 +6,12 @@ the experiment as ``ctx.config`` and writes it, resolved, beside the results. Ex
 branch on the scale's name. To add an experiment's settings, add its dataclass and table here.
 
 Scales:
-    quick: every experiment, tiny, under 3 minutes on 2 CPU cores; used by the tests.
-    default: the README demo, under 15 minutes on 2 CPU cores; every claim must hold here.
-    full: the article's sizes, for a GPU.
+    quick: every experiment, tiny, at most ~90 s on 2 idle CPU cores; at least 3 seeds a claim.
+    default: the README demo, at most ~10 minutes on 2 idle CPU cores; at least 5 seeds a claim.
+    full: the article's sizes, for one GPU.
+
+Every experiment has a compute budget per scale (:data:`BUDGETS`, seconds of wall time with
+``--jobs 2`` on two idle cores); the budgets of all experiments fit :data:`TOTAL_BUDGETS`.
 """
 
 from __future__ import annotations
@@ -35,6 +38,24 @@ class DataConfig:
 
 
 DATA = {"quick": DataConfig(), "default": DataConfig(), "full": DataConfig()}
+
+TOTAL_BUDGETS = {"quick": 90.0, "default": 600.0}
+"""Wall seconds for a whole ``checkerscope reproduce`` (start-up and report included) on two
+idle CPU cores; ``full`` has no budget (one GPU, as long as it takes)."""
+OVERHEAD_SECONDS = {"quick": 8.0, "default": 20.0}
+"""Kept out of the experiments' budgets: start-up, declarations, the report."""
+BUDGETS: dict[str, dict[str, float]] = {
+    "arithmetic": {"quick": 2.0, "default": 5.0},
+    "init_artifacts": {"quick": 4.0, "default": 15.0},
+    "strong_colors": {"quick": 4.0, "default": 20.0},
+    "gan_training": {"quick": 15.0, "default": 140.0},
+    "gradients": {"quick": 3.0, "default": 20.0},
+    "feature_vis": {"quick": 5.0, "default": 40.0},
+    "style_transfer": {"quick": 5.0, "default": 120.0},
+}
+"""Experiment id -> scale -> wall seconds on two idle cores (``--jobs 2``). DEVELOPERS.md lists
+them with the budgets kept for the experiments still to come; ``results.json`` records each
+experiment's measured ``seconds`` beside its ``budget_seconds``."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +100,7 @@ GAN_TRAINING = {
         n_eval=128,
         eval_every=40,
         checkpoint_every=40,
-        seeds=1,
+        seeds=3,
         kid_subsets=20,
         kid_subset_size=64,
     ),
@@ -94,7 +115,7 @@ GAN_TRAINING = {
         n_eval=256,
         eval_every=100,
         checkpoint_every=100,
-        seeds=2,
+        seeds=3,
         kid_subsets=50,
         kid_subset_size=128,
     ),
@@ -186,6 +207,7 @@ class StrongColorsConfig:
     ``code_size``**2 positions, starting at ``code_init`` times a normal draw); one decoder of
     ``layers`` x2 upsamplers (``channels`` wide, LeakyReLU between, bias on) learns them all at
     once with Adam, so its bias can hold the mean colour and its weights must make the rest.
+    Every scale of the codes' start in ``code_inits`` is tried, ``seeds`` times each.
     """
 
     steps: int
@@ -193,7 +215,7 @@ class StrongColorsConfig:
     code_size: int
     levels: int
     code_channels: int = 8
-    code_init: float = 0.1
+    code_inits: tuple[float, ...] = (0.1, 0.3, 1.0)
     channels: int = 16
     layers: int = 2
     kernel_size: int = 3
@@ -202,8 +224,8 @@ class StrongColorsConfig:
 
 
 STRONG_COLORS = {
-    "quick": StrongColorsConfig(steps=60, seeds=1, code_size=4, levels=4),
-    "default": StrongColorsConfig(steps=200, seeds=3, code_size=4, levels=6),
+    "quick": StrongColorsConfig(steps=60, seeds=3, code_size=4, levels=4),
+    "default": StrongColorsConfig(steps=200, seeds=5, code_size=4, levels=6),
     "full": StrongColorsConfig(steps=1000, seeds=8, code_size=8, levels=11),
 }
 
@@ -243,9 +265,11 @@ class FeatureVisConfig:
     photograph. Visualization: ``channels`` channels of the last stage, each maximized for
     ``vis_steps`` normalized gradient steps (``vis_lr``) on a ``vis_size`` image starting
     from 0.5 plus noise of std ``init_std``; jitter rolls by 0 to ``jitter - 1`` pixels per axis.
-    Scores leave out ``margin`` pixels at every border, where padding paints frames.
+    Scores leave out ``margin`` pixels at every border, where padding paints frames. The whole
+    study (both classifiers, every visualization) runs once per seed, ``seeds`` times.
     """
 
+    seeds: int
     image_size: int
     width: int
     stages: int
@@ -266,15 +290,15 @@ class FeatureVisConfig:
 
 FEATURE_VIS = {
     "quick": FeatureVisConfig(
-        image_size=32, width=8, stages=3, batch_size=32, steps=30, n_per_image=16,
+        seeds=3, image_size=32, width=8, stages=3, batch_size=32, steps=30, n_per_image=16,
         n_test_per_image=8, checkpoint_every=10, channels=6, vis_size=32, vis_steps=30,
     ),
     "default": FeatureVisConfig(
-        image_size=32, width=16, stages=3, batch_size=32, steps=200, n_per_image=64,
+        seeds=5, image_size=32, width=16, stages=3, batch_size=32, steps=200, n_per_image=64,
         n_test_per_image=16, checkpoint_every=50, channels=16, vis_size=48, vis_steps=60,
     ),
     "full": FeatureVisConfig(
-        image_size=64, width=32, stages=3, batch_size=64, steps=3000, n_per_image=512,
+        seeds=5, image_size=64, width=32, stages=3, batch_size=64, steps=3000, n_per_image=512,
         n_test_per_image=64, checkpoint_every=500, channels=16, vis_size=128, vis_steps=300,
     ),
 }  # fmt: skip
@@ -288,9 +312,11 @@ class StyleTransferConfig:
     drawn from ``n_train``; scored on ``n_eval`` held-out crops. Loss:
     ``content_weight * content + style_weight * style`` on the features of
     ``RandomMultiScaleCNN(feature_widths, feature_seed)``, or of VGG-16 loaded from
-    ``vgg_weights`` (a .safetensors or torch file) when given.
+    ``vgg_weights`` (a .safetensors or torch file) when given. Both networks are trained once
+    per seed, ``seeds`` times.
     """
 
+    seeds: int
     image_size: int
     width: int
     blocks: int
@@ -312,15 +338,15 @@ class StyleTransferConfig:
 
 STYLE_TRANSFER = {
     "quick": StyleTransferConfig(
-        image_size=32, width=8, blocks=1, batch_size=4, steps=40, n_train=64, n_eval=16,
+        seeds=3, image_size=32, width=8, blocks=1, batch_size=4, steps=40, n_train=64, n_eval=16,
         checkpoint_every=20, style_size=64,
     ),
     "default": StyleTransferConfig(
-        image_size=48, width=16, blocks=2, batch_size=4, steps=150, n_train=256, n_eval=24,
+        seeds=5, image_size=48, width=16, blocks=2, batch_size=4, steps=150, n_train=256, n_eval=24,
         checkpoint_every=50, style_size=96,
     ),
     "full": StyleTransferConfig(
-        image_size=256, width=32, blocks=5, batch_size=4, steps=20000, n_train=20000,
+        seeds=5, image_size=256, width=32, blocks=5, batch_size=4, steps=20000, n_train=20000,
         n_eval=128, checkpoint_every=500, style_size=512,
     ),
 }  # fmt: skip

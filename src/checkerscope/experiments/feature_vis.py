@@ -21,7 +21,10 @@ gradient ascent on the pixels (DeepDream's normalized steps), starting from the 
 
 Each visualization gets the checkerboard score of its channel-averaged power spectrum
 (``color="mean"``: a visualization is no JPEG photograph, so no chroma subsampling to ignore).
-Training checkpoints every ``checkpoint_every`` steps and resumes exactly.
+The seed is the unit: everything above runs once per seed (data, classifiers, start images),
+and each seed gives one effect, the smaller of plain's mean score over jitter's and over the
+anti-aliased classifier's. Training checkpoints every ``checkpoint_every`` steps and resumes
+exactly.
 """
 
 from __future__ import annotations
@@ -33,13 +36,27 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope.analysis.stats import ALPHA, LARGE_EFFECT, compare
 from checkerscope.experiments import config as C
 from checkerscope.experiments.common import train_on_batches
+from checkerscope.experiments.decision import Claim, Effect, MeanInterval
 from checkerscope.experiments.runner import Bar, Context, Experiment, ExperimentResult
 from checkerscope.report.figures.gradients import visualizations
 
-CLAIM = "feature_vis_jitter"
+CLAIM = Claim(
+    "feature_vis_jitter",
+    lambda cfg: (
+        "Feature visualizations by gradient ascent on a classifier with 3x3 stride-2 "
+        "convolutions, trained to tell the photographs apart, carry a higher checkerboard score "
+        f"than with jitter (random shifts by 0 to {cfg.jitter - 1} px per axis and step) and than "
+        "on the same classifier with anti-aliased downsampling (mean score over the visualized "
+        "channels, seed by seed; each seed trains its own classifiers)."
+    ),
+    Effect(
+        "score margin of plain visualizations over jittered and anti-aliased ones (the smaller)",
+        "dB",
+    ),
+    MeanInterval(0.0),
+)
 METHODS = ("plain", "jitter", "antialiased")
 SHOWN = 8
 """Visualizations per method in the figure."""
@@ -158,51 +175,38 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((model.eval()(x).argmax(dim=1) == y).double().mean())
 
 
-def run(ctx: Context) -> ExperimentResult:
+def one_seed(
+    cfg: C.FeatureVisConfig, images: list[torch.Tensor], strong: bool, seed: int, ctx: Context
+) -> dict[str, Any]:
+    """The whole study for one seed: both classifiers trained, every method visualized."""
     from checkerscope.analysis.score import checkerboard_score
     from checkerscope.models import StridedClassifier
 
-    cfg: C.FeatureVisConfig = ctx.config
-    images = [im for im in ctx.data.images() if min(im.shape[-2:]) >= cfg.image_size]
-    if len(images) < 2:
-        raise ValueError(
-            f"feature_vis needs at least 2 images of at least {cfg.image_size} pixels a side "
-            f"(one class per photograph), got {len(images)}"
-        )
-    strong = ctx.data.strong_colors
-    x, y = photo_id_data(images, cfg.n_per_image, cfg.image_size, ctx.seed, strong)
-    x_test, y_test = photo_id_data(
-        images, cfg.n_test_per_image, cfg.image_size, ctx.seed + 1, strong
-    )
-
+    x, y = photo_id_data(images, cfg.n_per_image, cfg.image_size, seed, strong)
+    x_test, y_test = photo_id_data(images, cfg.n_test_per_image, cfg.image_size, seed + 1, strong)
     models: dict[str, nn.Module] = {}
     losses: dict[str, list[float]] = {}
     acc: dict[str, float] = {}
     for kind in ("strided_conv", "antialiased"):
-        torch.manual_seed(ctx.seed)
-        model = StridedClassifier(3, len(images), cfg.width, cfg.stages, downsample=kind).to(
-            ctx.device
+        torch.manual_seed(seed)
+        model = StridedClassifier(3, len(images), cfg.width, cfg.stages, downsample=kind)
+        losses[kind] = train_classifier(
+            model.to(ctx.device),
+            x.to(ctx.device),
+            y.to(ctx.device),
+            cfg,
+            seed=seed + 2,
+            checkpoint=ctx.checkpoint_dir / f"{kind}_seed{seed}.pt",
         )
-        with ctx.progress(cfg.steps, f"train {kind} classifier") as bar:
-            losses[kind] = train_classifier(
-                model,
-                x.to(ctx.device),
-                y.to(ctx.device),
-                cfg,
-                seed=ctx.seed + 2,
-                checkpoint=ctx.checkpoint_dir / f"{kind}.pt",
-                bar=bar,
-            )
-        model = model.cpu().eval()
-        models[kind] = model
-        acc[kind] = accuracy(model, x_test, y_test)
+        models[kind] = model.cpu().eval()
+        acc[kind] = accuracy(models[kind], x_test, y_test)
 
     start = 0.5 + cfg.init_std * torch.randn(
         cfg.channels,
         3,
         cfg.vis_size,
         cfg.vis_size,
-        generator=torch.Generator().manual_seed(ctx.seed + 3),
+        generator=torch.Generator().manual_seed(seed + 3),
     )
     runs = {
         "plain": ("strided_conv", 0),
@@ -212,75 +216,72 @@ def run(ctx: Context) -> ExperimentResult:
     chosen: dict[str, list[int]] = {}
     vis: dict[str, torch.Tensor] = {}
     scores: dict[str, list[float]] = {}
-    with ctx.progress(len(METHODS), "visualize") as bar:
-        for method in METHODS:
-            kind, jitter = runs[method]
-            if kind not in chosen:
-                with torch.no_grad():
-                    mean_act = activations(models[kind], x_test).mean(dim=(0, 2, 3))
-                chosen[kind] = mean_act.argsort(descending=True)[: cfg.channels].tolist()
-            vis[method] = visualize(
-                models[kind], chosen[kind], start, cfg.vis_steps, cfg.vis_lr, jitter, ctx.seed + 4
-            )
-            inner = vis[method][..., cfg.margin : -cfg.margin, cfg.margin : -cfg.margin]
-            scores[method] = checkerboard_score(inner, color="mean").tolist()
-            bar.advance()
-
-    numbers: dict[str, Any] = {
-        "classes": len(images),
-        "test_accuracy": acc,
+    for method in METHODS:
+        kind, jitter = runs[method]
+        if kind not in chosen:
+            with torch.no_grad():
+                mean_act = activations(models[kind], x_test).mean(dim=(0, 2, 3))
+            chosen[kind] = mean_act.argsort(descending=True)[: cfg.channels].tolist()
+        vis[method] = visualize(
+            models[kind], chosen[kind], start, cfg.vis_steps, cfg.vis_lr, jitter, seed + 4
+        )
+        inner = vis[method][..., cfg.margin : -cfg.margin, cfg.margin : -cfg.margin]
+        scores[method] = checkerboard_score(inner, color="mean").tolist()
+    return {
+        "accuracy": acc,
         "final_loss": {k: sum(v[-20:]) / len(v[-20:]) for k, v in losses.items()},
         "channels": chosen,
-        "score_db": scores,
-        "score_mean_db": {m: sum(s) / len(s) for m, s in scores.items()},
-        "captions": {
-            "visualizations": "Images that maximize one late-layer channel each (columns), "
-            "by plain gradient ascent, with jitter, and on the anti-aliased classifier; "
-            "checkerboard score above each.",
-        },
+        "scores": scores,
+        "shown": {m: v[:SHOWN] for m, v in vis.items()},
     }
-    _decide(ctx, cfg, scores, acc, len(images))
-    figures = {
-        "visualizations": visualizations(
-            {m: v[:SHOWN] for m, v in vis.items()}, {m: s[:SHOWN] for m, s in scores.items()}
+
+
+def run(ctx: Context) -> ExperimentResult:
+    cfg: C.FeatureVisConfig = ctx.config
+    images = [im for im in ctx.data.images() if min(im.shape[-2:]) >= cfg.image_size]
+    if len(images) < 2:
+        raise ValueError(
+            f"feature_vis needs at least 2 images of at least {cfg.image_size} pixels a side "
+            f"(one class per photograph), got {len(images)}"
         )
-    }
-    return ExperimentResult(numbers, figures)
-
-
-def _decide(
-    ctx: Context,
-    cfg: C.FeatureVisConfig,
-    scores: dict[str, list[float]],
-    acc: dict[str, float],
-    classes: int,
-) -> None:
-    tests = {
-        "plain_vs_jitter": compare(scores["plain"], scores["jitter"]),
-        "plain_vs_antialiased": compare(scores["plain"], scores["antialiased"]),
-    }
-    holds = all(t.larger() for t in tests.values())
-    ctx.claim(
-        CLAIM,
-        "Feature visualizations by gradient ascent on a classifier with 3x3 stride-2 "
-        "convolutions, trained to tell the photographs apart, carry a higher checkerboard "
-        f"score than with jitter (random shifts by 0 to {cfg.jitter - 1} px per axis and step) "
-        "and than "
-        "on the same classifier with anti-aliased downsampling (one visualization per "
-        f"channel; Welch t and Mann-Whitney U one-sided, p < {ALPHA:g}, Cohen's d > "
-        f"{LARGE_EFFECT:g} in both comparisons).",
-        holds,
-        {
-            "effect_size": min(t.cohens_d for t in tests.values()),
-            "effect_size_name": "smallest Cohen's d of the two score comparisons",
-            "alpha": ALPHA,
+    strong = ctx.data.strong_colors
+    seeds = ctx.seeds(cfg.seeds)
+    per = ctx.map(lambda s: one_seed(cfg, images, strong, s, ctx), seeds, "classifiers")
+    mean = {m: [sum(p["scores"][m]) / len(p["scores"][m]) for p in per] for m in METHODS}
+    ctx.decide(
+        CLAIM.id,
+        per_seed=[
+            min(p - j, p - a)
+            for p, j, a in zip(mean["plain"], mean["jitter"], mean["antialiased"], strict=True)
+        ],
+        evidence={
             "channels": cfg.channels,
-            "score_mean_db": {m: sum(s) / len(s) for m, s in scores.items()},
-            **{k: t.as_dict() for k, t in tests.items()},
-            "test_accuracy": acc,
-            "chance_accuracy": 1 / classes,
+            "score_mean_db_per_seed": mean,
+            "test_accuracy_per_seed": [p["accuracy"] for p in per],
+            "chance_accuracy": 1 / len(images),
         },
     )
+    numbers: dict[str, Any] = {
+        "classes": len(images),
+        "test_accuracy": [p["accuracy"] for p in per],
+        "final_loss": [p["final_loss"] for p in per],
+        "channels": [p["channels"] for p in per],
+        "score_db": [p["scores"] for p in per],
+        "score_mean_db": {m: sum(v) / len(v) for m, v in mean.items()},
+    }
+    first = per[0]
+    figures = {
+        "visualizations": visualizations(
+            first["shown"], {m: s[:SHOWN] for m, s in first["scores"].items()}
+        )
+    }
+    captions = {
+        "visualizations": "Images that maximize one late-layer channel each (columns) of a small "
+        "classifier trained in the run to tell the photographs apart (a stand-in for an "
+        "ImageNet network), first seed: by plain gradient ascent, with jitter, and on the "
+        "anti-aliased classifier; checkerboard score above each.",
+    }
+    return ExperimentResult(numbers, figures, captions)
 
 
 EXPERIMENT = Experiment(
@@ -289,4 +290,5 @@ EXPERIMENT = Experiment(
     claims=(CLAIM,),
     configs=C.FEATURE_VIS,
     run=run,
+    budget=C.BUDGETS["feature_vis"],
 )

@@ -1,35 +1,40 @@
-"""The runner every experiment shares: seeding, device, data, progress bars, checkpoints, results.
+"""The runner every experiment shares: claims declared up front, per-seed work, decisions, results.
 
 An experiment is a module in ``checkerscope/experiments/`` that defines ``EXPERIMENT``, an
-:class:`Experiment` naming its id, the ids of the claims it decides, its configuration per scale
-(see ``config.py``) and a function ``run(ctx) -> ExperimentResult``. Inside ``run`` the
-experiment reads ``ctx.config``, ``ctx.seed``, ``ctx.device`` and ``ctx.data``, shows progress
-with ``ctx.progress(total, description)``, keeps resumable state under ``ctx.checkpoint_dir``,
-and decides each of its claims from its own numbers with ``ctx.claim(id, statement, holds,
-evidence)``. The runner writes ``OUT/results.json`` after every experiment (atomically), and the
-figures as ``OUT/<experiment id>_<name>.png`` beside it, as :mod:`checkerscope.report.schema`
-lays them out (with the conventions the report reads: a claim's ``"effect_size"``, figure
-``"captions"``); ``checkerscope reproduce`` then renders ``OUT/index.html`` from them.
+:class:`~checkerscope.experiments.context.Experiment`: its id and title, its claims
+(:class:`~checkerscope.experiments.decision.Claim` declarations: statement, per-seed effect,
+rule, guards), its configuration per scale (see ``config.py``), its compute budget per scale,
+and ``run(ctx) -> ExperimentResult``.
+
+Before any experiment runs, the runner writes every declared claim, with its rule, into
+``OUT/results.json`` (undecided). Inside ``run`` the experiment reads ``ctx.config``,
+``ctx.device`` and ``ctx.data``, draws its seeds with ``ctx.seeds(n)``, runs per-seed work in
+worker processes with ``ctx.map(fn, items)``, reuses networks other experiments trained with
+``ctx.cached(name, key, build)``, and hands each claim its per-seed numbers with
+``ctx.decide(id, per_seed=..., seeds=..., guards=..., evidence=...)``: the runner applies the
+declared rule. Every figure it returns has a caption. The runner writes ``OUT/results.json``
+after every experiment (atomically), the figures as ``OUT/<experiment id>_<name>.png`` beside
+it, as :mod:`checkerscope.report.schema` lays them out.
 A run of some experiments (``only``) into a folder with earlier results adds to them: the
 experiments it runs are replaced, the others kept, once the settings (scale, seed, data) are
 checked to be those of the earlier results.
 
 What to run, where and how is one :class:`~checkerscope.experiments.settings.RunSettings`. With
-``resume`` finished experiments are skipped and the unfinished one finds its own checkpoints;
-without it, an experiment's old checkpoints are removed before it runs.
+``resume`` finished experiments are skipped, the unfinished one finds its own checkpoints and
+the shared artifacts are kept; without it, an experiment's old checkpoints are removed before
+it runs and the run starts with no shared artifacts.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
+import os
 import platform
 import shutil
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -39,106 +44,33 @@ import torch
 
 from checkerscope.data import ImageSource
 from checkerscope.experiments import config as C
-from checkerscope.experiments import distributed
+from checkerscope.experiments import distributed, parallel
+from checkerscope.experiments.artifacts import ArtifactCache
+from checkerscope.experiments.context import (
+    Bar,
+    Context,
+    Experiment,
+    ExperimentError,
+    ExperimentResult,
+)
+from checkerscope.experiments.parallel import seed_everything
 from checkerscope.experiments.settings import RunSettings
 from checkerscope.files import atomic_write_text, check_output_folder, plain_json
 from checkerscope.report import schema
 
-
-class ExperimentError(RuntimeError):
-    """An experiment stopped for a reason the user can act on; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One statement of the study, decided by an experiment from its own numbers."""
-
-    id: str
-    statement: str
-    holds: bool
-    evidence: dict[str, Any]
-
-
-@dataclass
-class ExperimentResult:
-    """What ``run`` returns: the numbers to record and the figures (name -> matplotlib Figure)."""
-
-    numbers: dict[str, Any]
-    figures: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """An experiment: its id, the claim ids it decides, its configs per scale, and ``run``."""
-
-    id: str
-    title: str
-    claims: tuple[str, ...]
-    configs: Mapping[str, Any]
-    run: Callable[[Context], ExperimentResult]
-
-
-class Bar:
-    """A handle on one progress bar: ``advance(n)``."""
-
-    def __init__(self, progress: Any, task: Any) -> None:
-        self._progress, self._task = progress, task
-
-    def advance(self, n: float = 1) -> None:
-        self._progress.advance(self._task, n)
-
-
-class Context:
-    """Everything an experiment's ``run`` needs, for one experiment at one scale."""
-
-    def __init__(
-        self,
-        experiment: Experiment,
-        config: Any,
-        seed: int,
-        data: ImageSource,
-        checkpoint_dir: Path,
-        dist: distributed.Dist,
-        progress: Any,
-        writer: Any,
-    ) -> None:
-        self.experiment = experiment
-        self.config = config
-        self.seed = seed
-        self.data = data
-        self.checkpoint_dir = checkpoint_dir
-        self.dist = dist
-        self.device = dist.device
-        self.claims: list[Claim] = []
-        self._progress = progress
-        self._writer = writer
-
-    @contextlib.contextmanager
-    def progress(self, total: int, description: str, completed: int = 0) -> Iterator[Bar]:
-        """A progress bar with ETA under the experiment's own, removed when the block ends."""
-        task = self._progress.add_task(
-            f"  {self.experiment.id}: {description}", total=total, completed=completed
-        )
-        try:
-            yield Bar(self._progress, task)
-        finally:
-            self._progress.remove_task(task)
-
-    def claim(self, id: str, statement: str, holds: bool, evidence: Mapping[str, Any]) -> Claim:
-        """Record the verdict on claim ``id``; ``evidence`` holds the numbers it rests on."""
-        if id not in self.experiment.claims:
-            raise ValueError(
-                f"claim id {id!r} is not declared by experiment {self.experiment.id!r}, "
-                f"which declares {list(self.experiment.claims)}"
-            )
-        c = Claim(id, statement, bool(holds), plain_json(dict(evidence)))
-        self.claims = [x for x in self.claims if x.id != id] + [c]
-        return c
-
-    def log_scalar(self, tag: str, value: float, step: int) -> None:
-        """Log to TensorBoard (when installed) under ``<experiment id>/<tag>``; rank 0 only."""
-        if self._writer is not None and self.dist.is_main:
-            self._writer.add_scalar(f"{self.experiment.id}/{tag}", value, step)
+__all__ = [
+    "Bar",
+    "Context",
+    "Experiment",
+    "ExperimentError",
+    "ExperimentResult",
+    "cpu_seconds",
+    "declarations",
+    "experiment_seed",
+    "run",
+    "seed_everything",
+    "tensorboard_writer",
+]
 
 
 def experiment_seed(seed: int, experiment_id: str) -> int:
@@ -146,22 +78,45 @@ def experiment_seed(seed: int, experiment_id: str) -> int:
     return (seed * 1_000_003 + zlib.crc32(experiment_id.encode())) % 2**31
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, numpy and torch (all devices)."""
-    import random
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished worker processes (user + system).
 
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    Unlike wall time it hardly depends on what else runs on the machine, so it says whether an
+    experiment fits its budget even when measured on a busy machine (the budget is wall time on
+    two idle cores: about CPU time / 2 with two jobs).
+    """
+    import resource
+
+    me, workers = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + workers.ru_utime + workers.ru_stime
+
+
+def declarations(
+    experiments: Sequence[Experiment], configs: Mapping[str, Any], scale: str
+) -> list[dict[str, Any]]:
+    """The undecided claim entries of results.json: every claim as declared, before the run."""
+    return [
+        {
+            "id": claim.id,
+            "experiment": e.id,
+            **claim.declaration(configs[e.id], scale),
+            "holds": None,
+            "evidence": {},
+        }
+        for e in experiments
+        for claim in e.claims
+    ]
 
 
 def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, Any]:
     """Run ``experiments`` (those named in ``settings.only``, if any); return the results dict.
 
-    Writes ``settings.out/results.json`` after every experiment, and the figures beside it;
-    with ``settings.only`` or ``settings.resume`` an existing results.json is added to (see
-    the module's docs). Under ``torchrun`` every process runs every experiment; rank 0 alone
-    writes files. The output folder and the data's images are checked before any work.
+    Writes ``settings.out/results.json`` with every claim declared before the first
+    experiment starts, again after every experiment, and the figures beside it. Torch runs
+    with one thread per process throughout (restored afterwards). Under ``torchrun`` every
+    process runs every experiment; rank 0 alone writes files. With ``settings.only`` or
+    ``settings.resume`` an existing results.json is added to (see the module's docs). The output
+    folder and the data's images are checked before any work.
 
     Example:
         >>> from checkerscope.experiments import registered  # doctest: +SKIP
@@ -186,9 +141,14 @@ def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, A
         source.images()  # decode them now: a bad image stops the run before any work
     results_path = settings.out / schema.RESULTS_FILE
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(parallel.THREADS_PER_TASK)
     dist = distributed.setup(settings.device)
     try:
         results = _start_results(results_path, settings, source, dist)
+        _declare(results, declarations(experiments, configs, settings.scale), settings.resume)
+        if not settings.resume and dist.is_main:
+            ArtifactCache(settings.out / "cache").clear()
         if dist.is_main:
             _write(results_path, results)
         writer = tensorboard_writer(settings.out / "tensorboard") if dist.is_main else None
@@ -212,6 +172,26 @@ def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, A
         return results
     finally:
         distributed.cleanup()
+        torch.set_num_threads(threads)
+
+
+def _declare(results: dict[str, Any], declared: list[dict[str, Any]], resume: bool) -> None:
+    """Put the declared claims into ``results``; a resumed run must declare them as before."""
+    old = {c["id"]: c for c in results["claims"]}
+    fixed = ("experiment", "statement", "effect", "rule", "guards", "min_seeds")
+    for claim in declared:
+        before = old.get(claim["id"])
+        if before is None or not resume:
+            old[claim["id"]] = claim
+            continue
+        changed = [k for k in fixed if before.get(k) != claim.get(k)]
+        if changed:
+            raise ValueError(
+                f"resume must declare claim {claim['id']!r} as the interrupted run did; its "
+                f"{changed} changed; run without --resume to start again"
+            )
+    order = [c["id"] for c in declared] + [i for i in old if i not in {c["id"] for c in declared}]
+    results["claims"] = [old[i] for i in order]
 
 
 def _run_one(
@@ -225,25 +205,29 @@ def _run_one(
     results: dict[str, Any],
 ) -> None:
     exp_seed = experiment_seed(settings.seed, experiment.id)
-    checkpoint_dir = settings.out / "checkpoints" / experiment.id
-    ctx = Context(experiment, config, exp_seed, source, checkpoint_dir, dist, progress, writer)
+    ctx = Context(experiment, config, settings, exp_seed, source, dist, progress, writer)
     if not settings.resume and dist.is_main and ctx.checkpoint_dir.exists():
         shutil.rmtree(ctx.checkpoint_dir)
     dist.barrier()
     seed_everything(exp_seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     result = experiment.run(ctx)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
 
-    decided = {c.id for c in ctx.claims}
-    if decided != set(experiment.claims):
+    decided = set(ctx.decisions)
+    if decided != set(experiment.claim_ids):
         raise ExperimentError(
-            f"experiment {experiment.id!r} declares claims {sorted(experiment.claims)} but "
+            f"experiment {experiment.id!r} declares claims {sorted(experiment.claim_ids)} but "
             f"decided {sorted(decided)}"
         )
     clash = sorted(set(result.numbers) & set(schema.RUNNER_KEYS))
     if clash:
         raise ExperimentError(f"experiment {experiment.id!r} numbers use reserved keys {clash}")
+    uncaptioned = sorted(set(result.figures) - set(result.captions))
+    if uncaptioned:
+        raise ExperimentError(
+            f"experiment {experiment.id!r} returned figures without a caption: {uncaptioned}"
+        )
     figure_names = []
     for name, figure in result.figures.items():
         filename = schema.figure_file(experiment.id, name)
@@ -254,16 +238,20 @@ def _run_one(
     results["experiments"][experiment.id] = {
         **plain_json(result.numbers),
         "title": experiment.title,
-        "claims": list(experiment.claims),
+        "claims": list(experiment.claim_ids),
         "figures": figure_names,
+        "captions": dict(result.captions),
         "config": C.as_dict(config),
         "seed": exp_seed,
+        "seeds": ctx.seed_list,
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
+        "task_seconds": round(ctx.task_seconds, 3),
+        "budget_seconds": experiment.budget.get(settings.scale),
     }
-    results["claims"] = [c for c in results["claims"] if c["id"] not in decided] + [
-        {"id": c.id, "statement": c.statement, "holds": c.holds, "evidence": c.evidence}
-        for c in ctx.claims
-    ]
+    for claim in results["claims"]:
+        if claim["id"] in ctx.decisions:
+            claim.update(ctx.decisions[claim["id"]])
     results["environment"]["seeds"]["experiments"][experiment.id] = exp_seed
 
 
@@ -299,6 +287,7 @@ def _start_results(
             f"or another out"
         )
     env.setdefault("time", {})["resumed" if settings.resume else "merged"] = _now()
+    env["jobs"] = settings.jobs
     return results
 
 
@@ -310,12 +299,23 @@ def _environment(
     device = str(dist.device)
     if dist.device.type == "cuda":
         device += f" ({torch.cuda.get_device_name(dist.device)})"
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = None
     return {
         "scale": settings.scale,
         "data": source.source,
         "device": device,
         "world_size": dist.world_size,
-        "threads": torch.get_num_threads(),
+        "jobs": settings.jobs,
+        "threads": {
+            "torch_per_task": parallel.THREADS_PER_TASK,
+            "torch_interop": torch.get_num_interop_threads(),
+            **{k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")},
+        },
+        "cpus": parallel.cpu_count(),
+        "load_average_at_start": load,
         "seeds": {"base": settings.seed, "experiments": {}},
         "versions": {
             "checkerscope": checkerscope.__version__,

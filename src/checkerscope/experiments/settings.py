@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from checkerscope import checks
 from checkerscope.experiments import config
 
 
@@ -25,6 +26,8 @@ class RunSettings:
     * ``device``: ``"cpu"`` or ``"cuda"``; ``data``: a folder of images (None: the embedded
       photographs); ``resume``: skip finished experiments and continue the unfinished one;
     * ``seed``: the base seed, from which each experiment derives its own;
+    * ``jobs``: worker processes for per-seed work (one torch thread each); the numbers do
+      not depend on it (``checkerscope reproduce`` defaults it to the free cores);
     * ``show_progress``: progress bars; ``overrides``: experiment id -> {config field: value},
       applied to the scale's configs (tests shrink runs with it; ``--vgg-weights`` travels in it).
 
@@ -41,11 +44,13 @@ class RunSettings:
     data: Path | None = None
     resume: bool = False
     seed: int = 0
+    jobs: int = 1
     show_progress: bool = True
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         config.check_scale(self.scale)
+        checks.positive_int("jobs", self.jobs)
         # Callers may pass str paths and lists; the object keeps one type per field.
         object.__setattr__(self, "out", Path(self.out))
         if self.data is not None:

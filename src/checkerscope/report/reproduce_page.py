@@ -6,8 +6,11 @@ template change. It reads results.json as :mod:`checkerscope.report.schema` lays
 nothing else: the registry, when the caller passes it, only orders and titles the sections.
 The claims table shows a claim's ``"effect_size"`` with its ``"effect_size_name"``, and
 without one the first few numbers of the evidence, those named like an effect (with a word such
-as ratio, difference, score or db between underscores) first. A figure without a caption is
-shown under its name.
+as ratio, difference, score or db between underscores) first; beside it the rule the claim was
+declared with and, for claims decided over seeds, the per-seed effects. Each claim's evidence
+opens with a per-seed table (one row per seed: the effect and every guard, failing cells
+marked, one column group per setting tried) and the rule's result. A figure without a caption
+is shown under its name.
 """
 
 from __future__ import annotations
@@ -53,17 +56,26 @@ ENVIRONMENT_FACTS = (
     ("scale", "scale"),
     ("device", "device"),
     ("world_size", "processes"),
-    ("threads", "threads per process"),
+    ("jobs", "worker processes (--jobs)"),
+    ("cpus", "CPUs"),
+    ("load_average_at_start", "load average at start"),
     ("data", "data"),
 )
+# Evidence keys shown in the per-seed table and the rule line, not again among the numbers.
+DECISION_KEYS = ("per_seed", "rule_result", "rule", "effect_size", "effect_size_name")
 
 
 class ExperimentInfo(Protocol):
     """What the report reads of a registered experiment (an ``experiments.Experiment``)."""
 
-    id: str
-    title: str
-    claims: tuple[str, ...]
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def claim_ids(self) -> tuple[str, ...]: ...
 
 
 def build(out: str | Path, experiments: Iterable[ExperimentInfo] | None = None) -> Path:
@@ -108,16 +120,19 @@ def render_report(
     entries: Mapping[str, Any] = results.get("experiments") or {}
     claims = list(results.get("claims") or [])
 
-    owner = {c: e.id for e in registry for c in e.claims}
+    owner = {c: e.id for e in registry for c in e.claim_ids}
     titles = {e.id: e.title for e in registry}
     order = [e.id for e in registry] + [i for i in entries if i not in titles]
+    for claim in claims:
+        if claim.get("experiment"):
+            owner.setdefault(claim["id"], claim["experiment"])
     for experiment_id, entry in entries.items():
         for claim_id in entry.get("claims") or []:
             owner.setdefault(claim_id, experiment_id)
-    decided = {c["id"] for c in claims}
+    declared = {c["id"] for c in claims}
     for e in registry:
-        for claim_id in e.claims:
-            if claim_id not in decided:
+        for claim_id in e.claim_ids:
+            if claim_id not in declared:
                 claims.append({"id": claim_id, "statement": None, "holds": None, "evidence": {}})
 
     rows_by_experiment: dict[str | None, list[dict[str, Any]]] = {}
@@ -160,14 +175,80 @@ def _claim_row(claim: Mapping[str, Any], experiment: str | None) -> dict[str, An
     else:
         effect = []
     holds = claim.get("holds")
+    rule = evidence.get("rule") if isinstance(evidence, Mapping) else None
+    declared_rule = claim.get("rule")
+    if not rule and isinstance(declared_rule, Mapping):
+        rule = declared_rule.get("text")
+    table = per_seed_table(evidence) if isinstance(evidence, Mapping) else None
+    shown = (
+        {k: v for k, v in evidence.items() if k not in DECISION_KEYS}
+        if table is not None
+        else evidence
+    )
     return {
         "id": claim["id"],
         "statement": claim.get("statement"),
         "holds": None if holds is None else bool(holds),
         "effect": effect,
-        "evidence": evidence,
+        "rule": rule,
+        "per_seed": table,
+        "evidence": shown,
         "experiment": experiment,
     }
+
+
+def per_seed_table(evidence: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The per-seed table of a claim's evidence (as the runner writes it), or None.
+
+    Returns ``{"effect", "unit", "settings": [{"name", "passed", "summary", "columns"}],
+    "rows": [{"seed", "cells": [(value, failing)]}]}``: one column for the effect and one per
+    guard, for every setting tried; ``failing`` marks a seed that breaks the rule or a guard.
+
+    Example:
+        >>> t = per_seed_table({"per_seed": {"effect": "d", "unit": "dB", "seeds": [7, 8],
+        ...     "values": [1.0, -1.0]}, "rule_result": {"rule": {"failing_seeds": [1]},
+        ...     "guards": {}, "passed": False}})
+        >>> [r["cells"] for r in t["rows"]]
+        [[(1.0, False)], [(-1.0, True)]]
+    """
+    per = evidence.get("per_seed")
+    if not isinstance(per, Mapping) or not isinstance(per.get("seeds"), list):
+        return None
+    settings = per.get("settings") if isinstance(per.get("settings"), Mapping) else None
+    by_setting = dict(settings) if settings else {"": per.get("values") or []}
+    result = evidence.get("rule_result") or {}
+    groups, columns = [], []
+    for name, values in by_setting.items():
+        outcome = (result.get(name) if settings else result) or {}
+        rule = outcome.get("rule") or {}
+        cols = [_column(per.get("effect", "effect"), values, rule.get("failing_seeds"))]
+        cols += [
+            _column(guard, g.get("values") or [], g.get("failing_seeds"))
+            for guard, g in (outcome.get("guards") or {}).items()
+        ]
+        summary = [(k, rule[k]) for k in ("mean", "lower_bound", "min") if _is_number(rule.get(k))]
+        groups.append(
+            {"name": name, "passed": outcome.get("passed"), "summary": summary, "span": len(cols)}
+        )
+        columns += cols
+    rows = []
+    for i, seed in enumerate(per["seeds"]):
+        cells = [
+            (c["values"][i] if i < len(c["values"]) else None, i in c["failing"]) for c in columns
+        ]
+        rows.append({"seed": seed, "cells": cells})
+    return {
+        "effect": per.get("effect"),
+        "unit": per.get("unit") or "",
+        "effects": [(name, list(values)) for name, values in by_setting.items()],
+        "settings": groups,
+        "labels": [c["label"] for c in columns],
+        "rows": rows,
+    }
+
+
+def _column(label: str, values: Sequence[Any], failing: Iterable[int] | None) -> dict[str, Any]:
+    return {"label": label, "values": list(values), "failing": set(failing or [])}
 
 
 def _section(
@@ -185,7 +266,13 @@ def _section(
             "claims": list(claims),
             "figures": [],
             "numbers": {},
+            "config": None,
+            "seed": None,
+            "seeds": None,
             "seconds": None,
+            "cpu_seconds": None,
+            "task_seconds": None,
+            "budget_seconds": None,
         }
     entry = entry or {}
     captions = entry.get(schema.CAPTIONS) or {}
@@ -209,7 +296,11 @@ def _section(
         "numbers": {k: v for k, v in entry.items() if k not in schema.NOT_NUMBERS},
         "config": entry.get("config"),
         "seed": entry.get("seed"),
+        "seeds": entry.get("seeds"),
         "seconds": entry.get("seconds"),
+        "cpu_seconds": entry.get("cpu_seconds"),
+        "task_seconds": entry.get("task_seconds"),
+        "budget_seconds": entry.get("budget_seconds"),
     }
 
 
@@ -218,7 +309,14 @@ def _facts(env: Mapping[str, Any], entries: Mapping[str, Any]) -> list[tuple[str
     facts = []
     for key, label in ENVIRONMENT_FACTS:
         if env.get(key) is not None:
-            facts.append((label, str(env[key])))
+            value = env[key]
+            text = " ".join(map(str, value)) if isinstance(value, list) else str(value)
+            facts.append((label, text))
+    threads = env.get("threads")
+    if isinstance(threads, Mapping):
+        facts.append(("threads", ", ".join(f"{k} {v}" for k, v in threads.items())))
+    elif threads is not None:
+        facts.append(("threads per process", str(threads)))
     versions = env.get("versions") or {}
     if versions:
         facts.append(("versions", ", ".join(f"{k} {v}" for k, v in versions.items())))

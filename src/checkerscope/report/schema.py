@@ -2,10 +2,18 @@
 
 One definition for both sides, so the writer and the reader cannot drift::
 
-    {"claims": [{"id", "statement", "holds", "evidence": {...}}],
+    {"claims": [{"id", "experiment", "statement", "effect", "rule", "guards", "min_seeds",
+                 "holds", "evidence": {...}}],
      "experiments": {id: {...numbers, "title", "claims": [ids], "figures": [png names],
-                          "config": {...}, "seed", "seconds"}},
-     "environment": {"scale", "data", "device", "versions", "seeds", "time", ...}}
+                          "captions": {figure name: caption}, "config": {...}, "seed",
+                          "seeds": [per-seed seeds], "seconds", "cpu_seconds",
+                          "task_seconds", "budget_seconds"}},
+     "environment": {"scale", "data", "device", "jobs", "threads", "versions", "seeds",
+                     "time", ...}}
+
+Every claim is written, declared and undecided (``"holds": null``), before any experiment
+runs; a decided claim's evidence holds ``"rule"`` (its text), ``"per_seed"`` and
+``"rule_result"`` (statistical claims) or ``"checks"`` (exact ones).
 
 Conventions an experiment may follow, all optional, that the report reads:
 
@@ -26,7 +34,19 @@ from typing import Any
 RESULTS_FILE = "results.json"
 """The file name of the results, in the output folder of ``checkerscope reproduce``."""
 
-RUNNER_KEYS = ("title", "claims", "figures", "config", "seconds", "seed")
+RUNNER_KEYS = (
+    "title",
+    "claims",
+    "figures",
+    "captions",
+    "config",
+    "seconds",
+    "cpu_seconds",
+    "task_seconds",
+    "budget_seconds",
+    "seed",
+    "seeds",
+)
 """Keys the runner writes into an experiment's entry beside its numbers; numbers may not use
 them."""
 

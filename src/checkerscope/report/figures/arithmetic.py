@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from checkerscope.report.figures.palette import ink
+
 
 def overlap_bars(
     patterns: Mapping[tuple[int, int], Sequence[int]], periods_shown: int = 3
@@ -68,12 +70,16 @@ def ratio_maps(
     ):
         grid = np.array([[ratios[(k, s)] for k in kernel_sizes] for s in strides], dtype=float)
         finite = np.where(np.isfinite(grid), grid, np.nan)
-        ax.imshow(np.log2(finite), cmap="Reds", vmin=0, vmax=np.nanmax(np.log2(finite)) or 1)
+        image = ax.imshow(
+            np.log2(finite), cmap="Reds", vmin=0, vmax=np.nanmax(np.log2(finite)) or 1
+        )
         for i in range(len(strides)):
             for j in range(len(kernel_sizes)):
                 value = grid[i, j]
                 text = "gap" if math.isinf(value) else f"{value:.3g}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=9)
+                # gaps are drawn as the (white) background
+                shade = (1.0, 1.0, 1.0) if math.isinf(value) else image.to_rgba(np.log2(value))
+                ax.text(j, i, text, ha="center", va="center", fontsize=9, color=ink(shade))
         ax.set_xticks(range(len(kernel_sizes)), [str(k) for k in kernel_sizes])
         ax.set_yticks(range(len(strides)), [str(s) for s in strides])
         ax.set_xlabel("kernel size")

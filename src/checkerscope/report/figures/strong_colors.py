@@ -15,45 +15,31 @@ from checkerscope.report.figures.palette import COLORS
 
 
 def amplitude_vs_distance(
-    distance: Sequence[float],
-    measured: Mapping[str, Sequence[float]],
-    predicted: Mapping[str, Sequence[float]] | None = None,
+    distance: Sequence[float], measured: Mapping[str, Mapping[str, Sequence[Sequence[float]]]]
 ) -> Figure:
     """Checkerboard amplitude against the colour's distance from the mean colour.
 
-    ``measured[variant]`` and ``predicted[variant]`` hold one value per entry of ``distance``;
-    measured values are solid lines with markers, predictions dashed.
+    One panel per setting; ``measured[setting][variant]`` holds one curve per seed, each with
+    one value per entry of ``distance``. Lines are the means over seeds, bands their range.
 
     Example:
-        >>> fig = amplitude_vs_distance([0, 0.5], {"deconv": [0.01, 0.05]}, {"deconv": [0, 0.1]})
+        >>> fig = amplitude_vs_distance([0, 0.5], {"a": {"deconv": [[0.01, 0.05], [0.0, 0.04]]}})
     """
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
-    ax = fig.subplots()
-    # Untrained uniform kernels leave far more than trained ones: the analytic lines get their
-    # own axis, so that both shapes (growth with distance) can be compared.
-    twin = ax.twinx() if predicted else None
-    for i, (variant, values) in enumerate(measured.items()):
-        color = COLORS.get(variant, f"C{i + 2}")
-        ax.plot(distance, values, marker="o", color=color, label=f"{variant} (trained)")
-        if twin is not None and predicted is not None and variant in predicted:
-            twin.plot(
-                distance,
-                predicted[variant],
-                linestyle="--",
-                color=color,
-                alpha=0.6,
-                label=f"{variant} (uniform kernels, analytic; right axis)",
-            )
-    ax.set_xlabel("distance of the target colour from grey (RGB)")
-    ax.set_ylabel("checkerboard amplitude after training")
-    ax.set_title("Checkerboards grow with the distance from the mean colour")
-    ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    if twin is not None:
-        twin.set_ylabel("analytic amplitude (uniform kernels)")
-        more = twin.get_legend_handles_labels()
-        handles, labels = handles + more[0], labels + more[1]
-    ax.legend(handles, labels, fontsize=8, loc="upper left")
+    fig = Figure(figsize=(4.2 * len(measured), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(measured), sharey=True, squeeze=False)[0])
+    x = np.asarray(distance, dtype=float)
+    for ax, (setting, variants) in zip(axes, measured.items(), strict=True):
+        for i, (variant, curves) in enumerate(variants.items()):
+            values = np.asarray(curves, dtype=float)
+            color = COLORS.get(variant, f"C{i + 2}")
+            ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=color, alpha=0.2)
+            ax.plot(x, values.mean(axis=0), marker="o", color=color, label=variant)
+        ax.set_title(setting)
+        ax.set_xlabel("distance of the target colour from grey (RGB)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("checkerboard amplitude after training")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("Checkerboard left after fitting flat colours, by where the codes start")
     return fig
 
 
