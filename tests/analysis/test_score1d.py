@@ -141,3 +141,22 @@ def test_a_non_finite_sample_gives_nan_for_its_signal_only() -> None:
     scores = S1.period_scores_1d(y)
     assert scores[1].isnan().all()
     torch.testing.assert_close(scores[[0, 2]], S1.period_scores_1d(x[[0, 2]]))
+
+
+def test_periodic_rfft_has_finite_gradients_on_long_float32_signals() -> None:
+    # 2 cos(2 pi k / n) - 2 rounds to 0 in float32 for the low bins of long signals; the
+    # factor must be written so that no bin's factor is infinite.
+    x = torch.randn(1, 40_000, requires_grad=True)
+    S1.periodic_rfft(x).abs().sum().backward()
+    assert torch.isfinite(x.grad).all()
+    # ... and it is the same transform as the textbook factor, in float64.
+    y = torch.randn(3, 999, dtype=torch.float64)
+    n = y.shape[-1]
+    k = torch.arange(n // 2 + 1, dtype=torch.float64)
+    angle = 2 * math.pi * k / n
+    d = 2 * torch.cos(angle) - 2
+    d[0] = 1.0
+    factor = (1 - torch.polar(torch.ones_like(k), angle)) / d
+    factor[0] = 0
+    expected = torch.fft.rfft(y) - factor * (y[..., -1] - y[..., 0]).unsqueeze(-1)
+    torch.testing.assert_close(S1.periodic_rfft(y), expected, rtol=1e-9, atol=1e-8)

@@ -84,9 +84,12 @@ def periodic_rfft(x: torch.Tensor) -> torch.Tensor:
     real = torch.float64 if x.dtype == torch.float64 else torch.float32
     k = torch.arange(n // 2 + 1, device=x.device, dtype=real)
     angle = 2 * math.pi * k / n
-    d = 2 * torch.cos(angle) - 2
-    d[0] = 1.0
-    factor = (1 - torch.polar(torch.ones_like(k), angle)) / d
+    # (1 - e^{i a}) / (2 cos a - 2) = i e^{i a/2} / (2 sin(a/2)): the same factor without the
+    # cancellation that makes 2 cos a - 2 round to 0 for low bins of long float32 signals
+    # (an infinite factor there gives NaN gradients even though those bins are never read).
+    half = torch.sin(angle / 2)
+    half[0] = 1.0
+    factor = 1j * torch.polar(torch.ones_like(k), angle / 2) / (2 * half)
     factor[0] = 0
     jump = (x[..., -1] - x[..., 0]).unsqueeze(-1)
     return torch.fft.rfft(x) - factor * jump
