@@ -24,7 +24,8 @@ from checkerscope import checks as v
 from checkerscope.analysis.score import THRESHOLD
 from checkerscope.analysis.stats import confidence_interval
 from checkerscope.auditing.fixes import fixed_model
-from checkerscope.auditing.measure import kept_parameters, measure_model
+from checkerscope.auditing.measure import measure_model
+from checkerscope.auditing.reinitialization import kept_parameters
 from checkerscope.auditing.report import MODES, AuditReport, Fix
 from checkerscope.auditing.subpixel import join_subpixel_pairs
 

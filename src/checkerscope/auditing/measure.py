@@ -21,6 +21,7 @@ from checkerscope.auditing.layer_maths import (
     layer_reach,
 )
 from checkerscope.auditing.layers import find_layers, layer_kind
+from checkerscope.auditing.reinitialization import reinitialize
 from checkerscope.auditing.report import LayerAudit
 
 
@@ -108,34 +109,6 @@ class _LayerStats:
         )
 
 
-def _reinitialize(model: nn.Module) -> None:
-    """Call every module's ``reset_parameters()``, children before parents: a parent such as
-    SubPixelConv2d re-draws its child's weights its own way, so it must go last."""
-    for m in reversed(list(model.modules())):
-        reset = getattr(m, "reset_parameters", None)
-        if callable(reset):
-            reset()
-
-
-def kept_parameters(model: nn.Module) -> list[str]:
-    """Names of the parameters that re-initialization leaves as they are: those whose module
-    has no ``reset_parameters()``.
-
-    Example:
-        >>> from torch import nn
-        >>> block = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Module())
-        >>> block[1].gain = nn.Parameter(torch.ones(()))
-        >>> kept_parameters(block)
-        ['1.gain']
-    """
-    return [
-        f"{name}.{p}" if name else p
-        for name, m in model.named_modules()
-        if not callable(getattr(m, "reset_parameters", None))
-        for p, _ in m.named_parameters(recurse=False)
-    ]
-
-
 def _probe(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     """Run ``model`` once on ``x``; a failure becomes a ValueError naming the input shape."""
     shape = tuple(x.shape[1:])
@@ -205,7 +178,7 @@ def measure_model(
         # (dropout, injected noise), the same for the model and its fix.
         torch.manual_seed(seed)
         if not trained:
-            _reinitialize(model)
+            reinitialize(model)
         for st in stats:
             imbalance = layer_imbalance(st.module)
             if imbalance is not None:
