@@ -10,7 +10,6 @@ import re
 import pytest
 import torch
 from torch import nn
-
 from torch.nn.utils.parametrizations import spectral_norm, weight_norm
 from torch.nn.utils.parametrize import is_parametrized
 
@@ -18,7 +17,7 @@ from checkerscope import audit
 from checkerscope.conversion import BlurredAvgPool, convert
 from checkerscope.conversion.downsample import blur_stages
 from checkerscope.functional.blurpool import binomial_taps, blur, separable_kernel
-from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
+from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool2d
 
 
 def test_antialias_keeps_geometry_and_weights() -> None:

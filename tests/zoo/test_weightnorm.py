@@ -1,4 +1,4 @@
-"""Weight-normalised convolutions: torch's weight_norm, re-drawn by the audit's re-initialization."""
+"""Weight-normalised convolutions: torch's weight_norm, re-drawn by the audit's reset."""
 
 from __future__ import annotations
 
