@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -145,14 +146,15 @@ def _model_scores(y: torch.Tensor, color: str) -> torch.Tensor:
 def measure_model(
     model: nn.Module,
     input_shape: tuple[int, ...],
-    seeds: int,
+    seeds: int | Sequence[int],
     trained: bool,
     mode: str,
     batch: int,
     device: torch.device,
 ) -> Measurement:
     """Score ``model`` (changed in place: re-initialized unless ``trained``, put in training
-    or eval mode) on seeds 0 .. ``seeds``-1 as :func:`checkerscope.audit` describes, with
+    or eval mode) on seeds 0 .. ``seeds``-1 (or the sequence ``seeds``) as
+    :func:`checkerscope.audit` describes, with
     arguments already checked; ``mode`` is one of
     :data:`~checkerscope.auditing.report.MODES`.
 
@@ -173,7 +175,8 @@ def measure_model(
     seed_scores: list[float] = []
     samples = torch.empty(0)
     output_shape: tuple[int, ...] = ()
-    for seed in range(seeds):
+    seed_list = range(seeds) if isinstance(seeds, int) else seeds
+    for i, seed in enumerate(seed_list):
         # The global generator seeds the re-initialization and any randomness in forward
         # (dropout, injected noise), the same for the model and its fix.
         torch.manual_seed(seed)
@@ -185,7 +188,7 @@ def measure_model(
                 st.imbalance.append(imbalance)
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(batch, *input_shape, generator=gen, dtype=dtype).to(device)
-        if seed == 0:
+        if i == 0:
             output_shape = tuple(_probe(model, x, mode).shape[1:])
         outputs = mode == "outputs"
         y = _run_outputs(model, x, stats) if outputs else _run_gradients(model, x, stats)
@@ -196,7 +199,7 @@ def measure_model(
             )
         scores = _model_scores(y, "luma" if outputs else "mean")
         seed_scores.append(float(scores.mean()))
-        if seed == 0:
+        if i == 0:
             samples = y[:8].detach().float().cpu()
     called = [st for st in stats if st.input_size is not None]
     not_called = [st.name or "<root>" for st in stats if st.input_size is None]
