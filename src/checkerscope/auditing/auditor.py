@@ -74,22 +74,22 @@ def audit(
     """Measure the checkerboard a model makes, find the layers that make it, and test the fix.
 
     For each seed 0 .. ``seeds``-1 (or each seed of a sequence ``seeds`` of distinct
-    non-negative integers, so that studies can draw fresh ones): a copy of ``model`` is re-initialized by every module's
-    ``reset_parameters()`` (``trained=False``; for outputs the copy runs in training mode,
-    so BatchNorm normalizes by batch statistics as at the start of training, fresh running
-    statistics being meaningless) or keeps its weights (``trained=True``; eval mode);
-    gradients are always taken in eval mode, since in training mode BatchNorm's backward
-    pass removes each channel's mean gradient, the component that strided layers turn into
-    a checkerboard. A batch of ``batch`` standard-normal inputs of shape ``input_shape`` (no
-    batch axis: ``(nz,)`` or ``(nz, 1, 1)`` for a latent, ``(C, H, W)`` for an image,
-    ``(C, L)`` for a signal) is drawn from the seed, and the outputs are scored
-    (``gradients=False``: a generator or any model whose output is a signal, image or
+    non-negative integers, so that studies can draw fresh ones): a copy of ``model`` is
+    re-initialized by every module's ``reset_parameters()`` (``trained=False``; for outputs the
+    copy runs in training mode, so BatchNorm normalizes by batch statistics as at the start of
+    training, fresh running statistics being meaningless) or keeps its weights
+    (``trained=True``; eval mode); gradients are always taken in eval mode, since in training
+    mode BatchNorm's backward pass removes each channel's mean gradient, the component that
+    strided layers turn into a checkerboard. A batch of ``batch`` standard-normal inputs of
+    shape ``input_shape`` (no batch axis: ``(nz,)`` or ``(nz, 1, 1)`` for a latent,
+    ``(C, H, W)`` for an image, ``(C, L)`` for a signal) is drawn from the seed, and the outputs are
+    scored (``gradients=False``: a generator or any model whose output is a signal, image or
     volume) or the gradient of the outputs' sum with respect to the input is
-    (``gradients=True``: a discriminator or classifier). The inputs
-    of seed ``i`` are ``torch.randn((batch, *input_shape), generator=torch.Generator()
-    .manual_seed(i))``; the re-initialization and any randomness inside the forward pass use
-    the global generator seeded with ``i``. ``model`` itself is never changed, and the global
-    random state is left as it was.
+    (``gradients=True``: a discriminator or classifier). The inputs of seed ``i`` are
+    ``torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(i))``; the
+    re-initialization and any randomness inside the forward pass use the global generator seeded
+    with ``i``. ``model`` itself is never changed, and the global random state is left as it
+    was.
 
     A convolution followed by a pixel shuffle (a sub-pixel upsampler, found as
     :func:`checkerscope.conversion.find_subpixel_pairs` says) is measured as one layer,
