@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from checkerscope.experiments.decision import Claim, Effect, Exact, Guard, MeanInterval, decide
+from checkerscope.experiments.decision import (
+    Claim,
+    Effect,
+    Exact,
+    Guard,
+    ItemsPass,
+    MeanInterval,
+    decide,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("readme_tool", ROOT / "tools" / "readme.py")
@@ -113,3 +121,13 @@ def test_a_round_trip_through_the_command_line(tmp_path: Path) -> None:
 def test_broken_or_unfed_blocks_are_refused(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         readme.fill(text, {"x": "a\n"})
+
+
+def test_a_claim_over_items_says_how_many_passed_and_which_failed() -> None:
+    rule = ItemsPass(MeanInterval(12.0, 0.975), 0.5, "architectures")
+    c = Claim("common", "Most.", Effect("score", "dB"), rule)
+    per_seed = {"a": [20.0, 21.0, 19.0], "b": [1.0, 2.0, 3.0], "c": [5.0, 6.0, 4.0]}
+    holds, evidence = decide(c, "quick", per_seed=per_seed)
+    assert holds is False
+    assert readme.why_not(evidence) == "1 of 3 pass, fewer than 50%; failing: b, c"
+    assert readme.per_seed_text(evidence) == "a: 20, 21, 19; b: 1, 2, 3; c: 5, 6, 4"

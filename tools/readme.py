@@ -112,6 +112,15 @@ def why_not(evidence: Mapping[str, Any]) -> str:
         return str(evidence["not_decided_because"])
     if evidence.get("failed_checks"):
         return "failed checks: " + ", ".join(evidence["failed_checks"])
+    items = evidence.get("items")
+    if isinstance(items, Mapping):
+        passed, failed = items.get("passed_items") or [], items.get("failed_items") or []
+        needed = items.get("needed")
+        share = f"{100 * needed:g}%" if isinstance(needed, int | float) else "the share"
+        return (
+            f"{len(passed)} of {len(passed) + len(failed)} pass, fewer than {share}; "
+            f"failing: {', '.join(failed)}"
+        )
     result = evidence.get("rule_result") or {}
     several = isinstance(evidence.get("per_seed"), Mapping) and "settings" in evidence["per_seed"]
     outcomes = result if several else {"": result}

@@ -18,6 +18,7 @@ from checkerscope.experiments.decision import (
     EverySeed,
     Exact,
     Guard,
+    ItemsPass,
     MeanInterval,
 )
 from checkerscope.experiments.runner import (
@@ -65,6 +66,7 @@ __all__ = [
     "ExperimentError",
     "ExperimentResult",
     "Guard",
+    "ItemsPass",
     "MeanInterval",
     "RunSettings",
     "registered",
