@@ -69,7 +69,8 @@ def synthetic_results() -> dict:
         "claims": claims,
         "experiments": {"e": {"title": "E", "seconds": 1.5, "cpu_seconds": 2.5,
                               "budget_seconds": 4.0, "seeds": [1, 2, 3],
-                              "numbers": list(range(1000))}},
+                              "numbers": list(range(1000)),
+                              "readme_markdown": {"table": "| x |\n|---|\n| 7 |\n"}}},
         "environment": {"scale": "quick", "jobs": 2, "cpus": 2, "command": ["checkerscope", "x"],
                         "seeds": {"base": 0}, "threads": {"torch_per_task": 1},
                         "time": {"started": "2026-01-01T00:00:00+00:00",
@@ -107,6 +108,7 @@ def test_a_round_trip_through_the_command_line(tmp_path: Path) -> None:
     assert readme.main([*args, "--check"]) == 0
     text = target.read_text()
     assert "\nold\n" not in text and "| 1 | 2 |" in text and text.startswith("# Title\n")
+    assert "| 7 |" not in text  # the run's own block is written only where README has it
     target.write_text(text.replace("| 1 | 2 |", "| 1 | 3 |"))  # a number typed by hand
     assert readme.main([*args, "--check"]) == 1
 
@@ -131,3 +133,18 @@ def test_a_claim_over_items_says_how_many_passed_and_which_failed() -> None:
     assert holds is False
     assert readme.why_not(evidence) == "1 of 3 pass, fewer than 50%; failing: b, c"
     assert readme.per_seed_text(evidence) == "a: 20, 21, 19; b: 1, 2, 3; c: 5, 6, 4"
+
+
+def test_an_experiment_s_own_block_comes_from_the_digest_of_its_run(tmp_path: Path) -> None:
+    raw = json.dumps(synthetic_results()).encode()
+    inputs = tmp_path / "generated"
+    inputs.mkdir()
+    (inputs / readme.DIGEST).write_text(
+        json.dumps(readme.digest(json.loads(raw), raw, "run/results.json"))
+    )
+    made = readme.blocks(inputs)
+    assert made["table"].endswith("\n\n| x |\n|---|\n| 7 |\n")
+    assert made["table"].startswith(f"<!-- source: docs/generated/{readme.DIGEST} (sha256 ")
+    (inputs / "table.md").write_text("| y |\n")
+    with pytest.raises(ValueError, match="would replace the block 'table' made from the digest"):
+        readme.blocks(inputs)

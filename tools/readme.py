@@ -7,6 +7,9 @@ A generated block is everything between a line ``<!-- generated:NAME -->`` and a
   ``checkerscope reproduce`` run (claims with their evidence, per-experiment times and budgets,
   the environment) that ``--results RUN/results.json`` writes, with the SHA-256 of the run's
   file and its command line;
+* a block an experiment writes itself: an experiment's numbers may hold ``readme_markdown``
+  (block name -> markdown, e.g. the ``architectures`` experiment's table); the digest keeps it,
+  so the block comes from the same run as the claims;
 * any other ``NAME``: ``docs/generated/NAME.md`` as it is, written by a benchmark or experiment
   script's ``--markdown FILE`` (for example ``python benchmarks/busy_neighbour.py --markdown
   docs/generated/busy_neighbour.md``).
@@ -45,6 +48,8 @@ BLOCK = re.compile(
     re.S | re.M,
 )
 OPENING = re.compile(r"^<!-- generated:([\w-]+) -->$", re.M)
+MARKDOWN = "readme_markdown"
+"""Key of an experiment's numbers holding README blocks it writes: block name -> markdown."""
 SHOWN_SEEDS = 8
 """Per-seed values listed in the claims table; with more seeds it gives their range."""
 
@@ -61,7 +66,7 @@ def digest(results: Mapping[str, Any], source: bytes, path: str) -> dict[str, An
         >>> d["source"]["sha256"][:12]
         '44136fa355b3'
     """
-    keep = ("title", "seconds", "cpu_seconds", "budget_seconds", "seeds", "claims")
+    keep = ("title", "seconds", "cpu_seconds", "budget_seconds", "seeds", "claims", MARKDOWN)
     return {
         "source": {"file": path, "sha256": sha256(source)},
         "claims": list(results.get("claims") or []),
@@ -244,6 +249,11 @@ def blocks(inputs: Path = INPUTS) -> dict[str, str]:
         d = json.loads(path.read_text("utf-8"))
         out["claims"], out["timings"] = claims_block(d), timings_block(d)
         out["screenshot"] = screenshot_block(d)
+        for experiment in (d.get("experiments") or {}).values():
+            for name, text in (experiment.get(MARKDOWN) or {}).items():
+                if name in out:
+                    raise ValueError(f"two inputs write the README block {name!r}")
+                out[name] = f"{provenance(d)}\n\n{text}"
     for md in sorted(inputs.glob("*.md")):
         text = md.read_text("utf-8")
         if md.stem in out:

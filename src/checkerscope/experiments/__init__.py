@@ -37,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "checkerscope.experiments.gradients",
     "checkerscope.experiments.feature_vis",
     "checkerscope.experiments.style_transfer",
+    "checkerscope.experiments.architectures",
 )
 
 
