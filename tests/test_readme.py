@@ -148,3 +148,16 @@ def test_an_experiment_s_own_block_comes_from_the_digest_of_its_run(tmp_path: Pa
     (inputs / "table.md").write_text("| y |\n")
     with pytest.raises(ValueError, match="would replace the block 'table' made from the digest"):
         readme.blocks(inputs)
+
+
+def test_a_merged_run_says_so_and_shows_no_overall_wall_time() -> None:
+    results = synthetic_results()
+    results["environment"]["time"]["merged"] = "2026-01-01T05:00:00+00:00"
+    raw = json.dumps(results).encode()
+    d = readme.digest(json.loads(raw), raw, "run/results.json")
+    assert "started 2026-01-01T00:00:00+00:00, merged 2026-01-01T05:00:00+00:00." in (
+        readme.provenance(d)
+    )
+    assert "; results from several invocations (see above), so no overall wall time. On" in (
+        readme.timings_block(d)
+    )

@@ -48,6 +48,9 @@ BLOCK = re.compile(
     re.S | re.M,
 )
 OPENING = re.compile(r"^<!-- generated:([\w-]+) -->$", re.M)
+ADDED_TO = ("resumed", "merged")
+"""Times a run records when it was resumed or added to (``--only``): its results come from
+several invocations, named in the provenance; its overall wall time is not shown."""
 MARKDOWN = "readme_markdown"
 """Key of an experiment's numbers holding README blocks it writes: block name -> markdown."""
 SHOWN_SEEDS = 8
@@ -160,11 +163,12 @@ def provenance(d: Mapping[str, Any]) -> str:
     env = d.get("environment") or {}
     command = " ".join(env.get("command") or []) or "checkerscope reproduce"
     version = (env.get("versions") or {}).get("checkerscope", "?")
-    started = (env.get("time") or {}).get("started", "?")
+    time = env.get("time") or {}
+    later = "".join(f", {key} {time[key]}" for key in ADDED_TO if time.get(key))
     return (
         f"<!-- source: docs/generated/{DIGEST} (sha256 {d['source']['sha256'][:16]} of "
-        f"{d['source']['file']}): `{command}`, checkerscope {version}, started {started}. "
-        f"Regenerate with `python tools/readme.py`. -->"
+        f"{d['source']['file']}): `{command}`, checkerscope {version}, started "
+        f"{time.get('started', '?')}{later}. Regenerate with `python tools/readme.py`. -->"
     )
 
 
@@ -209,6 +213,9 @@ def timings_block(d: Mapping[str, Any]) -> str:
         ).total_seconds()
     except (KeyError, TypeError, ValueError):
         wall = None
+    overall = f"wall time {number(wall)} s"
+    if any(time.get(key) for key in ADDED_TO):  # its span includes the pause between them
+        overall = "results from several invocations (see above), so no overall wall time"
     threads = env.get("threads") or {}
     lines = [
         provenance(d),
@@ -216,8 +223,8 @@ def timings_block(d: Mapping[str, Any]) -> str:
         f"Scale `{env.get('scale', '?')}` on {env.get('cpus', '?')} CPUs, jobs (worker "
         f"processes): {env.get('jobs', '?')}, torch threads per task: "
         f"{threads.get('torch_per_task', '?')}; load average at start "
-        f"{number((env.get('load_average_at_start') or [None])[0])}; wall time "
-        f"{number(wall)} s. On a busy machine wall time says little; CPU time (this process "
+        f"{number((env.get('load_average_at_start') or [None])[0])}; {overall}. On a busy "
+        "machine wall time says little; CPU time (this process "
         "and its workers) hardly changes, and two idle cores take about half of it.",
         "",
         "| experiment | wall (s) | CPU (s) | budget (wall s, 2 idle cores) | seeds |",

@@ -133,6 +133,7 @@ def test_weight_normalised_models_are_audited_as_built_and_as_their_plain_twins(
     built = survey_row(entry, seeds=2, batch=2)
     plain = survey_row(dataclasses.replace(entry, survey_kwargs={"weight_norm": False}), 2, 2)
     assert built.note == "" and "keep their values" not in built.fix
+    assert built.convert_default == "convert(): 4 ConvTranspose1d (parametrized) -> ResizeConv1d"
     assert built.seed_scores == pytest.approx(plain.seed_scores, rel=1e-4)
     # The fixed MelGAN's output hardly varies at init (std ~5e-6): its score is float noise,
     # so the fixed twins are compared by their outputs' spread.

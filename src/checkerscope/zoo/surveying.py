@@ -136,6 +136,14 @@ def _upsamplers(report: AuditReport) -> str:
     return ", ".join(f"{n} x {kind}" for kind, n in kinds.items()) or "none found"
 
 
+def _class_name(text: str) -> str:
+    """The class named at the start of a layer's repr; torch's class for a parametrized layer
+    (``ParametrizedConvTranspose1d``) as the layer it wraps."""
+    name = text.split("(")[0]
+    plain = name.removeprefix("Parametrized")
+    return name if plain == name else f"{plain} (parametrized)"
+
+
 def _convert_summary(model: nn.Module, report: AuditReport) -> str:
     """What ``convert(model)`` replaces, or why it leaves ``model`` as it is."""
     try:
@@ -147,7 +155,7 @@ def _convert_summary(model: nn.Module, report: AuditReport) -> str:
     if not conversion.converted:
         return f"unchanged: convert() found nothing to replace (upsampling: {_upsamplers(report)})"
     pairs = Counter(
-        (c.original.split("(")[0], c.replacement.split("(")[0]) for c in conversion.converted
+        (_class_name(c.original), _class_name(c.replacement)) for c in conversion.converted
     )
     text = ", ".join(f"{n} {old} -> {new}" for (old, new), n in pairs.items())
     if conversion.skipped:
