@@ -4,9 +4,10 @@ layer, and what ``checkerscope.convert`` (or anti-aliasing, for discriminators) 
 Every number comes from running ``checkerscope.zoo.survey`` (``checkerscope.audit`` on each
 architecture of ``checkerscope.zoo.ARCHITECTURES`` at its small default widths and documented
 input shape). Prints the markdown table, the time each audit took and the whole survey's wall
-and CPU time; ``--markdown FILE`` writes the table for ``tools/readme.py`` (the README block
-``zoo-survey``), ``--json FILE`` the rows. One torch thread by default: the models are small,
-and on two shared cores more threads only spin.
+and CPU time; ``--markdown FILE`` writes the table, ``--json FILE`` the rows. The README's
+table of architectures is not this script's: it comes from the ``architectures`` experiment of
+the committed run (``checkerscope reproduce``), with the claim it decides. One torch thread by
+default: the models are small, and on two shared cores more threads only spin.
 
     python benchmarks/zoo_survey.py [--seeds 8] [--batch 4] [--names dcgan srgan ...]
         [--threads 1] [--markdown zoo_survey.md] [--json zoo_survey.json]

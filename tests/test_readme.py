@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from checkerscope.experiments.decision import Claim, Effect, Exact, Guard, MeanInterval, decide
+from checkerscope.experiments.decision import (
+    Claim,
+    Effect,
+    Exact,
+    Guard,
+    ItemsPass,
+    MeanInterval,
+    decide,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("readme_tool", ROOT / "tools" / "readme.py")
@@ -61,7 +69,8 @@ def synthetic_results() -> dict:
         "claims": claims,
         "experiments": {"e": {"title": "E", "seconds": 1.5, "cpu_seconds": 2.5,
                               "budget_seconds": 4.0, "seeds": [1, 2, 3],
-                              "numbers": list(range(1000))}},
+                              "numbers": list(range(1000)),
+                              "readme_markdown": {"table": "| x |\n|---|\n| 7 |\n"}}},
         "environment": {"scale": "quick", "jobs": 2, "cpus": 2, "command": ["checkerscope", "x"],
                         "seeds": {"base": 0}, "threads": {"torch_per_task": 1},
                         "time": {"started": "2026-01-01T00:00:00+00:00",
@@ -99,6 +108,7 @@ def test_a_round_trip_through_the_command_line(tmp_path: Path) -> None:
     assert readme.main([*args, "--check"]) == 0
     text = target.read_text()
     assert "\nold\n" not in text and "| 1 | 2 |" in text and text.startswith("# Title\n")
+    assert "| 7 |" not in text  # the run's own block is written only where README has it
     target.write_text(text.replace("| 1 | 2 |", "| 1 | 3 |"))  # a number typed by hand
     assert readme.main([*args, "--check"]) == 1
 
@@ -113,3 +123,41 @@ def test_a_round_trip_through_the_command_line(tmp_path: Path) -> None:
 def test_broken_or_unfed_blocks_are_refused(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         readme.fill(text, {"x": "a\n"})
+
+
+def test_a_claim_over_items_says_how_many_passed_and_which_failed() -> None:
+    rule = ItemsPass(MeanInterval(12.0, 0.975), 0.5, "architectures")
+    c = Claim("common", "Most.", Effect("score", "dB"), rule)
+    per_seed = {"a": [20.0, 21.0, 19.0], "b": [1.0, 2.0, 3.0], "c": [5.0, 6.0, 4.0]}
+    holds, evidence = decide(c, "quick", per_seed=per_seed)
+    assert holds is False
+    assert readme.why_not(evidence) == "1 of 3 pass, fewer than 50%; failing: b, c"
+    assert readme.per_seed_text(evidence) == "a: 20, 21, 19; b: 1, 2, 3; c: 5, 6, 4"
+
+
+def test_an_experiment_s_own_block_comes_from_the_digest_of_its_run(tmp_path: Path) -> None:
+    raw = json.dumps(synthetic_results()).encode()
+    inputs = tmp_path / "generated"
+    inputs.mkdir()
+    (inputs / readme.DIGEST).write_text(
+        json.dumps(readme.digest(json.loads(raw), raw, "run/results.json"))
+    )
+    made = readme.blocks(inputs)
+    assert made["table"].endswith("\n\n| x |\n|---|\n| 7 |\n")
+    assert made["table"].startswith(f"<!-- source: docs/generated/{readme.DIGEST} (sha256 ")
+    (inputs / "table.md").write_text("| y |\n")
+    with pytest.raises(ValueError, match="would replace the block 'table' made from the digest"):
+        readme.blocks(inputs)
+
+
+def test_a_merged_run_says_so_and_shows_no_overall_wall_time() -> None:
+    results = synthetic_results()
+    results["environment"]["time"]["merged"] = "2026-01-01T05:00:00+00:00"
+    raw = json.dumps(results).encode()
+    d = readme.digest(json.loads(raw), raw, "run/results.json")
+    assert "started 2026-01-01T00:00:00+00:00, merged 2026-01-01T05:00:00+00:00." in (
+        readme.provenance(d)
+    )
+    assert "; results from several invocations (see above), so no overall wall time. On" in (
+        readme.timings_block(d)
+    )

@@ -7,6 +7,9 @@ A generated block is everything between a line ``<!-- generated:NAME -->`` and a
   ``checkerscope reproduce`` run (claims with their evidence, per-experiment times and budgets,
   the environment) that ``--results RUN/results.json`` writes, with the SHA-256 of the run's
   file and its command line;
+* a block an experiment writes itself: an experiment's numbers may hold ``readme_markdown``
+  (block name -> markdown, e.g. the ``architectures`` experiment's table); the digest keeps it,
+  so the block comes from the same run as the claims;
 * any other ``NAME``: ``docs/generated/NAME.md`` as it is, written by a benchmark or experiment
   script's ``--markdown FILE`` (for example ``python benchmarks/busy_neighbour.py --markdown
   docs/generated/busy_neighbour.md``).
@@ -45,6 +48,11 @@ BLOCK = re.compile(
     re.S | re.M,
 )
 OPENING = re.compile(r"^<!-- generated:([\w-]+) -->$", re.M)
+ADDED_TO = ("resumed", "merged")
+"""Times a run records when it was resumed or added to (``--only``): its results come from
+several invocations, named in the provenance; its overall wall time is not shown."""
+MARKDOWN = "readme_markdown"
+"""Key of an experiment's numbers holding README blocks it writes: block name -> markdown."""
 SHOWN_SEEDS = 8
 """Per-seed values listed in the claims table; with more seeds it gives their range."""
 
@@ -61,7 +69,7 @@ def digest(results: Mapping[str, Any], source: bytes, path: str) -> dict[str, An
         >>> d["source"]["sha256"][:12]
         '44136fa355b3'
     """
-    keep = ("title", "seconds", "cpu_seconds", "budget_seconds", "seeds", "claims")
+    keep = ("title", "seconds", "cpu_seconds", "budget_seconds", "seeds", "claims", MARKDOWN)
     return {
         "source": {"file": path, "sha256": sha256(source)},
         "claims": list(results.get("claims") or []),
@@ -112,6 +120,15 @@ def why_not(evidence: Mapping[str, Any]) -> str:
         return str(evidence["not_decided_because"])
     if evidence.get("failed_checks"):
         return "failed checks: " + ", ".join(evidence["failed_checks"])
+    items = evidence.get("items")
+    if isinstance(items, Mapping):
+        passed, failed = items.get("passed_items") or [], items.get("failed_items") or []
+        needed = items.get("needed")
+        share = f"{100 * needed:g}%" if isinstance(needed, int | float) else "the share"
+        return (
+            f"{len(passed)} of {len(passed) + len(failed)} pass, fewer than {share}; "
+            f"failing: {', '.join(failed)}"
+        )
     result = evidence.get("rule_result") or {}
     several = isinstance(evidence.get("per_seed"), Mapping) and "settings" in evidence["per_seed"]
     outcomes = result if several else {"": result}
@@ -146,11 +163,12 @@ def provenance(d: Mapping[str, Any]) -> str:
     env = d.get("environment") or {}
     command = " ".join(env.get("command") or []) or "checkerscope reproduce"
     version = (env.get("versions") or {}).get("checkerscope", "?")
-    started = (env.get("time") or {}).get("started", "?")
+    time = env.get("time") or {}
+    later = "".join(f", {key} {time[key]}" for key in ADDED_TO if time.get(key))
     return (
         f"<!-- source: docs/generated/{DIGEST} (sha256 {d['source']['sha256'][:16]} of "
-        f"{d['source']['file']}): `{command}`, checkerscope {version}, started {started}. "
-        f"Regenerate with `python tools/readme.py`. -->"
+        f"{d['source']['file']}): `{command}`, checkerscope {version}, started "
+        f"{time.get('started', '?')}{later}. Regenerate with `python tools/readme.py`. -->"
     )
 
 
@@ -195,6 +213,9 @@ def timings_block(d: Mapping[str, Any]) -> str:
         ).total_seconds()
     except (KeyError, TypeError, ValueError):
         wall = None
+    overall = f"wall time {number(wall)} s"
+    if any(time.get(key) for key in ADDED_TO):  # its span includes the pause between them
+        overall = "results from several invocations (see above), so no overall wall time"
     threads = env.get("threads") or {}
     lines = [
         provenance(d),
@@ -202,8 +223,8 @@ def timings_block(d: Mapping[str, Any]) -> str:
         f"Scale `{env.get('scale', '?')}` on {env.get('cpus', '?')} CPUs, jobs (worker "
         f"processes): {env.get('jobs', '?')}, torch threads per task: "
         f"{threads.get('torch_per_task', '?')}; load average at start "
-        f"{number((env.get('load_average_at_start') or [None])[0])}; wall time "
-        f"{number(wall)} s. On a busy machine wall time says little; CPU time (this process "
+        f"{number((env.get('load_average_at_start') or [None])[0])}; {overall}. On a busy "
+        "machine wall time says little; CPU time (this process "
         "and its workers) hardly changes, and two idle cores take about half of it.",
         "",
         "| experiment | wall (s) | CPU (s) | budget (wall s, 2 idle cores) | seeds |",
@@ -235,6 +256,11 @@ def blocks(inputs: Path = INPUTS) -> dict[str, str]:
         d = json.loads(path.read_text("utf-8"))
         out["claims"], out["timings"] = claims_block(d), timings_block(d)
         out["screenshot"] = screenshot_block(d)
+        for experiment in (d.get("experiments") or {}).values():
+            for name, text in (experiment.get(MARKDOWN) or {}).items():
+                if name in out:
+                    raise ValueError(f"two inputs write the README block {name!r}")
+                out[name] = f"{provenance(d)}\n\n{text}"
     for md in sorted(inputs.glob("*.md")):
         text = md.read_text("utf-8")
         if md.stem in out:

@@ -51,6 +51,9 @@ def test_a_layer_forward_never_calls_is_noted() -> None:
         ({"input_shape": (3, 0, 8)}, r"input_shape must hold positive integers.*\(3, 0, 8\)"),
         ({"input_shape": "3,8,8"}, "input_shape must be a positive int or a non-empty tuple"),
         ({"seeds": 0}, "seeds must be a positive integer, got 0"),
+        ({"seeds": []}, r"seeds must be a positive int or a non-empty sequence .*got \[\]"),
+        ({"seeds": [3, 3]}, r"sequence of distinct non-negative ints, got \[3, 3\]"),
+        ({"seeds": [1, -2]}, r"sequence of distinct non-negative ints, got \[1, -2\]"),
         ({"trained": "yes"}, "trained must be True or False, got 'yes'"),
         ({"batch": 1}, "batch must be at least 2 with trained=False"),
         ({"device": "gpu:x"}, "device must be a torch device"),
@@ -60,3 +63,16 @@ def test_bad_arguments_are_named(kwargs: dict, message: str) -> None:
     args = {"model": nn.Upsample(scale_factor=2), "input_shape": (1, 8, 8), "seeds": 1} | kwargs
     with pytest.raises(ValueError, match=message):
         audit(**args)
+
+
+def test_given_seeds_are_those_of_the_count_s_range() -> None:
+    """``seeds=[2, 0]`` audits seeds 2 and 0: the same per-seed scores as ``seeds=3`` gives
+    them, in the order given, for the model and its fix."""
+    from checkerscope.models import DCGANGenerator
+
+    g = DCGANGenerator(nz=8, ngf=4, image_size=16)
+    three, chosen = audit(g, (8,), seeds=3), audit(g, (8,), seeds=[2, 0])
+    assert chosen.seeds == 2
+    assert chosen.seed_scores == (three.seed_scores[2], three.seed_scores[0])
+    assert three.fix is not None and chosen.fix is not None
+    assert chosen.fix.seed_scores == (three.fix.seed_scores[2], three.fix.seed_scores[0])

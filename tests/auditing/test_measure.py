@@ -10,7 +10,7 @@ from torch import nn
 from checkerscope.analysis import gradient_checkerboard, overlap_summary
 from checkerscope.analysis.score import checkerboard_score
 from checkerscope.auditing import audit
-from checkerscope.auditing.measure import kept_parameters
+from checkerscope.auditing.reinitialization import kept_parameters
 from checkerscope.models import AudioUpsampler1d, DCGANGenerator, StridedClassifier, UNet
 from checkerscope.nn import SubPixelConv2d
 

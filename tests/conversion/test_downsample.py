@@ -10,10 +10,14 @@ import re
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm, weight_norm
+from torch.nn.utils.parametrize import is_parametrized
 
+from checkerscope import audit
 from checkerscope.conversion import BlurredAvgPool, convert
+from checkerscope.conversion.downsample import blur_stages
 from checkerscope.functional.blurpool import binomial_taps, blur, separable_kernel
-from checkerscope.nn import AntiAliasedConv2d, BlurPool2d
+from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool2d
 
 
 def test_antialias_keeps_geometry_and_weights() -> None:
@@ -45,6 +49,9 @@ def downsamplers(dims: int) -> list[nn.Module]:
         conv(2, 3, 3, stride=3, padding=2, dilation=2, padding_mode="reflect"),
         conv(2, 4, 3, stride=2, padding="valid", groups=2, bias=False),
         conv(2, 3, 5, stride=2, padding=2, padding_mode="circular"),
+        conv(2, 3, 41, stride=4, padding=20, groups=1),  # MelGAN's discriminator
+        conv(2, 3, 4, stride=4),  # ViT-style patch embedding
+        conv(2, 3, 3, stride=8, padding=1),
     ]
     for k, s, p, d, ceil_mode in [
         (2, 2, 0, 1, False),  # VGG, U-Net encoders
@@ -53,6 +60,9 @@ def downsamplers(dims: int) -> list[nn.Module]:
         (2, 2, 0, 1, True),
         (3, 3, 1, 2, True),
         (4, 3, 2, 1, False),
+        (4, 4, 0, 1, False),
+        (3, 4, 1, 1, False),
+        (4, 4, 1, 1, True),
     ]:
         layers.append(max_pool(k, s, p, d, ceil_mode=ceil_mode))
     for k, s, p, ceil_mode, count in [
@@ -248,3 +258,117 @@ def test_a_converted_classifier_trains() -> None:
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0] / 10, (losses[0], losses[-1])
+
+
+# --- parametrized convolutions ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("wrap", [weight_norm, spectral_norm])
+def test_a_parametrized_strided_convolution_keeps_its_parametrization(wrap) -> None:
+    conv = wrap(nn.Conv1d(2, 4, 5, stride=2, padding=2)).eval()
+    new, report = convert(conv, transposed=False, downsample=True, return_report=True)
+    assert isinstance(new, AntiAliasedConv1d) and report.skipped == ()
+    assert is_parametrized(new.conv, "weight") and not new.training
+    old_state, new_state = conv.state_dict(), new.conv.state_dict()
+    assert old_state.keys() == new_state.keys()
+    assert all(torch.equal(old_state[k], new_state[k]) for k in old_state)
+    torch.testing.assert_close(new.conv.weight, conv.weight)
+    x = torch.randn(2, 2, 37)
+    assert new(x).shape == conv(x).shape
+
+
+def test_a_weight_normed_discriminator_is_audited_with_its_fix() -> None:
+    """The audit's fix of a weight-normalised discriminator is measured, not a load error."""
+    d = nn.Sequential(
+        weight_norm(nn.Conv1d(1, 8, 5, 2, 2)),
+        nn.LeakyReLU(0.2),
+        weight_norm(nn.Conv1d(8, 1, 3, 1, 1)),
+    )
+    report = audit(d, (1, 512), seeds=3, gradients=True)
+    assert report.fix is not None and report.fix.replaced == ("0",)
+
+
+def test_a_hook_based_weight_norm_is_left_with_the_reason() -> None:
+    with pytest.warns(FutureWarning):
+        conv = torch.nn.utils.weight_norm(nn.Conv1d(1, 2, 3, stride=2))
+    with pytest.warns(UserWarning, match="left 1 layer"):
+        _, report = convert(
+            nn.Sequential(conv), transposed=False, downsample=True, return_report=True,
+            inplace=True,  # such a layer cannot even be deep-copied
+        )  # fmt: skip
+    ((name, why),) = report.skipped
+    assert name == "0" and why.startswith("its state (bias, weight_g, weight_v) is not that of")
+
+
+# --- strides above 2: blur-pools at stride 2 in a row -----------------------------------------
+
+
+def test_blur_stages_split_powers_of_two_only() -> None:
+    assert [blur_stages(s) for s in range(1, 10)] == [1, 1, 1, 2, 1, 1, 1, 3, 1]
+
+
+@pytest.mark.parametrize(("dims", "stride"), [(1, 4), (1, 8), (2, 4)])
+def test_the_gradient_of_a_flat_output_is_flat_at_strides_above_2(dims: int, stride: int) -> None:
+    """Zhang's 3 taps at stride 4 send back [0.5, 0.25, 0, 0.25] for a flat gradient; the
+    blur-pools at stride 2 in a row send back the same at every phase (away from borders)."""
+    conv = {1: nn.Conv1d, 2: nn.Conv2d}[dims](1, 1, 1, stride=stride, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    new = convert(conv.double(), transposed=False, downsample=True)
+    x = torch.zeros(1, 1, *(16 * stride,) * dims, dtype=torch.float64, requires_grad=True)
+    new(x).sum().backward()
+    inner = x.grad[(..., *(slice(2 * stride, -2 * stride),) * dims)]
+    torch.testing.assert_close(inner, torch.full_like(inner, stride**-dims), rtol=0, atol=1e-12)
+    single = AntiAliasedConv1d(1, 1, 1, stride=stride, filter_size=3, bias=False).double()
+    with torch.no_grad():
+        single.conv.weight.fill_(1.0)
+    y = torch.zeros(1, 1, 16 * stride, dtype=torch.float64, requires_grad=True)
+    single(y).sum().backward()
+    assert float(y.grad[0, 0, 2 * stride :: stride].std()) == 0  # one phase ...
+    assert float(y.grad[0, 0, 2 * stride : -2 * stride].std()) > 0.1  # ... but not the others
+
+
+@pytest.mark.parametrize("stride", [4, 8])
+def test_stride_above_2_is_the_stretched_binomials_at_the_full_stride(stride: int) -> None:
+    """Interior outputs equal one blur at the full stride with the taps b * (b stretched by 2)
+    * (b stretched by 4) ..., b = [1, 2, 1] / 4, centred on the strided layer's samples."""
+    pool = convert(nn.MaxPool1d(1, stride=stride), transposed=False, downsample=True)
+    assert [type(m).__name__ for m in pool] == ["MaxBlurPool1d"] + ["BlurredAvgPool"] * (
+        blur_stages(stride) - 1
+    )
+    conv = nn.Conv1d(3, 3, 1, stride=stride, groups=3, bias=False)
+    with torch.no_grad():
+        conv.weight.fill_(1.0)
+    new = convert(conv.double(), transposed=False, downsample=True)
+    assert [type(m).__name__ for m in new] == ["AntiAliasedConv1d"] + ["BlurPool1d"] * (
+        blur_stages(stride) - 1
+    )
+    taps, b, step = torch.ones(1, dtype=torch.float64), binomial_taps(3, dtype=torch.float64), 1
+    while step < stride:
+        stretched = torch.zeros(2 * step + 1, dtype=torch.float64)
+        stretched[::step] = b
+        taps = torch.nn.functional.conv1d(
+            taps.view(1, 1, -1), stretched.flip(0).view(1, 1, -1), padding=2 * step
+        ).flatten()
+        step *= 2
+    x = torch.randn(2, 3, 32 * stride, dtype=torch.float64)
+    half = (taps.numel() - 1) // 2  # output j is centred on input stride * j
+    padded = torch.nn.functional.pad(x.reshape(6, 1, -1), (half, half))
+    want = torch.nn.functional.conv1d(padded, taps.view(1, 1, -1), stride=stride).view(2, 3, -1)
+    inner = slice(-(-half // stride) + 1, -(-half // stride) - 1)  # away from the borders
+    for y in (new(x), pool(x)):
+        assert y.shape == want.shape
+        torch.testing.assert_close(y[..., inner], want[..., inner])
+
+
+def test_a_stride_4_discriminator_s_gradient_loses_its_checkerboard() -> None:
+    """The case of MelGAN's discriminator: k17 s4 convolutions; with one 3-tap blur-pool at
+    stride 4 the fix stayed near the original's score, with two at stride 2 it is gone."""
+    d = nn.Sequential(
+        nn.Conv1d(1, 8, 17, 4, 8), nn.LeakyReLU(0.2), nn.Conv1d(8, 8, 17, 4, 8),
+        nn.LeakyReLU(0.2), nn.Conv1d(8, 1, 3, 1, 1),
+    )  # fmt: skip
+    report = audit(d, (1, 2048), seeds=4, gradients=True)
+    assert report.flagged and report.fix is not None
+    assert report.fix.score < 3.0 < report.score - 12
+    assert all(layer.stride == (2,) for layer in report.fix.layers)

@@ -168,6 +168,20 @@ def test_an_untraceable_model_is_searched_module_by_module_and_says_so() -> None
     assert notes[0].endswith("; its sub-pixel pairs are looked for module by module")
 
 
+def test_checkerscope_s_own_architectures_are_searched_its_layers_kept_whole() -> None:
+    """The zoo's and models' classes live in checkerscope too: they are traced into (EDSR's
+    pairs sit in its tail), while checkerscope's layers stay leaves."""
+    from checkerscope.nn import ResizeConv2d
+    from checkerscope.zoo import build
+
+    assert found(build("edsr", n_feats=4)) == [
+        ("tail.0", "tail.1", 2, 2),
+        ("tail.2", "tail.3", 2, 2),
+    ]
+    inside = nn.Sequential(ResizeConv2d(3, 12, 3), nn.PixelShuffle(2))
+    assert found(inside) == []  # a resize-conv is no convolution -> shuffle pair
+
+
 def test_a_shared_pair_is_found_once() -> None:
     up = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.PixelShuffle(2))
     model = nn.Sequential(up, nn.Conv2d(4, 4, 3, stride=2, padding=1), up)

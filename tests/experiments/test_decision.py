@@ -12,6 +12,7 @@ from checkerscope.experiments.decision import (
     EverySeed,
     Exact,
     Guard,
+    ItemsPass,
     MeanInterval,
     decide,
     differences,
@@ -142,3 +143,54 @@ def test_guards_need_a_bound_and_differences_pair_seeds() -> None:
     assert differences([3.0, 1.0], [1.0, 1.5]) == [2.0, -0.5]
     with pytest.raises(ValueError, match="one value per seed each, got 2 and 1"):
         differences([1.0, 2.0], [1.0])
+
+
+# --- claims over items (architectures), each with its own seeds --------------------------------
+
+
+def items_claim(fraction: float = 0.5) -> Claim:
+    return claim(ItemsPass(MeanInterval(12.0, level=0.975), fraction, "architectures"))
+
+
+def test_an_items_rule_decides_each_item_and_counts_the_fraction() -> None:
+    per_seed = {
+        "a": [20.0, 21.0, 19.0],  # far above 12
+        "b": [30.0, 10.0, 20.0],  # mean 20, but its interval reaches below 12
+        "c": [1.0, 2.0, 3.0],
+    }
+    holds, ev = decide(items_claim(0.3), "quick", per_seed=per_seed)
+    assert holds is True and ev["effect_size"] == pytest.approx(1 / 3)
+    assert ev["items"] == {
+        "passed_items": ["a"], "failed_items": ["b", "c"], "fraction": pytest.approx(1 / 3),
+        "needed": 0.3, "passed": True,
+    }  # fmt: skip
+    assert (
+        ev["effect_size_name"] == "fraction of the architectures that pass (1 of 3), 3 seeds each"
+    )
+    assert ev["per_seed"]["settings"] == per_seed
+    assert [ev["rule_result"][k]["passed"] for k in "abc"] == [True, False, False]
+    # The per-item rule is the lower end of the two-sided 95% interval (analysis.stats'):
+    for name, values in per_seed.items():
+        low = ev["rule_result"][name]["rule"]["lower_bound"]
+        assert low == pytest.approx(confidence_interval(values)[0], rel=1e-12)
+    assert ev["rule"] == (
+        "for each architecture, the one-sided 97.5% Student-t interval of the mean gain over "
+        "seeds lies above 12 dB; at least 30% of the architectures pass; at least 3 seeds"
+    )
+    assert decide(items_claim(0.5), "quick", per_seed=per_seed)[0] is False
+    one_item = decide(items_claim(1.0), "quick", per_seed={"a": per_seed["a"]})
+    assert one_item[0] is True and "settings" in one_item[1]["per_seed"]
+
+
+def test_an_items_rule_needs_its_seeds_and_a_mapping() -> None:
+    holds, ev = decide(items_claim(), "default", per_seed={"a": [20.0, 21.0, 19.0]})
+    assert holds is False and "3 seeds, but the rule needs at least 5" in ev["not_decided_because"]
+    with pytest.raises(ValueError, match="per_seed of claim 'c' must map each item to its"):
+        decide(items_claim(), "quick", per_seed=[20.0, 21.0, 19.0])
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\], got 0"):
+        ItemsPass(MeanInterval(), 0)
+    with pytest.raises(ValueError, match="per_item must be a per-seed rule"):
+        ItemsPass(Exact())
+    declared = items_claim().declaration(None, "quick")
+    assert declared["rule"]["kind"] == "items_pass" and declared["min_seeds"] == 3
+    assert declared["rule"]["per_item"]["kind"] == "mean_interval"

@@ -1,4 +1,4 @@
-"""Weight-normalised convolutions: the same layer as torch's at init, and re-drawn by a reset."""
+"""Weight-normalised convolutions: torch's weight_norm, re-drawn by the audit's reset."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
 from checkerscope import audit
-from checkerscope.zoo.weightnorm import WeightNormConv1d, WeightNormConvTranspose1d
+from checkerscope.auditing.reinitialization import reinitialize
+from checkerscope.zoo.weightnorm import conv1d, conv_transpose1d
 
 
 @pytest.mark.parametrize(
-    ("ours", "theirs"),
-    [(WeightNormConv1d, nn.Conv1d), (WeightNormConvTranspose1d, nn.ConvTranspose1d)],
+    ("ours", "theirs"), [(conv1d, nn.Conv1d), (conv_transpose1d, nn.ConvTranspose1d)]
 )
-def test_same_draws_and_outputs_as_torchs_weight_norm(ours: type, theirs: type) -> None:
+def test_same_draws_and_outputs_as_torchs_weight_norm(ours: object, theirs: type) -> None:
     torch.manual_seed(0)
-    a = ours(4, 6, 5, stride=2, padding=2)
+    a = ours(True, 4, 6, 5, stride=2, padding=2)  # type: ignore[operator]
     torch.manual_seed(0)
     b = weight_norm(theirs(4, 6, 5, stride=2, padding=2))
     assert a.state_dict().keys() == b.state_dict().keys()
@@ -27,12 +27,12 @@ def test_same_draws_and_outputs_as_torchs_weight_norm(ours: type, theirs: type) 
     torch.testing.assert_close(a(x), b(x))
 
 
-@pytest.mark.parametrize("cls", [WeightNormConv1d, WeightNormConvTranspose1d])
-def test_reset_draws_a_new_weight_and_starts_g_at_its_norm(cls: type) -> None:
+@pytest.mark.parametrize("make", [conv1d, conv_transpose1d])
+def test_reset_draws_a_new_weight_and_starts_g_at_its_norm(make: object) -> None:
     torch.manual_seed(0)
-    conv = cls(4, 6, 5)
+    conv = make(True, 4, 6, 5)  # type: ignore[operator]
     before = conv.weight.detach().clone()
-    conv.reset_parameters()
+    reinitialize(conv)
     g, v = conv.parametrizations.weight.original0, conv.parametrizations.weight.original1
     assert not torch.equal(before, conv.weight.detach())
     torch.testing.assert_close(conv.weight.detach(), v.detach())  # g = ||v||: w = v
@@ -41,19 +41,19 @@ def test_reset_draws_a_new_weight_and_starts_g_at_its_norm(cls: type) -> None:
     assert float(v.detach().abs().max()) <= bound
 
 
-def test_torchs_weight_norm_keeps_its_weights_through_a_reset_and_ours_do_not() -> None:
-    """Why the subclasses exist: an audit's per-seed re-initialization must draw new weights."""
+def test_torchs_own_reset_keeps_the_weights_and_the_audit_s_does_not() -> None:
+    """Why the audit re-initializes parametrized layers its own way: each seed must draw."""
     torch.manual_seed(0)
     theirs = weight_norm(nn.ConvTranspose1d(4, 4, 4, 2, 1))
-    ours = WeightNormConvTranspose1d(4, 4, 4, 2, 1)
+    ours = copy.deepcopy(theirs)
     kept = [copy.deepcopy(m.weight.detach()) for m in (theirs, ours)]
     theirs.reset_parameters()
-    ours.reset_parameters()
+    reinitialize(ours)
     assert torch.equal(theirs.weight.detach(), kept[0])
     assert not torch.equal(ours.weight.detach(), kept[1])
 
 
 def test_an_audit_sees_a_different_weight_per_seed() -> None:
-    model = nn.Sequential(WeightNormConvTranspose1d(4, 4, 4, 2, 1), nn.Tanh())
+    model = nn.Sequential(conv_transpose1d(True, 4, 4, 4, 2, 1), nn.Tanh())
     report = audit(model, (4, 256), seeds=3)
     assert len(set(report.seed_scores)) == 3

@@ -24,7 +24,8 @@ from checkerscope import checks as v
 from checkerscope.analysis.score import THRESHOLD
 from checkerscope.analysis.stats import confidence_interval
 from checkerscope.auditing.fixes import fixed_model
-from checkerscope.auditing.measure import kept_parameters, measure_model
+from checkerscope.auditing.measure import measure_model
+from checkerscope.auditing.reinitialization import kept_parameters
 from checkerscope.auditing.report import MODES, AuditReport, Fix
 from checkerscope.auditing.subpixel import join_subpixel_pairs
 
@@ -48,10 +49,22 @@ def _input_shape(input_shape: Any) -> tuple[int, ...]:
     return tuple(input_shape)
 
 
+def _seed_list(seeds: Any) -> tuple[int, ...]:
+    if isinstance(seeds, Sequence) and not isinstance(seeds, str):
+        good = all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+        if not seeds or not good or len(set(seeds)) != len(seeds):
+            raise ValueError(
+                f"seeds must be a positive int or a non-empty sequence of distinct non-negative "
+                f"ints, got {seeds!r}"
+            )
+        return tuple(seeds)
+    return tuple(range(v.positive_int("seeds", seeds)))
+
+
 def audit(
     model: nn.Module,
     input_shape: int | Sequence[int],
-    seeds: int = 8,
+    seeds: int | Sequence[int] = 8,
     trained: bool = False,
     device: torch.device | str | None = None,
     *,
@@ -60,22 +73,23 @@ def audit(
 ) -> AuditReport:
     """Measure the checkerboard a model makes, find the layers that make it, and test the fix.
 
-    For each seed 0 .. ``seeds``-1: a copy of ``model`` is re-initialized by every module's
-    ``reset_parameters()`` (``trained=False``; for outputs the copy runs in training mode,
-    so BatchNorm normalizes by batch statistics as at the start of training, fresh running
-    statistics being meaningless) or keeps its weights (``trained=True``; eval mode);
-    gradients are always taken in eval mode, since in training mode BatchNorm's backward
-    pass removes each channel's mean gradient, the component that strided layers turn into
-    a checkerboard. A batch of ``batch`` standard-normal inputs of shape ``input_shape`` (no
-    batch axis: ``(nz,)`` or ``(nz, 1, 1)`` for a latent, ``(C, H, W)`` for an image,
-    ``(C, L)`` for a signal) is drawn from the seed, and the outputs are scored
-    (``gradients=False``: a generator or any model whose output is a signal, image or
+    For each seed 0 .. ``seeds``-1 (or each seed of a sequence ``seeds`` of distinct
+    non-negative integers, so that studies can draw fresh ones): a copy of ``model`` is
+    re-initialized by every module's ``reset_parameters()`` (``trained=False``; for outputs the
+    copy runs in training mode, so BatchNorm normalizes by batch statistics as at the start of
+    training, fresh running statistics being meaningless) or keeps its weights
+    (``trained=True``; eval mode); gradients are always taken in eval mode, since in training
+    mode BatchNorm's backward pass removes each channel's mean gradient, the component that
+    strided layers turn into a checkerboard. A batch of ``batch`` standard-normal inputs of
+    shape ``input_shape`` (no batch axis: ``(nz,)`` or ``(nz, 1, 1)`` for a latent,
+    ``(C, H, W)`` for an image, ``(C, L)`` for a signal) is drawn from the seed, and the outputs are
+    scored (``gradients=False``: a generator or any model whose output is a signal, image or
     volume) or the gradient of the outputs' sum with respect to the input is
-    (``gradients=True``: a discriminator or classifier). The inputs
-    of seed ``i`` are ``torch.randn((batch, *input_shape), generator=torch.Generator()
-    .manual_seed(i))``; the re-initialization and any randomness inside the forward pass use
-    the global generator seeded with ``i``. ``model`` itself is never changed, and the global
-    random state is left as it was.
+    (``gradients=True``: a discriminator or classifier). The inputs of seed ``i`` are
+    ``torch.randn((batch, *input_shape), generator=torch.Generator().manual_seed(i))``; the
+    re-initialization and any randomness inside the forward pass use the global generator seeded
+    with ``i``. ``model`` itself is never changed, and the global random state is left as it
+    was.
 
     A convolution followed by a pixel shuffle (a sub-pixel upsampler, found as
     :func:`checkerscope.conversion.find_subpixel_pairs` says) is measured as one layer,
@@ -105,7 +119,7 @@ def audit(
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     shape = _input_shape(input_shape)
-    seeds = v.positive_int("seeds", seeds)
+    seed_list = _seed_list(seeds)
     batch = v.positive_int("batch", batch)
     for name, flag in (("trained", trained), ("gradients", gradients)):
         if not isinstance(flag, bool):
@@ -138,13 +152,13 @@ def audit(
     if device.type == "cuda":
         forked = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=forked):
-        return _audit(model, shape, seeds, trained, mode, batch, device)
+        return _audit(model, shape, seed_list, trained, mode, batch, device)
 
 
 def _audit(
     model: nn.Module,
     shape: tuple[int, ...],
-    seeds: int,
+    seeds: tuple[int, ...],
     trained: bool,
     mode: str,
     batch: int,
@@ -174,14 +188,14 @@ def _audit(
 
     fixed, description, replaced, fix_notes = fixed_model(work, mode, trained)
     notes += fix_notes
-    score = sum(original.seed_scores) / seeds
+    score = sum(original.seed_scores) / len(seeds)
     fix = None
     if fixed is not None:
         try:
             after = measure_model(fixed.to(device), shape, seeds, trained, mode, batch, device)
         except ValueError as err:
             raise ValueError(f"the fixed model ({description}) cannot be measured: {err}") from err
-        fixed_score = sum(after.seed_scores) / seeds
+        fixed_score = sum(after.seed_scores) / len(seeds)
         fix = Fix(
             description,
             replaced,
@@ -198,7 +212,7 @@ def _audit(
         mode=mode,
         input_shape=shape,
         output_shape=original.output_shape,
-        seeds=seeds,
+        seeds=len(seeds),
         batch=batch,
         trained=trained,
         threshold=THRESHOLD,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from checkerscope.auditing.layer_maths import (
     layer_reach,
 )
 from checkerscope.auditing.layers import find_layers, layer_kind
+from checkerscope.auditing.reinitialization import reinitialize
 from checkerscope.auditing.report import LayerAudit
 
 
@@ -108,34 +110,6 @@ class _LayerStats:
         )
 
 
-def _reinitialize(model: nn.Module) -> None:
-    """Call every module's ``reset_parameters()``, children before parents: a parent such as
-    SubPixelConv2d re-draws its child's weights its own way, so it must go last."""
-    for m in reversed(list(model.modules())):
-        reset = getattr(m, "reset_parameters", None)
-        if callable(reset):
-            reset()
-
-
-def kept_parameters(model: nn.Module) -> list[str]:
-    """Names of the parameters that re-initialization leaves as they are: those whose module
-    has no ``reset_parameters()``.
-
-    Example:
-        >>> from torch import nn
-        >>> block = nn.Sequential(nn.Conv2d(1, 1, 3), nn.Module())
-        >>> block[1].gain = nn.Parameter(torch.ones(()))
-        >>> kept_parameters(block)
-        ['1.gain']
-    """
-    return [
-        f"{name}.{p}" if name else p
-        for name, m in model.named_modules()
-        if not callable(getattr(m, "reset_parameters", None))
-        for p, _ in m.named_parameters(recurse=False)
-    ]
-
-
 def _probe(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
     """Run ``model`` once on ``x``; a failure becomes a ValueError naming the input shape."""
     shape = tuple(x.shape[1:])
@@ -172,14 +146,15 @@ def _model_scores(y: torch.Tensor, color: str) -> torch.Tensor:
 def measure_model(
     model: nn.Module,
     input_shape: tuple[int, ...],
-    seeds: int,
+    seeds: int | Sequence[int],
     trained: bool,
     mode: str,
     batch: int,
     device: torch.device,
 ) -> Measurement:
     """Score ``model`` (changed in place: re-initialized unless ``trained``, put in training
-    or eval mode) on seeds 0 .. ``seeds``-1 as :func:`checkerscope.audit` describes, with
+    or eval mode) on seeds 0 .. ``seeds``-1 (or the sequence ``seeds``) as
+    :func:`checkerscope.audit` describes, with
     arguments already checked; ``mode`` is one of
     :data:`~checkerscope.auditing.report.MODES`.
 
@@ -200,19 +175,20 @@ def measure_model(
     seed_scores: list[float] = []
     samples = torch.empty(0)
     output_shape: tuple[int, ...] = ()
-    for seed in range(seeds):
+    seed_list = range(seeds) if isinstance(seeds, int) else seeds
+    for i, seed in enumerate(seed_list):
         # The global generator seeds the re-initialization and any randomness in forward
         # (dropout, injected noise), the same for the model and its fix.
         torch.manual_seed(seed)
         if not trained:
-            _reinitialize(model)
+            reinitialize(model)
         for st in stats:
             imbalance = layer_imbalance(st.module)
             if imbalance is not None:
                 st.imbalance.append(imbalance)
         gen = torch.Generator().manual_seed(seed)
         x = torch.randn(batch, *input_shape, generator=gen, dtype=dtype).to(device)
-        if seed == 0:
+        if i == 0:
             output_shape = tuple(_probe(model, x, mode).shape[1:])
         outputs = mode == "outputs"
         y = _run_outputs(model, x, stats) if outputs else _run_gradients(model, x, stats)
@@ -223,7 +199,7 @@ def measure_model(
             )
         scores = _model_scores(y, "luma" if outputs else "mean")
         seed_scores.append(float(scores.mean()))
-        if seed == 0:
+        if i == 0:
             samples = y[:8].detach().float().cpu()
     called = [st for st in stats if st.input_size is not None]
     not_called = [st.name or "<root>" for st in stats if st.input_size is None]

@@ -20,21 +20,53 @@ max pool's size by construction (ceil mode included); BlurredAvgPool blurs at st
 runs the original pool. The blurs pad by edge replication, which (unlike reflection) is defined
 on maps of any size, so every input the original layers take still runs.
 
+Strides above 2. A blur-pool at stride s sends back, for a flat gradient, the sums of its taps
+in each phase mod s; they are equal (no checkerboard in the gradient) only if the blur's
+spectrum is zero at every multiple of fs / s. A binomial is zero at fs / 2 alone: at stride 4
+Zhang's 3 taps send back [0.5, 0.25, 0, 0.25] (MelGAN's multi-scale discriminator went from
+11.5 to 17.5 dB), and larger binomials only shrink that pattern. antialiased-cnns never blurs
+at a stride above 2: its AlexNet runs the stride-4 convolution at stride 2 and blur-pools by 2.
+So a stride ``s = 2**k > 2`` becomes ``k`` blur-pools at stride 2 in a row (:func:`blur_stages`;
+their filter, the binomial times itself stretched by 2, 4, ..., is zero at every multiple of
+fs / s, and the output keeps the strided layer's size, ``ceil(ceil(L / 2) / 2) = ceil(L / 4)``):
+a strided convolution becomes ``nn.Sequential(AntiAliasedConvNd(..., stride=2),
+BlurPoolNd(C, 2), ...)`` and a max pool ``nn.Sequential(MaxBlurPoolNd(..., stride=2),
+BlurredAvgPool(dims, 1, 2), ...)`` (an average pool of kernel 1 is a blur-pool on any
+channels). Other strides (3, 5, 6, ...) and max pools in ceil mode keep one blur-pool at the
+full stride: no binomial blur-pool is even there, and the layers (:mod:`checkerscope.nn`) take
+only binomial taps. A strided average pool keeps its box, which is even at every multiple of
+fs / s when the kernel is a multiple of the stride.
+
+Parametrized convolutions (``torch.nn.utils.parametrizations.weight_norm``, ``spectral_norm``)
+keep their parametrizations: the new convolution gets a copy of each, and the state dict
+(originals and buffers) carries over.
+
 Left as they are, with the reason: 3-D layers and strides that differ between axes (no
-anti-aliased equivalent: the blur subsamples every axis by one stride), and max pools that
-return their indices (MaxBlurPool has none to return).
+anti-aliased equivalent: the blur subsamples every axis by one stride), max pools that
+return their indices (MaxBlurPool has none to return), and convolutions whose state does not
+load into a plain or parametrized convolution (hook-based ``torch.nn.utils.weight_norm``).
 """
 
 from __future__ import annotations
 
+import copy
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 
 from checkerscope import checks as v
 from checkerscope.analysis import layers as L
 from checkerscope.functional import blurpool as B
-from checkerscope.nn import AntiAliasedConv1d, AntiAliasedConv2d, MaxBlurPool1d, MaxBlurPool2d
+from checkerscope.nn import (
+    AntiAliasedConv1d,
+    AntiAliasedConv2d,
+    BlurPool1d,
+    BlurPool2d,
+    MaxBlurPool1d,
+    MaxBlurPool2d,
+)
 
 BLUR_PADDING = "replicate"
 """How the blurs of the replacements pad: defined on maps of any size, unlike "reflect"."""
@@ -46,6 +78,7 @@ NO_EQUIVALENT = "no anti-aliased 1-D/2-D equivalent"
 """Why a 3-D layer, or one whose strides differ between axes, is left as it is."""
 
 _ANTIALIASED = {1: AntiAliasedConv1d, 2: AntiAliasedConv2d}
+_BLUR_POOL = {1: BlurPool1d, 2: BlurPool2d}
 _MAX_BLUR = {1: MaxBlurPool1d, 2: MaxBlurPool2d}
 _AVG_POOL = {1: F.avg_pool1d, 2: F.avg_pool2d}
 _MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
@@ -148,12 +181,38 @@ def is_strided_downsampler(m: nn.Module) -> bool:
     return any(s > 1 for s in _per_axis(stride, 1))
 
 
-def _antialiased_conv(m: nn.Module, stride: int) -> nn.Module:
-    new = _ANTIALIASED[len(m.kernel_size)](
+def blur_stages(stride: int) -> int:
+    """How many blur-pools at stride 2 replace one at ``stride``: ``log2(stride)`` for a power
+    of two above 2, else 1 (one blur-pool at the full stride; see the module docstring).
+
+    Example:
+        >>> blur_stages(2), blur_stages(4), blur_stages(8), blur_stages(3), blur_stages(6)
+        (1, 2, 3, 1, 1)
+    """
+    if stride > 2 and not stride & (stride - 1):
+        return stride.bit_length() - 1
+    return 1
+
+
+def _copy_parametrizations(old: nn.Module, new: nn.Module) -> None:
+    """Register a copy of each of ``old``'s parametrizations on ``new``, in order, so that
+    ``new`` takes ``old``'s state dict (originals and the parametrizations' buffers)."""
+    if not parametrize.is_parametrized(old):
+        return
+    for name, chain in old.parametrizations.items():
+        for p in chain:
+            parametrize.register_parametrization(
+                new, name, copy.deepcopy(p), unsafe=bool(chain.unsafe)
+            )
+
+
+def _antialiased_conv(m: nn.Module, stride: int) -> nn.Module | str:
+    dims, stages = len(m.kernel_size), blur_stages(stride)
+    new = _ANTIALIASED[dims](
         m.in_channels,
         m.out_channels,
         m.kernel_size,
-        stride=stride,
+        stride=2 if stages > 1 else stride,
         padding=m.padding,
         dilation=m.dilation,
         groups=m.groups,
@@ -164,23 +223,44 @@ def _antialiased_conv(m: nn.Module, stride: int) -> nn.Module:
         device=m.weight.device,
         dtype=m.weight.dtype,
     )
-    new.conv.load_state_dict(m.state_dict())
-    for name, p in m.named_parameters():
-        new.conv.get_parameter(name).requires_grad_(p.requires_grad)
-    return new
+    _copy_parametrizations(m, new.conv)
+    state = m.state_dict()
+    if set(state) != set(new.conv.state_dict()):
+        return (
+            f"its state ({', '.join(sorted(state))}) is not that of a plain or parametrized "
+            f"{type(new.conv).__name__} (a hook-based weight_norm or spectral_norm? use "
+            f"torch.nn.utils.parametrizations)"
+        )
+    new.conv.load_state_dict(state)
+    for p_name, p in m.named_parameters():
+        new.conv.get_parameter(p_name).requires_grad_(p.requires_grad)
+    if stages == 1:
+        return new
+    blurs = [
+        _BLUR_POOL[dims](
+            m.out_channels, 2, FILTER_SIZE, BLUR_PADDING, device=m.weight.device,
+            dtype=m.weight.dtype,
+        )
+        for _ in range(stages - 1)
+    ]  # fmt: skip
+    return nn.Sequential(new, *blurs)
 
 
 def _max_blur_pool(m: nn.Module, dims: int, stride: int) -> nn.Module:
-    return _MAX_BLUR[dims](
+    stages = 1 if m.ceil_mode else blur_stages(stride)
+    pool = _MAX_BLUR[dims](
         None,
         _per_axis(m.kernel_size, dims),
-        stride,
+        2 if stages > 1 else stride,
         _per_axis(m.padding, dims),
         _per_axis(m.dilation, dims),
         m.ceil_mode,
         FILTER_SIZE,
         BLUR_PADDING,
     )
+    if stages == 1:
+        return pool
+    return nn.Sequential(pool, *(BlurredAvgPool(dims, 1, 2) for _ in range(stages - 1)))
 
 
 def _blurred_avg_pool(m: nn.Module, dims: int) -> nn.Module:
@@ -222,6 +302,8 @@ ceil_mode=False, filter_size=3, padding_mode='replicate')
                 f"are uninitialized (a lazy module); run one forward pass before converting"
             )
         new = _antialiased_conv(m, s)
+        if isinstance(new, str):
+            return new
     elif isinstance(m, _MAX_POOLS):
         if m.return_indices:
             return "returns indices (return_indices=True), which MaxBlurPool does not"

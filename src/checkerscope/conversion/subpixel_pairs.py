@@ -5,7 +5,9 @@ What is detected (:func:`find_subpixel_pairs`):
 
 * in a ``Sequential``, a stride-1 ``Conv1d/2d/3d`` child directly followed by a shuffle child;
 * where the model calls them in order: the model is traced with ``torch.fx`` (torch layers,
-  checkerscope layers and modules without parameters or buffers kept whole), and a convolution
+  checkerscope's layers (:data:`LAYER_PACKAGES`; the models of ``checkerscope.zoo`` and
+  ``checkerscope.models`` are traced into) and modules without parameters or buffers kept
+  whole), and a convolution
   call whose only use is as the sole argument of a shuffle call is a pair. A model that cannot
   be traced (control flow on tensor values or shapes, for one) is searched module by module:
   its children are traced instead, down to the ``Sequential`` rule above, and a note says so.
@@ -35,6 +37,11 @@ from torch import nn
 from checkerscope.analysis import layers as L
 
 _PROBE_SIZE = 3  # odd and small: every phase and position of the probe is a different number
+
+LAYER_PACKAGES = ("checkerscope.nn.", "checkerscope.conversion.", "checkerscope.auditing.")
+"""Where checkerscope's layers live (resize-convolutions, adapters, joined pairs): traced as
+leaves, unlike its architectures (``checkerscope.zoo``, ``checkerscope.models``), whose
+sub-pixel pairs must be found."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +115,10 @@ def _pair(
 
 
 class _Tracer(torch.fx.Tracer):
-    """Keeps torch layers, checkerscope layers and stateless modules whole."""
+    """Keeps torch layers, checkerscope's layers and stateless modules whole."""
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        ours = type(m).__module__.startswith("checkerscope.")
+        ours = type(m).__module__.startswith(LAYER_PACKAGES)
         return super().is_leaf_module(m, module_qualified_name) or ours or _stateless(m)
 
 

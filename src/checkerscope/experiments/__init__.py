@@ -18,6 +18,7 @@ from checkerscope.experiments.decision import (
     EverySeed,
     Exact,
     Guard,
+    ItemsPass,
     MeanInterval,
 )
 from checkerscope.experiments.runner import (
@@ -36,6 +37,7 @@ MODULES: tuple[str, ...] = (
     "checkerscope.experiments.gradients",
     "checkerscope.experiments.feature_vis",
     "checkerscope.experiments.style_transfer",
+    "checkerscope.experiments.architectures",
 )
 
 
@@ -65,6 +67,7 @@ __all__ = [
     "ExperimentError",
     "ExperimentResult",
     "Guard",
+    "ItemsPass",
     "MeanInterval",
     "RunSettings",
     "registered",

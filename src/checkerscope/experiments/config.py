@@ -52,6 +52,7 @@ BUDGETS: dict[str, dict[str, float]] = {
     "gradients": {"quick": 3.0, "default": 20.0},
     "feature_vis": {"quick": 5.0, "default": 40.0},
     "style_transfer": {"quick": 5.0, "default": 120.0},
+    "architectures": {"quick": 6.0, "default": 30.0},
 }
 """Experiment id -> scale -> wall seconds on two idle cores (``--jobs 2``). DEVELOPERS.md lists
 them with the budgets kept for the experiments still to come; ``results.json`` records each
@@ -350,6 +351,34 @@ STYLE_TRANSFER = {
         n_eval=128, checkpoint_every=500, style_size=512,
     ),
 }  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchitecturesConfig:
+    """``architectures``: the generators of ``checkerscope.zoo`` audited at random init.
+
+    Each of ``generators`` (the claim's items, image and audio) is audited by
+    ``checkerscope.audit`` on the experiment's ``seeds`` seeds (one random draw of the model
+    per seed, ``batch`` random inputs each), and so is its fix. ``discriminators`` are audited
+    the same way (input gradients) for the table only: the claim is about generators.
+    """
+
+    seeds: int
+    batch: int
+    generators: tuple[str, ...] = (
+        "dcgan", "pix2pix_unet", "cyclegan_resnet", "srgan", "esrgan", "edsr", "ldm_decoder",
+        "unet", "melgan", "hifigan_v1", "demucs",
+    )  # fmt: skip
+    discriminators: tuple[str, ...] = ()
+
+
+ZOO_DISCRIMINATORS = ("dcgan_discriminator", "patchgan", "melgan_discriminator")
+
+ARCHITECTURES = {
+    "quick": ArchitecturesConfig(seeds=8, batch=2),
+    "default": ArchitecturesConfig(seeds=16, batch=4, discriminators=ZOO_DISCRIMINATORS),
+    "full": ArchitecturesConfig(seeds=32, batch=8, discriminators=ZOO_DISCRIMINATORS),
+}
 
 
 def check_scale(scale: str) -> str:

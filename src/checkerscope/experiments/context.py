@@ -37,6 +37,7 @@ EVIDENCE_KEYS = (
     "checks",
     "failed_checks",
     "not_decided_because",
+    "items",
 )
 """Evidence keys the runner writes; an experiment's own evidence may not use them."""
 

@@ -11,7 +11,10 @@ Rules:
 * :class:`EverySeed`: the effect is above a bound in every seed;
 * :class:`MeanInterval`: the one-sided Student-t interval of the mean effect over seeds lies
   above a bound ("excludes no effect" for the bound 0);
-* :class:`Exact`: every named exact check holds (counts, brute force): no seeds, no statistics.
+* :class:`Exact`: every named exact check holds (counts, brute force): no seeds, no statistics;
+* :class:`ItemsPass`: a claim over several items (architectures, ...), each with its own seeds:
+  another rule decides each item from its per-seed values, and the claim holds when at least a
+  declared fraction of the items pass (unlike settings, where every one must).
 
 A statistical claim needs at least :data:`MIN_SEEDS` seeds at each scale (a claim may ask for
 more, or, with a stated reason, for fewer but never under :data:`SEED_FLOOR`); decided with
@@ -115,7 +118,7 @@ class MeanInterval(Rule):
 
     def text(self, effect: Effect) -> str:
         return (
-            f"the one-sided {self.level:.0%} Student-t interval of the mean {effect.name} "
+            f"the one-sided {self.level * 100:g}% Student-t interval of the mean {effect.name} "
             f"over seeds lies above {_bound(self.above, effect.unit)}"
         )
 
@@ -148,6 +151,63 @@ class Exact(Rule):
 
     def apply(self, values: Sequence[float]) -> dict[str, Any]:
         raise ValueError("an exact rule decides from checks, not from per-seed values")
+
+
+@dataclass(frozen=True)
+class ItemsPass(Rule):
+    """Each item is decided by ``per_item`` from its own per-seed values; the claim holds when
+    at least ``fraction`` of the items pass. ``items`` names them in the rule's text.
+
+    Example:
+        >>> rule = ItemsPass(EverySeed(12.0), 0.5, "architectures")
+        >>> for part in rule.text(Effect("score", "dB")).split("; "):
+        ...     print(part)
+        for each architecture, the score is above 12 dB in every seed
+        at least 50% of the architectures pass
+        >>> rule.combine({"a": True, "b": False, "c": True})["fraction"]
+        0.6666666666666666
+    """
+
+    per_item: Rule = field(default_factory=MeanInterval)
+    fraction: float = 0.5
+    items: str = "items"
+    kind: ClassVar[str] = "items_pass"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.per_item, ItemsPass) or not self.per_item.statistical:
+            raise ValueError(f"per_item must be a per-seed rule, got {self.per_item!r}")
+        if not 0 < self.fraction <= 1:
+            raise ValueError(f"fraction must be in (0, 1], got {self.fraction!r}")
+
+    def text(self, effect: Effect) -> str:
+        return (
+            f"for each {self.items.removesuffix('s')}, {self.per_item.text(effect)}; at least "
+            f"{self.fraction:.0%} of the {self.items} pass"
+        )
+
+    def apply(self, values: Sequence[float]) -> dict[str, Any]:
+        raise ValueError("an items rule decides from per_seed values per item, not one list")
+
+    def combine(self, passed: Mapping[str, bool]) -> dict[str, Any]:
+        """The items' verdicts (item -> passed) combined: the fraction passing and the verdict."""
+        ok = [name for name, p in passed.items() if p]
+        fraction = len(ok) / len(passed)
+        return {
+            "passed_items": ok,
+            "failed_items": [name for name, p in passed.items() if not p],
+            "fraction": fraction,
+            "needed": self.fraction,
+            "passed": fraction >= self.fraction,
+        }
+
+    def as_dict(self, effect: Effect) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "per_item": self.per_item.as_dict(effect),
+            "fraction": self.fraction,
+            "items": self.items,
+            "text": self.text(effect),
+        }
 
 
 @dataclass(frozen=True)
@@ -272,9 +332,11 @@ def decide(
     """Apply ``claim``'s rule; return (holds, the evidence the runner records).
 
     Statistical rules read ``per_seed``: one effect per seed in ``seeds`` order, or a mapping
-    setting -> such a list (every setting must pass). ``guards`` maps each declared guard's
-    name to its per-seed numbers, shaped like ``per_seed``. :class:`Exact` reads ``checks``
-    (name -> bool) and reports ``effect``.
+    setting -> such a list (every setting must pass); an :class:`ItemsPass` rule reads a
+    mapping item -> such a list and decides each item by its ``per_item`` rule (the evidence
+    then holds ``"items"``: which passed, the fraction, the fraction needed). ``guards`` maps
+    each declared guard's name to its per-seed numbers, shaped like ``per_seed``.
+    :class:`Exact` reads ``checks`` (name -> bool) and reports ``effect``.
 
     Example:
         >>> c = Claim("c", "s", Effect("d", "dB"), EverySeed(), (Guard("q", at_most=2.0),))
@@ -284,6 +346,13 @@ def decide(
     """
     if not claim.rule.statistical:
         return _decide_exact(claim, checks, effect)
+    items = claim.rule if isinstance(claim.rule, ItemsPass) else None
+    if items is not None and not isinstance(per_seed, Mapping):
+        raise ValueError(
+            f"per_seed of claim {claim.id!r} must map each item to its per-seed values, "
+            f"got {type(per_seed).__name__}"
+        )
+    each = claim.rule if items is None else items.per_item
     settings = _by_setting("per_seed", per_seed)
     if not settings or any(not v for v in settings.values()):
         raise ValueError(f"per_seed of claim {claim.id!r} must hold numbers, got {per_seed!r}")
@@ -307,7 +376,7 @@ def decide(
     needed = claim.seeds_needed(scale)
     results: dict[str, dict[str, Any]] = {}
     for setting, values in settings.items():
-        outcome = claim.rule.apply(values)
+        outcome = each.apply(values)
         guard_outcomes = {g.name: g.apply(guard_values[g.name][setting]) for g in claim.guards}
         passed = outcome["passed"] and all(g["passed"] for g in guard_outcomes.values())
         results[setting] = {
@@ -318,17 +387,31 @@ def decide(
             "passed": passed,
         }
     enough = count >= needed
-    holds = enough and all(r["passed"] for r in results.values())
+    verdicts = {s: bool(r["passed"]) for s, r in results.items()}
+    combined = {"passed": all(verdicts.values())} if items is None else items.combine(verdicts)
+    holds = enough and combined["passed"]
     weakest = min(results, key=lambda s: results[s]["mean"])
-    several = len(results) > 1
+    several = len(results) > 1 or items is not None
+    if items is not None:
+        effect_size = combined["fraction"]
+        effect_name = (
+            f"fraction of the {items.items} that pass ({len(combined['passed_items'])} "
+            f"of {len(results)}), {count} seeds each"
+        )
+    else:
+        effect_size = results[weakest]["mean"]
+        effect_name = f"{claim.effect.label}, mean of {count} seeds" + (
+            f" (weakest of {len(results)} settings: {weakest})" if several else ""
+        )
     evidence: dict[str, Any] = {
-        "effect_size": results[weakest]["mean"],
-        "effect_size_name": (
-            f"{claim.effect.label}, mean of {count} seeds"
-            + (f" (weakest of {len(results)} settings: {weakest})" if several else "")
-        ),
+        "effect_size": effect_size,
+        "effect_size_name": effect_name,
         "rule": claim.rule.text(claim.effect)
-        + (f", in each of the {len(results)} settings tried" if several else "")
+        + (
+            f", in each of the {len(results)} settings tried"
+            if len(results) > 1 and not items
+            else ""
+        )
         + "".join(f"; {g.text()}" for g in claim.guards)
         + f"; at least {needed} seeds",
         "seeds_enough": enough,
@@ -348,6 +431,8 @@ def decide(
             else _without_values(results[weakest])
         ),
     }
+    if items is not None:
+        evidence["items"] = combined
     if not enough:
         evidence["not_decided_because"] = (
             f"{count} seeds, but the rule needs at least {needed} at scale {scale!r}"

@@ -25,13 +25,10 @@ from checkerscope.zoo.unet import MilesialUNet
 
 DOMAINS = ("image", "audio")
 ROLES = ("generator", "discriminator")
-
-WEIGHT_NORM_NOTE = (
-    "audited with weight_norm=False: weight normalisation is the identity at initialization "
-    "(g = ||v||), so this is the same function; checkerscope's anti-aliasing fix cannot yet "
-    "swap weight-normalised convolutions"
-)
-_PLAIN = MappingProxyType({"weight_norm": False})
+LJSPEECH_RATE = 22050
+"""Hz: LJSpeech, on which MelGAN and HiFi-GAN V1 were trained (their configs' sampling rate)."""
+MUSDB_RATE = 44100
+"""Hz: MusDB, on which Demucs was trained."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +44,8 @@ class Architecture:
       against.
     * ``survey_kwargs``: what :func:`checkerscope.zoo.survey` passes to ``factory``, and
       ``note``: why, where that is not nothing.
+    * ``sample_rate``: for audio, the rate (Hz) of the waveform it makes or reads, that of its
+      reference's training data; None for images.
     """
 
     name: str
@@ -60,10 +59,16 @@ class Architecture:
     reference: str
     survey_kwargs: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     note: str = ""
+    sample_rate: int | None = None
 
     def __post_init__(self) -> None:
         v.one_of("domain", self.domain, DOMAINS)
         v.one_of("role", self.role, ROLES)
+        if (self.sample_rate is not None) != (self.domain == "audio"):
+            raise ValueError(
+                f"sample_rate must be given for audio and only for audio, got "
+                f"{self.sample_rate!r} for domain {self.domain!r}"
+            )
 
 
 _ENTRIES = (
@@ -187,8 +192,7 @@ _ENTRIES = (
         "ConvTranspose1d k16 s8, k16 s8, k4 s2, k4 s2 (LeakyReLU 0.2 before)",
         "Kumar et al., NeurIPS 2019",
         "descriptinc/melgan-neurips mel2wav/modules.py",
-        _PLAIN,
-        WEIGHT_NORM_NOTE,
+        sample_rate=LJSPEECH_RATE,
     ),
     Architecture(
         "melgan_discriminator",
@@ -200,8 +204,7 @@ _ENTRIES = (
         "3 scales of 4 x grouped Conv1d k41 s4 p20 (LeakyReLU 0.2); AvgPool1d k4 s2 between",
         "Kumar et al., NeurIPS 2019",
         "descriptinc/melgan-neurips mel2wav/modules.py",
-        _PLAIN,
-        WEIGHT_NORM_NOTE,
+        sample_rate=LJSPEECH_RATE,
     ),
     Architecture(
         "hifigan_v1",
@@ -213,8 +216,7 @@ _ENTRIES = (
         "ConvTranspose1d k16 s8 p4, k16 s8 p4, k4 s2 p1, k4 s2 p1 (LeakyReLU 0.1 before)",
         "Kong, Kim & Bae, NeurIPS 2020",
         "jik876/hifi-gan models.py, config_v1.json",
-        _PLAIN,
-        WEIGHT_NORM_NOTE,
+        sample_rate=LJSPEECH_RATE,
     ),
     Architecture(
         "demucs",
@@ -226,6 +228,7 @@ _ENTRIES = (
         "4 x ConvTranspose1d k8 s4 (ReLU after), windowed-sinc x2 resampling around the net",
         "Défossez, Usunier, Bottou & Bach, arXiv:1911.13254 (2019)",
         "facebookresearch/demucs demucs/model.py (v2)",
+        sample_rate=MUSDB_RATE,
     ),
 )
 

@@ -32,18 +32,29 @@ from checkerscope.zoo.registry import ARCHITECTURES, Architecture, architecture
 class SurveyRow:
     """One architecture's audit in the survey.
 
-    * ``name``, ``domain``, ``role``, ``upsampler``, ``note``: from its :class:`Architecture`;
-      ``input_shape``, ``output_shape``: what was audited (no batch axis).
+    * ``name``, ``domain``, ``role``, ``upsampler``, ``note``, ``sample_rate``: from its
+      :class:`Architecture`; ``input_shape``, ``output_shape``: what was audited (no batch
+      axis).
     * ``mode``: "outputs" for generators, "gradients" (the input gradient) for
-      discriminators; ``seeds``, ``batch``: the audit's.
-    * ``score``, ``ci``, ``flagged``: the audit's mean score over seeds (dB), its 95% interval
-      and whether it is past the threshold.
+      discriminators; ``seeds``, ``batch``: the audit's (``seeds`` counts them).
+    * ``score``, ``ci``, ``flagged``, ``seed_scores``: the audit's mean score over seeds (dB),
+      its two-sided 95% interval, whether the mean is past the threshold, the per-seed scores.
     * ``top_layer``: the upsampling or strided layer that adds the most (largest finite
-      ``score``), or None where none was measured.
-    * ``fix``: for generators, what ``convert(model)`` replaced, or that it left the model
-      unchanged and why; for discriminators, the audit's anti-aliasing.
-    * ``fixed_score``, ``fixed_ci``, ``fixed_flagged``: the fixed model audited the same way;
-      None where the fix changed nothing.
+      ``score``), or None where none was measured; ``top_layer_hz``: for audio, the
+      fundamental of that layer's lattice in the model's output (or, for discriminators, its
+      input) in Hz: its pattern repeats every stride samples at the layer, so its tones lie at
+      the multiples of this frequency (:func:`lattice_hz`); None for images.
+    * ``convert_default``: for generators, what ``convert(model)`` with its defaults replaces,
+      or that it leaves the model unchanged and why ("" for discriminators).
+    * ``fix``: what the audit's fix did (its description: for generators ``convert`` with
+      ``subpixel="icnr"``, which also ties sub-pixel pairs by ICNR; for discriminators
+      anti-aliased downsampling), or why there is none.
+    * ``fixed_score``, ``fixed_ci``, ``fixed_flagged``, ``fixed_seed_scores``: the fixed model
+      audited the same way, on the same seeds; None where there is no fix.
+    * ``output_std``, ``fixed_output_std``: the standard deviation along the last axis of
+      what was scored (outputs, or input gradients), averaged over the first seed's samples,
+      for the model and its fix: a fix whose output hardly varies at init (see
+      :data:`FAINT`) is scored on a faint signal.
     * ``seconds``: wall time of the audit.
     """
 
@@ -66,6 +77,13 @@ class SurveyRow:
     fixed_ci: tuple[float, float] | None
     fixed_flagged: bool | None
     seconds: float
+    seed_scores: tuple[float, ...] = ()
+    fixed_seed_scores: tuple[float, ...] | None = None
+    convert_default: str = ""
+    sample_rate: int | None = None
+    top_layer_hz: float | None = None
+    output_std: float = math.nan
+    fixed_output_std: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON values (``nan`` becomes ``None``), the top layer as its dict."""
@@ -74,9 +92,38 @@ class SurveyRow:
         return plain_json({**fields, "top_layer": top})
 
 
+FAINT = 0.01
+"""A fixed model whose output (gradient) varies less than this fraction of the original's at
+init is marked in the table: its score is measured on a faint, nearly constant signal."""
+
+
+def _spread(samples: torch.Tensor) -> float:
+    return float(samples.double().std(dim=-1).mean())
+
+
 def _top_layer(report: AuditReport) -> LayerAudit | None:
     measured = [layer for layer in report.layers if math.isfinite(layer.score)]
     return max(measured, key=lambda layer: layer.score, default=None)
+
+
+def lattice_hz(report: AuditReport, layer: LayerAudit, sample_rate: float) -> float | None:
+    """The fundamental (Hz) of ``layer``'s lattice in the audited 1-D signal: ``sample_rate``
+    over ``stride * U`` samples, U being how much longer the model's output (gradients mode:
+    input) is than the layer's output (input); None without a stride or for 2-D layers.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> layer = NS(stride=(2,), input_size=(4096,), output_size=(8192,))
+        >>> lattice_hz(NS(mode="outputs", output_shape=(1, 8192)), layer, 22050)
+        11025.0
+    """
+    if layer.stride is None or len(layer.stride) != 1:
+        return None
+    if report.mode == "outputs":
+        at_layer, at_model = layer.output_size[-1], report.output_shape[-1]
+    else:
+        at_layer, at_model = layer.input_size[-1], report.input_shape[-1]
+    return sample_rate * at_layer / (layer.stride[0] * at_model)
 
 
 def _upsamplers(report: AuditReport) -> str:
@@ -87,6 +134,14 @@ def _upsamplers(report: AuditReport) -> str:
         if math.prod(layer.output_size) > math.prod(layer.input_size)
     )
     return ", ".join(f"{n} x {kind}" for kind, n in kinds.items()) or "none found"
+
+
+def _class_name(text: str) -> str:
+    """The class named at the start of a layer's repr; torch's class for a parametrized layer
+    (``ParametrizedConvTranspose1d``) as the layer it wraps."""
+    name = text.split("(")[0]
+    plain = name.removeprefix("Parametrized")
+    return name if plain == name else f"{plain} (parametrized)"
 
 
 def _convert_summary(model: nn.Module, report: AuditReport) -> str:
@@ -100,7 +155,7 @@ def _convert_summary(model: nn.Module, report: AuditReport) -> str:
     if not conversion.converted:
         return f"unchanged: convert() found nothing to replace (upsampling: {_upsamplers(report)})"
     pairs = Counter(
-        (c.original.split("(")[0], c.replacement.split("(")[0]) for c in conversion.converted
+        (_class_name(c.original), _class_name(c.replacement)) for c in conversion.converted
     )
     text = ", ".join(f"{n} {old} -> {new}" for (old, new), n in pairs.items())
     if conversion.skipped:
@@ -110,17 +165,18 @@ def _convert_summary(model: nn.Module, report: AuditReport) -> str:
 
 def survey_row(
     entry: Architecture,
-    seeds: int = 8,
+    seeds: int | Sequence[int] = 8,
     batch: int = 4,
     device: torch.device | str | None = None,
 ) -> SurveyRow:
-    """Audit one architecture as :func:`survey` does.
+    """Audit one architecture as :func:`survey` does (``seeds`` as :func:`checkerscope.audit`
+    takes them: a count, or the seeds themselves).
 
     Example:
         >>> from checkerscope.zoo import architecture
         >>> row = survey_row(architecture("edsr"), seeds=2)
-        >>> row.mode, row.top_layer.kind, row.fixed_score is None
-        ('outputs', 'pixel_shuffle', True)
+        >>> row.mode, row.top_layer.kind, row.fix.split(":")[0]
+        ('outputs', 'subpixel', "convert(model, init='fresh', subpixel='icnr')")
     """
     model = entry.factory(**entry.survey_kwargs)
     gradients = entry.role == "discriminator"
@@ -128,10 +184,11 @@ def survey_row(
     report = audit(model, entry.input_shape, seeds, gradients=gradients, batch=batch, device=device)
     seconds = time.perf_counter() - start
     fixed = report.fix
-    if gradients:
-        fix = fixed.description if fixed else "; ".join(report.notes) or "unchanged"
-    else:
-        fix = _convert_summary(model, report)
+    fix = fixed.description if fixed else "none: " + ("; ".join(report.notes) or "nothing to fix")
+    top = _top_layer(report)
+    hz = None
+    if entry.sample_rate is not None and top is not None:
+        hz = lattice_hz(report, top, entry.sample_rate)
     return SurveyRow(
         name=entry.name,
         domain=entry.domain,
@@ -146,18 +203,25 @@ def survey_row(
         score=report.score,
         ci=report.ci,
         flagged=report.flagged,
-        top_layer=_top_layer(report),
+        top_layer=top,
         fix=fix,
         fixed_score=fixed.score if fixed else None,
         fixed_ci=fixed.ci if fixed else None,
         fixed_flagged=fixed.flagged if fixed else None,
         seconds=seconds,
+        seed_scores=report.seed_scores,
+        fixed_seed_scores=fixed.seed_scores if fixed else None,
+        convert_default="" if gradients else _convert_summary(model, report),
+        sample_rate=entry.sample_rate,
+        top_layer_hz=hz,
+        output_std=_spread(report.samples),
+        fixed_output_std=_spread(fixed.samples) if fixed else None,
     )
 
 
 def survey(
     names: Sequence[str] | None = None,
-    seeds: int = 8,
+    seeds: int | Sequence[int] = 8,
     batch: int = 4,
     device: torch.device | str | None = None,
 ) -> list[SurveyRow]:
@@ -166,8 +230,9 @@ def survey(
 
     Each is built at its defaults (plus the entry's ``survey_kwargs``) and passed to
     :func:`checkerscope.audit` with ``seeds`` seeds of ``batch`` random inputs of its
-    ``input_shape``: generators' outputs are scored and ``convert(model)`` is the fix;
-    discriminators' input gradients are scored and anti-aliased downsampling is the fix.
+    ``input_shape``: generators' outputs are scored and ``convert(model, subpixel="icnr")`` is
+    the fix (what ``convert(model)`` does with its defaults is recorded too); discriminators'
+    input gradients are scored and anti-aliased downsampling is the fix.
     About half a minute for all of them at the defaults, on one thread.
 
     Example:
@@ -191,6 +256,23 @@ def _with_ci(value: float, ci: tuple[float, float] | None) -> str:
     return f"{value:.1f} ({ci[0]:.1f} to {ci[1]:.1f})"
 
 
+def _layer_cell(row: SurveyRow) -> str:
+    if row.top_layer is None:
+        return "-"
+    layer = row.top_layer
+    metric = score_metric(row).format(layer.score)
+    text = f"`{layer.name or '<root>'}` {layer.kind} {metric}"
+    if row.top_layer_hz is not None:
+        text += f", tones at multiples of {row.top_layer_hz:.0f} Hz"
+    return text
+
+
+def _flag_cell(row: SurveyRow) -> str:
+    if row.ci[0] > THRESHOLD:
+        return f"yes (95% CI above {THRESHOLD:g})"
+    return "yes" if row.flagged else "no"
+
+
 def survey_markdown(rows: Sequence[SurveyRow]) -> str:
     """The survey as a markdown table with a line on how it was measured, and the rows'
     notes as footnotes; scores in dB with their 95% intervals over seeds.
@@ -207,11 +289,12 @@ def survey_markdown(rows: Sequence[SurveyRow]) -> str:
     lines = [
         f"Audited at random init by `checkerscope.audit` ({how} each; flagged above "
         f"{THRESHOLD:g} dB), each model at the small default widths of `checkerscope.zoo` and "
-        f"the input shape in brackets. Generators: outputs scored, fix `checkerscope.convert`; "
-        f"discriminators: input gradients scored, fix anti-aliased downsampling.",
+        f"the input shape in brackets. Generators: outputs scored, fixed by "
+        f'`checkerscope.convert(model, subpixel="icnr")`; discriminators: input gradients '
+        f"scored, fixed by anti-aliased downsampling.",
         "",
-        "| Architecture | Domain | Resampling | Scored | Score dB (95% CI) | Flagged | "
-        "Layer adding most | After fix dB (95% CI) | What the fix did |",
+        "| Architecture | Domain | Resampling | Score dB (95% CI) | Flagged | Layer adding most | "
+        "`convert(model)` | Fix measured | After fix dB (95% CI) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     notes: list[str] = []
@@ -222,26 +305,30 @@ def survey_markdown(rows: Sequence[SurveyRow]) -> str:
                 notes.append(r.note)
             name += _MARKS[notes.index(r.note) % len(_MARKS)]
         shape = "x".join(map(str, r.input_shape))
-        scored = "outputs" if r.mode == "outputs" else "input gradients"
-        top = "-"
-        if r.top_layer is not None:
-            layer = r.top_layer
-            top = f"`{layer.name or '<root>'}` {layer.kind} {score_metric(r).format(layer.score)}"
-        after = "unchanged" if r.fixed_score is None else _with_ci(r.fixed_score, r.fixed_ci)
+        domain = r.domain if r.mode == "outputs" else f"{r.domain}, discriminator (gradients)"
+        after = "-" if r.fixed_score is None else _with_ci(r.fixed_score, r.fixed_ci)
         if r.fixed_flagged:
             after += " (flagged)"
+        if r.fixed_output_std is not None and r.fixed_output_std < FAINT * r.output_std:
+            faint = (
+                f"at init the fixed model's output hardly varies (standard deviation "
+                f"{r.fixed_output_std:.1e} against {r.output_std:.1e} before the fix): its "
+                f"score is measured on a faint signal"
+            )
+            notes.append(faint)
+            after += _MARKS[(len(notes) - 1) % len(_MARKS)]
         cells = [
             f"{name} ({shape})",
-            r.domain,
+            domain,
             r.upsampler,
-            scored,
             _with_ci(r.score, r.ci),
-            "yes" if r.flagged else "no",
-            top,
+            _flag_cell(r),
+            _layer_cell(r),
+            r.convert_default or "-",
+            r.fix,
             after,
-            r.fix.replace("|", "\\|"),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     for i, note in enumerate(notes):
         lines += ["", f"{_MARKS[i % len(_MARKS)]} {note}"]
     return "\n".join(lines) + "\n"
