@@ -148,7 +148,7 @@ def test_exit_statuses(folder: Path, tmp_path: Path) -> None:
 
 
 def test_columns_keep_the_image_scans_order_and_add_the_sounds_at_the_end() -> None:
-    assert S.COLUMNS == (*IMAGE_COLUMNS, "tone_hz", "sample_rate", "frames", "channels")
+    assert (*IMAGE_COLUMNS, "tone_hz", "sample_rate", "frames", "channels") == S.COLUMNS
 
 
 def test_csv_and_json_lines(folder: Path, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import json
 import math
 
 import pytest
-import torch
 from torch import nn
 from typer.testing import CliRunner
 
@@ -100,7 +99,8 @@ def test_cli_sample_rate(tmp_path) -> None:
     model_file.write_text(
         "from torch import nn\n"
         "def up():\n"
-        "    return nn.Sequential(nn.ConvTranspose1d(1, 2, 4, 2, 1), nn.ConvTranspose1d(2, 1, 4, 2, 1))\n"
+        "    layers = nn.ConvTranspose1d(1, 2, 4, 2, 1), nn.ConvTranspose1d(2, 1, 4, 2, 1)\n"
+        "    return nn.Sequential(*layers)\n"
     )
     runner = CliRunner(env={"COLUMNS": "160"})
     args = ["audit", f"{model_file}:up", "--input-shape", "1,1024", "--seeds", "2"]
