@@ -4,7 +4,7 @@ sounds as spectrograms with a player.
 A picture is what people check first: each of the highest-scoring images of a scan is shown as
 a thumbnail beside :func:`~checkerscope.analysis.score.checkerboard_map` of it, with its score,
 period and place (:func:`~checkerscope.analysis.score.explain_score`). A sound is shown as the
-spectrogram of its first seconds, the tones of its scoring period ticked at both edges (a
+spectrogram of its first seconds, the tones of its scoring period marked at both edges (a
 buzz is a line between the ticks), with a player of the same seconds. The page is
 self-contained (images and sounds inlined as ``data:`` URIs) and every file name is escaped.
 """
@@ -107,7 +107,7 @@ def panel(result: ScanResult, threshold: float, max_pixels: int) -> Panel:
 
 def sound_panel(result: ScanResult) -> Panel:
     """Read the first :data:`SOUND_SECONDS` of ``result``'s sound again and draw their
-    spectrogram, the tones ``a * fs / period`` ticked, beside a 16-bit WAV of them (scaled down
+    spectrogram, the tones ``a * fs / period`` marked, beside a 16-bit WAV of them (scaled down
     if a float file peaks above full scale)."""
     try:
         open_regular_file(result.path).close()
@@ -122,9 +122,9 @@ def sound_panel(result: ScanResult) -> Panel:
             picture.decibels[0].numpy(), picture.frequency.tolist(), picture.time.tolist(), tones
         )
         caption = (
-            f"spectrogram of the first {frames / fs:.1f} s; ticks at both edges: the tones of a "
-            f"period-{period} pattern, multiples of {fs / period:g} Hz{loudest}: a buzz is a "
-            f"line between them"
+            f"spectrogram of the first {frames / fs:.1f} s; triangles at both edges: the "
+            f"tones of a period-{period} pattern, multiples of {fs / period:g} Hz{loudest}: a "
+            f"buzz is a line between them"
         )
         peak = float(samples.abs().max())
         sound = audio_bytes(samples / max(peak, 1.0), fs)

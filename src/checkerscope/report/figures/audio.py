@@ -45,9 +45,11 @@ def _spectrogram(
         extent=(float(t[0]) if t.size else 0.0, float(t[-1]) if t.size else 1.0, 0, f[-1] / 1e3),
         interpolation="nearest",
     )
-    for hz in tones:
-        ax.axhline(hz / 1e3, color="#4fc3f7", linestyle=(0, (1, 3)), linewidth=0.9, xmax=0.04)
-        ax.axhline(hz / 1e3, color="#4fc3f7", linestyle=(0, (1, 3)), linewidth=0.9, xmin=0.96)
+    left, right = (float(t[0]), float(t[-1])) if t.size else (0.0, 1.0)
+    for hz in tones:  # triangles at both edges pointing at the tone: a buzz joins them
+        for x, marker in ((left, ">"), (right, "<")):
+            ax.plot([x], [hz / 1e3], marker=marker, color="#4fc3f7", markersize=6,
+                    markeredgecolor="k", markeredgewidth=0.5, clip_on=False)  # fmt: skip
     ax.set_ylabel("kHz", fontsize=8)
     ax.tick_params(labelsize=7)
     return shown
@@ -61,8 +63,8 @@ def spectrogram_figure(
     title: str = "",
     floor: float = 90.0,
 ) -> Figure:
-    """One spectrogram (F, T) in dB, ``floor`` dB of range below its peak; ticks at both edges
-    mark the frequencies ``tones`` (Hz), so a buzz shows as a line between them.
+    """One spectrogram (F, T) in dB, ``floor`` dB of range below its peak; triangles at both
+    edges mark the frequencies ``tones`` (Hz), so a buzz shows as a line between them.
 
     Example:
         >>> fig = spectrogram_figure(np.zeros((5, 3)), [0, 1000, 2000, 3000, 4000], [0.1, 0.2, 0.3],
@@ -84,7 +86,7 @@ def spectrogram_grid(
     floor: float = 90.0,
 ) -> Figure:
     """Spectrograms side by side: ``panels[title] = (decibels (F, T), frequency Hz, time s)``,
-    each with its own colour range (``floor`` dB below its peak) and the ``tones`` ticked.
+    each with its own colour range (``floor`` dB below its peak) and the ``tones`` marked.
 
     Example:
         >>> d = (np.zeros((5, 3)), [0, 1e3, 2e3, 3e3, 4e3], [0.1, 0.2, 0.3])
