@@ -298,7 +298,10 @@ def reproduce(
     only: str | None = typer.Option(None, help="Comma-separated experiment ids to run."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     data: Annotated[
-        Path | None, typer.Option(help="A folder of images instead of the embedded data.")
+        Path | None,
+        typer.Option(
+            help="A folder of images and/or sounds (WAV, FLAC) instead of the embedded data."
+        ),
     ] = None,
     resume: bool = typer.Option(False, help="Skip finished experiments, continue the unfinished."),
     seed: int = typer.Option(0, help="Base seed; each experiment derives its own from it."),

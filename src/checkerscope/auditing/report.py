@@ -59,8 +59,9 @@ class LayerAudit:
       ``score`` is not defined, or a layer called at several sizes).
     * ``tone_hz``: for signals audited with a ``sample_rate``, the lowest tone of that pattern
       in Hz, ``r / period`` at the layer's own rate ``r`` (the sample rate times its map's
-      length over the scored signal's length): the layer's blame, heard as that tone and its
-      multiples up to ``r / 2``. ``None`` otherwise.
+      length over the scored signal's length: exact where lengths scale with rates, off by
+      the few samples that unpadded convolutions trim otherwise): the layer's blame, heard as
+      that tone and its multiples up to ``r / 2``. ``None`` otherwise.
     """
 
     name: str
