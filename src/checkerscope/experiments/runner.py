@@ -247,12 +247,12 @@ def _run_one(
     clash = sorted(set(result.numbers) & set(schema.RUNNER_KEYS))
     if clash:
         raise ExperimentError(f"experiment {experiment.id!r} numbers use reserved keys {clash}")
-    uncaptioned = sorted((set(result.figures) | set(result.sounds)) - set(result.captions))
-    if uncaptioned:
-        raise ExperimentError(
-            f"experiment {experiment.id!r} returned figures or sounds without a caption: "
-            f"{uncaptioned}"
-        )
+    for kind, named in (("figures", result.figures), ("sounds", result.sounds)):
+        uncaptioned = sorted(set(named) - set(result.captions))
+        if uncaptioned:
+            raise ExperimentError(
+                f"experiment {experiment.id!r} returned {kind} without a caption: {uncaptioned}"
+            )
     both = sorted(set(result.figures) & set(result.sounds))
     if both:
         raise ExperimentError(f"experiment {experiment.id!r} names a figure and a sound {both}")
