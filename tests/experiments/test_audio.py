@@ -15,7 +15,7 @@ from checkerscope import sounds
 from checkerscope.analysis.frequency import upsampler_response
 from checkerscope.analysis.spectrograms import average_spectrum
 from checkerscope.audiofiles import read_audio, write_audio
-from checkerscope.experiments import audio
+from checkerscope.experiments import audio, audio_measures
 from checkerscope.experiments import config as C
 from checkerscope.experiments.audio_networks import (
     UPSAMPLERS,
@@ -86,7 +86,7 @@ def test_band_attenuation_agrees_with_the_impulse_response(mode: str) -> None:
     measurement on the clips against both."""
     low, _ = clip_pairs(sounds.SoundSource(), 5, 16000, 1.0, seed=1)
     high = F.interpolate(low, scale_factor=2, mode=mode)
-    measured, closed = audio.band_attenuation(low, high, mode, 16000)
+    measured, closed = audio_measures.band_attenuation(low, high, mode, 16000)
     px = average_spectrum(low, 8000, 512)
     band = (px.frequency >= 2000) & (px.frequency < 4000)
     response = upsampler_response(nn.Upsample(scale_factor=2, mode=mode), 16000, size=512)
@@ -99,8 +99,8 @@ def test_band_attenuation_agrees_with_the_impulse_response(mode: str) -> None:
 
 
 def test_impulse_error_is_rounding() -> None:
-    assert audio.impulse_error("nearest", 16000, 3) < 1e-12
-    assert audio.impulse_error("linear", 16000, 3) < 1e-12
+    assert audio_measures.impulse_error("nearest", 16000, 3) < 1e-12
+    assert audio_measures.impulse_error("linear", 16000, 3) < 1e-12
 
 
 def test_orderings_read_both_ways() -> None:

@@ -18,7 +18,6 @@ upsamplers repeat their pattern every 4 output samples, so their tones sit at ``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +25,7 @@ from torch import nn
 
 from checkerscope.analysis.signal_quality import log_spectral_distance, signal_to_distortion
 from checkerscope.analysis.tones import tone_score
+from checkerscope.experiments import config as C
 from checkerscope.nn import ResizeConv1d
 from checkerscope.sounds import SoundSource, resample
 
@@ -180,12 +180,14 @@ def tone_summary(y: torch.Tensor, rate: int) -> tuple[float, float]:
     return float(r.score.mean()), float(r.frequencies[loudest])
 
 
-def train_and_score(cfg: Any, sounds: SoundSource, seed: int, variant: str, keep: bool) -> dict:
-    """Train one super-resolver of ``variant`` (``cfg``: an ``AudioConfig``) on clips drawn
-    from ``seed + 1`` and score it on held-out clips drawn from ``seed + 2``: mean tone score
-    and loudest tone (:func:`tone_summary`), SDR and LSD (dB), the last steps' loss, and the
-    SDR of plain linear interpolation of the same clips for reference; with ``keep``, one
-    output and its target for the report."""
+def train_and_score(
+    cfg: C.AudioConfig, sounds: SoundSource, seed: int, variant: str, keep: bool
+) -> dict:
+    """Train one super-resolver of ``variant`` on clips drawn from ``seed + 1`` and score it on
+    held-out clips drawn from ``seed + 2``: mean tone score and loudest tone
+    (:func:`tone_summary`), SDR and LSD (dB), the last steps' loss, and the SDR of plain linear
+    interpolation of the same clips for reference; with ``keep``, one output and its target
+    for the report."""
     rate = cfg.sample_rate
     low, high = clip_pairs(sounds, cfg.n_train, rate, cfg.train_seconds, seed + 1)
     test_low, test_high = clip_pairs(sounds, cfg.n_eval, rate, cfg.eval_seconds, seed + 2)
