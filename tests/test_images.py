@@ -111,3 +111,16 @@ def test_read_image_and_decode_agree_on_every_mode(tmp_path: Path) -> None:
         assert whole.dtype == (np.uint16 if "16" in name else np.uint8), name
         luma = images.read_image(path, 96 * 96, luma=True).array
         assert luma.dtype == np.float32 and luma.shape == (96, 96), name
+
+
+def test_iter_files_walks_by_the_given_suffixes(tmp_path: Path) -> None:
+    for name in ("a.wav", "b.PNG", "sub/c.FLAC", "sub/d.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).touch()
+    found = [
+        p.relative_to(tmp_path).as_posix() for p in images.iter_files([tmp_path], (".wav", ".flac"))
+    ]
+    assert found == ["a.wav", "sub/c.FLAC"]
+    assert list(images.iter_files([tmp_path / "sub" / "d.txt"], (".wav",))) == [
+        tmp_path / "sub" / "d.txt"
+    ]

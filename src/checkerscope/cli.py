@@ -115,7 +115,10 @@ def overlap(
 @one_line_errors
 def scan(
     paths: Annotated[
-        list[Path], typer.Argument(exists=True, help="Image files, or folders to search.")
+        list[Path],
+        typer.Argument(
+            exists=True, help="Image and sound (WAV, FLAC) files, or folders to search."
+        ),
     ],
     threshold: float | None = typer.Option(
         None, help="Flag scores above this many dB (default: 12, set by the score's validation)."
@@ -128,21 +131,29 @@ def scan(
     ),
     json_out: Annotated[
         Path | None,
-        typer.Option("--json", help="Write JSON Lines, one object per image, here ('-': stdout)."),
+        typer.Option("--json", help="Write JSON Lines, one object per file, here ('-': stdout)."),
     ] = None,
     csv_out: Annotated[
-        Path | None, typer.Option("--csv", help="Write a CSV row per image here ('-': stdout).")
+        Path | None, typer.Option("--csv", help="Write a CSV row per file here ('-': stdout).")
     ] = None,
-    top: int = typer.Option(20, min=0, help="Rows in the table of worst images."),
+    top: int = typer.Option(20, min=0, help="Rows in the table of worst files."),
     max_pixels: int = typer.Option(
         MAX_PIXELS, min=1, help="Larger images are scored on a top band of rows (memory cap)."
     ),
     html: Annotated[
         Path | None,
-        typer.Option(help="Write a page with the worst images beside maps of their scores here."),
+        typer.Option(
+            help="Write a page with the worst files here: images beside maps of their scores, "
+            "sounds as spectrograms with their tones marked and a player."
+        ),
     ] = None,
 ) -> None:
-    """Score every image (PNG, JPEG, WebP, TIFF, BMP) for checkerboard artifacts.
+    """Score every image (PNG, JPEG, WebP, TIFF, BMP) and sound (WAV, FLAC) for checkerboard
+    artifacts; a sound's are tones at multiples of its sample rate over 2, 4 or 8.
+
+    Columns (CSV, JSON): path, score_db, period, width, height, block_grid_db, rows_scored,
+    error, where, flagged, then for sounds tone_hz (the loudest tone of the scoring period),
+    sample_rate, frames, channels. Long sounds are read a window at a time.
 
     Exit status: 0 if every file was scored and none above the threshold, 1 if some scored
     above it, 2 if none did but some file or folder could not be read (listed as errors), or
@@ -155,7 +166,6 @@ def scan(
 
     from checkerscope import scan as scanning
     from checkerscope.analysis.score import THRESHOLD
-    from checkerscope.images import iter_image_files
 
     threshold = scanning.finite_threshold(THRESHOLD if threshold is None else threshold)
     if str(json_out) == "-" and str(csv_out) == "-":
@@ -171,7 +181,7 @@ def scan(
                 stream = _output_stream(out, name, stack)
                 writers.append((name, out, scanning.ResultWriter(stream, fmt, threshold)))
         unreadable: list[OSError] = []
-        total = sum(1 for _ in iter_image_files(paths, on_error=unreadable.append))
+        total = sum(1 for _ in scanning.scanned_files(paths, on_error=unreadable.append))
         stop = stack.enter_context(Stop())
         results = stack.enter_context(contextlib.closing(scanning.scan(paths, workers, max_pixels)))
         columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
@@ -189,14 +199,15 @@ def scan(
                         ) from err
             progress.advance(task)
     table = Table(title=f"{len(summary.worst())} highest checkerboard scores")
-    for name in ("score (dB)", "period", "where", "size", "block grid (dB)", "path"):
+    names = ("score (dB)", "period", "where", "size", "block grid (dB)", "tone (Hz)", "path")
+    for name in names:
         table.add_column(name, justify="left" if name == "path" else "right", overflow="fold")
     for r in summary.worst():
         style = "bold red" if r.flagged(threshold) else None
         grid = "" if r.block_grid_db is None else f"{r.block_grid_db:.1f}"
-        size = f"{r.width}x{r.height}" + ("*" if r.rows_scored != r.height else "")
-        cells = (f"{r.score_db:.1f}", str(r.period), r.where or "", size, grid, printable(r.path))
-        table.add_row(*map(Text, cells), style=style)
+        tone = "" if r.tone_hz is None else f"{r.tone_hz:.0f}"
+        cells = (f"{r.score_db:.1f}", str(r.period), r.where or "", _size(r), grid, tone)
+        table.add_row(*map(Text, (*cells, printable(r.path))), style=style)
     if summary.worst():
         console.print(table)
     if summary.errors:
@@ -223,6 +234,13 @@ def scan(
     if summary.exit_code == EXIT_ERROR:
         console.print("not every file could be read: exit status 2", markup=False)
     raise typer.Exit(code=summary.exit_code)
+
+
+def _size(r: Any) -> str:
+    """An image's width x height (``*``: a top band scored), a sound's length, rate, channels."""
+    if r.sample_rate is not None:
+        return f"{r.frames / r.sample_rate:.1f} s {r.sample_rate} Hz {r.channels} ch"
+    return f"{r.width}x{r.height}" + ("*" if r.rows_scored != r.height else "")
 
 
 def _output_stream(out: Path, name: str, stack: contextlib.ExitStack) -> Any:
@@ -280,7 +298,10 @@ def reproduce(
     only: str | None = typer.Option(None, help="Comma-separated experiment ids to run."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     data: Annotated[
-        Path | None, typer.Option(help="A folder of images instead of the embedded data.")
+        Path | None,
+        typer.Option(
+            help="A folder of images and/or sounds (WAV, FLAC) instead of the embedded data."
+        ),
     ] = None,
     resume: bool = typer.Option(False, help="Skip finished experiments, continue the unfinished."),
     seed: int = typer.Option(0, help="Base seed; each experiment derives its own from it."),
@@ -405,6 +426,11 @@ def audit(
         False, help="Score input gradients (discriminators, classifiers) instead of outputs."
     ),
     batch: int = typer.Option(4, min=1, help="Random inputs per seed."),
+    sample_rate: float | None = typer.Option(
+        None,
+        help="Sample rate (Hz) of a 1-D model's output (its input with --gradients): layers "
+        "then name their tones in Hz.",
+    ),
     device: str | None = typer.Option(None, help="cpu or cuda. [default: the model's]"),
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     html: Annotated[
@@ -431,7 +457,16 @@ def audit(
     if weights is not None:
         load_weights(model, weights)
     keep = weights is not None if trained is None else trained
-    report = run_audit(model, shape, seeds, keep, device, gradients=gradients, batch=batch)
+    report = run_audit(
+        model,
+        shape,
+        seeds,
+        keep,
+        device,
+        gradients=gradients,
+        batch=batch,
+        sample_rate=sample_rate,
+    )
     verdict_code = EXIT_FLAGGED if report.flagged else EXIT_CLEAN
     if json_out:
         typer.echo(json.dumps(report.to_dict(), indent=2, allow_nan=False))

@@ -37,7 +37,8 @@ def iter_image_files(
     path that does not exist, before yielding anything. A folder that cannot be listed
     (no permission, removed meanwhile) is never skipped silently: ``on_error(err)`` is called
     with the ``OSError`` (its ``filename`` is the folder) and the walk goes on, or without
-    ``on_error`` a ``ValueError`` naming the folder is raised.
+    ``on_error`` a ``ValueError`` naming the folder is raised. :func:`iter_files` with
+    :data:`SUFFIXES`.
 
     Example:
         >>> import tempfile, pathlib
@@ -46,6 +47,25 @@ def iter_image_files(
         ...     (root / name).touch()
         >>> [p.name for p in iter_image_files([root])]
         ['a.jpg', 'b.PNG']
+    """
+    return iter_files(paths, SUFFIXES, on_error)
+
+
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]],
+    suffixes: tuple[str, ...],
+    on_error: Callable[[OSError], None] | None = None,
+) -> Iterator[Path]:
+    """Files under ``paths`` whose names end (any case) with one of ``suffixes``, walked as
+    :func:`iter_image_files` walks them; a file given by name is yielded whatever its suffix.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> for name in ("b.WAV", "a.png", "c.flac"):
+        ...     (root / name).touch()
+        >>> [p.name for p in iter_files([root], (".wav", ".flac"))]
+        ['b.WAV', 'c.flac']
     """
     paths = [Path(p) for p in paths]
     missing = [str(p) for p in paths if not p.exists()]
@@ -58,7 +78,7 @@ def iter_image_files(
         for root, dirs, files in os.walk(path, onerror=on_error or _unreadable_folder):
             dirs.sort()
             for name in sorted(files):
-                if name.lower().endswith(SUFFIXES):
+                if name.lower().endswith(suffixes):
                     yield Path(root, name)
 
 

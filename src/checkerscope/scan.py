@@ -1,13 +1,17 @@
-"""Score every image in folders for checkerboard artifacts: decode and score in worker processes,
-stream the results back, keep only what a summary needs, so memory stays flat for any count.
+"""Score every image and sound in folders for checkerboard artifacts: decode and score in worker
+processes, stream the results back, keep only what a summary needs, so memory stays flat for any
+count.
 
-The files are those :func:`checkerscope.images.iter_image_files` finds (``images.SUFFIXES``).
-Images of up to :data:`MAX_PIXELS` pixels are scored whole (in 256 x 256 windows, see
-:func:`checkerscope.analysis.score.checkerboard_score`). Larger ones are scored on their top
-band of ``MAX_PIXELS // width`` rows, decoded without decoding the rest, for the formats that
-allow it (non-interlaced PNG, baseline JPEG); other formats that large are reported as errors.
-Nothing found is lost: a file that cannot be decoded (truncated, mislabelled, a FIFO or device
-named like an image) and a folder that cannot be listed each give a result with ``error`` set.
+The files are those with a suffix of :data:`SUFFIXES`: images (``images.SUFFIXES``) and sounds
+(WAV and FLAC, ``audiofiles.SUFFIXES``). Images of up to :data:`MAX_PIXELS` pixels are scored
+whole (in 256 x 256 windows, see :func:`checkerscope.analysis.score.checkerboard_score`).
+Larger ones are scored on their top band of ``MAX_PIXELS // width`` rows, decoded without
+decoding the rest, for the formats that allow it (non-interlaced PNG, baseline JPEG); other
+formats that large are reported as errors. Sounds of any length are scored by their tones
+(:func:`checkerscope.analysis.tones.tone_score`), read one window at a time, so memory stays
+flat however long they are. Nothing found is lost: a file that cannot be decoded (truncated,
+mislabelled, a FIFO or device named like an image or a sound) and a folder that cannot be
+listed each give a result with ``error`` set.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import itertools
 import json
 import math
 import multiprocessing
+import operator
 import os
 import signal
 import threading
@@ -30,14 +35,18 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
 
+from checkerscope import audiofiles, images
 from checkerscope import checks as v
 from checkerscope.files import check_output_file
-from checkerscope.images import SUFFIXES, iter_image_files, read_image
+from checkerscope.images import iter_files, open_regular_file, read_image
 
 MAX_PIXELS = 2**25
 """Images with more pixels than this (33.5 megapixels, 5792 x 5792) are scored on a top band of
 rows. Decoding holds about 12 bytes per pixel at once (PIL's RGB image, its float luma and the
 array), so a worker peaks near 400 MB on the largest images it decodes whole."""
+
+SUFFIXES = images.SUFFIXES + audiofiles.SUFFIXES
+"""File name endings (any case) of the files a folder scan picks up: images, then sounds."""
 
 T = TypeVar("T")
 
@@ -46,13 +55,21 @@ T = TypeVar("T")
 class ScanResult:
     """One scanned file. On failure only ``path`` and ``error`` are set.
 
-    ``score_db``: the checkerboard score (dB); ``period``: the period with the highest score;
+    ``score_db``: the checkerboard score (dB; of a sound, its tone score); ``period``: the
+    period with the highest score (of a sound, the stride whose tones score highest);
     ``block_grid_db``: the 8x8 block-grid measure of JPEG files (dB; ``None`` for other
     formats, whose grid is not JPEG's, and below 16x16 pixels);
     ``rows_scored``: rows decoded and scored, less than ``height`` above :data:`MAX_PIXELS`;
     ``where``: where that period's energy sits, ``"lattice"``, ``"rows"`` or ``"columns"``
     (see :func:`~checkerscope.analysis.score.explain_score`). A file with a NaN or infinite
     pixel (float TIFFs can hold them) is an error, ``"non-finite pixels"``.
+
+    Sounds (``sample_rate`` set; ``width``, ``height``, ``rows_scored``, ``where`` and
+    ``block_grid_db`` are ``None``): ``tone_hz``, the loudest tone of the scoring stride's
+    lattice ``a * sample_rate / period`` (``None`` when none stands above its background);
+    ``sample_rate`` in Hz, ``frames`` per channel and ``channels``
+    (:func:`~checkerscope.analysis.tones.tone_score`). A NaN or infinite sample (float files
+    can hold them) is an error, ``"non-finite samples"``.
     """
 
     path: str
@@ -64,20 +81,31 @@ class ScanResult:
     rows_scored: int | None = None
     error: str | None = None
     where: str | None = None
+    tone_hz: float | None = None
+    sample_rate: int | None = None
+    frames: int | None = None
+    channels: int | None = None
 
     def flagged(self, threshold: float) -> bool:
-        """Whether the image scored above ``threshold`` dB (never for a failed file)."""
+        """Whether the file scored above ``threshold`` dB (never for a failed file)."""
         return self.score_db is not None and self.score_db > threshold
 
 
-COLUMNS: tuple[str, ...] = (*(f.name for f in fields(ScanResult)), "flagged")
+SOUND_COLUMNS = ("tone_hz", "sample_rate", "frames", "channels")
+"""The columns only sounds fill; they come last, after those of the image scan."""
+COLUMNS: tuple[str, ...] = (
+    *(f.name for f in fields(ScanResult) if f.name not in SOUND_COLUMNS),
+    "flagged",
+    *SOUND_COLUMNS,
+)
 """Columns of the CSV output and keys of every JSON line, in this order."""
 
 
 def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> ScanResult:
     """Decode and score one file; any failure becomes a result with ``error`` set.
 
-    The score is :func:`~checkerscope.analysis.score.checkerboard_score` of the image (on its
+    A sound (by suffix, :data:`audiofiles.SUFFIXES`) is scored by :func:`score_sound_file`.
+    An image's score is :func:`~checkerscope.analysis.score.checkerboard_score` of the image (on its
     luma, as for any RGB input), the period and place those of
     :func:`~checkerscope.analysis.score.explain_score`.
 
@@ -88,6 +116,8 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
         >>> score_file(path).score_db, score_file(path).period
         (0.0, 2)
     """
+    if os.fspath(path).lower().endswith(audiofiles.SUFFIXES):
+        return score_sound_file(path)
     import torch
 
     from checkerscope.analysis.score import BLOCK, block_grid, explain_score
@@ -111,6 +141,71 @@ def score_file(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Sc
             block_grid_db=grid,
             rows_scored=y.shape[-2],
             where=verdict.where[0],
+        )
+    except Exception as e:  # a scan reports bad files and goes on
+        return ScanResult(os.fspath(path), error=f"{type(e).__name__}: {e}")
+
+
+def score_sound_file(path: str | os.PathLike[str]) -> ScanResult:
+    """Score one WAV or FLAC file by its tones; any failure becomes a result with ``error`` set.
+
+    The score is :func:`~checkerscope.analysis.tones.tone_score` of the whole file (channels'
+    powers averaged, windows of :data:`~checkerscope.analysis.tones.TILE` samples), computed
+    from windows read one at a time (:func:`~checkerscope.audiofiles.read_windows`) and their
+    :func:`~checkerscope.analysis.tones.tone_energy` summed, so memory holds one window
+    whatever the length. Only regular files are read.
+
+    Example:
+        >>> import tempfile, torch
+        >>> from checkerscope.audiofiles import write_audio
+        >>> path = tempfile.mktemp(suffix=".wav")
+        >>> n = torch.arange(16000)
+        >>> buzz = 0.01 * torch.cos(n * torch.pi / 2)  # fs / 4: a period-4 pattern
+        >>> write_audio(path, (0.3 * torch.sin(n * 0.05) + buzz)[None], 16000)
+        >>> r = score_sound_file(path)
+        >>> r.score_db > 12, r.period, r.tone_hz, r.sample_rate
+        (True, 4, 4000.0, 16000)
+    """
+    from checkerscope.analysis.tones import (
+        TILE,
+        score_tones,
+        tone_energy,
+        tone_lattice,
+        tone_strides,
+    )
+    from checkerscope.analysis.welch import tile_starts
+
+    try:
+        open_regular_file(path).close()  # FIFOs and devices are refused, never waited on
+        info = audiofiles.audio_info(path)
+        tile = min(TILE, info.frames)
+        strides = tone_strides(tile)
+        length = tile // math.lcm(*strides) * math.lcm(*strides)
+        windows = audiofiles.read_windows(path, length, tile_starts(info.frames, tile))
+        energy = functools.reduce(
+            operator.add, (tone_energy(w, strides, tile=None) for w in windows)
+        )
+        tones = score_tones(energy, info.sample_rate)
+        if not bool(energy.finite[0]):
+            return ScanResult(os.fspath(path), error="non-finite samples (NaN or infinity)")
+        best = int(tones.stride_scores[0].argmax())
+        period = strides[best]
+        # The loudest of the tones a * fs / period, the pattern that scored.
+        on_lattice = [(q * period).denominator == 1 for q in tone_lattice(strides)]
+        scores = [
+            float(s) if on else -math.inf
+            for s, on in zip(tones.frequency_scores[0], on_lattice, strict=True)
+        ]
+        loudest = max(range(len(scores)), key=scores.__getitem__)
+        heard = scores[loudest] > 0
+        return ScanResult(
+            os.fspath(path),
+            score_db=float(tones.score[0]),
+            period=period,
+            tone_hz=float(tones.frequencies[loudest]) if heard else None,
+            sample_rate=info.sample_rate,
+            frames=info.frames,
+            channels=info.channels,
         )
     except Exception as e:  # a scan reports bad files and goes on
         return ScanResult(os.fspath(path), error=f"{type(e).__name__}: {e}")
@@ -182,13 +277,21 @@ def map_files(
             stop.set()
 
 
+def scanned_files(
+    paths: Iterable[str | os.PathLike[str]], on_error: Callable[[OSError], None] | None = None
+) -> Iterator[Path]:
+    """The files a scan of ``paths`` reads: those given, and under folders every image and
+    sound (:data:`SUFFIXES`), walked as :func:`checkerscope.images.iter_files` walks them."""
+    return iter_files(paths, SUFFIXES, on_error)
+
+
 def scan(
     paths: Iterable[str | os.PathLike[str]],
     workers: int | None = None,
     max_pixels: int = MAX_PIXELS,
     chunksize: int = 8,
 ) -> Iterator[ScanResult]:
-    """Score every image under ``paths`` (files, or folders searched recursively).
+    """Score every image and sound under ``paths`` (files, or folders searched recursively).
 
     Yields a :class:`ScanResult` per file as workers finish it (see :func:`map_files`), and
     one with ``error`` set per folder that could not be listed, its ``path`` the folder's.
@@ -208,7 +311,7 @@ def scan(
         error = f"{type(err).__name__}: folder cannot be read: {err.strerror}"
         unreadable.append(ScanResult(os.fspath(err.filename), error=error))
 
-    results = map_files(job, iter_image_files(paths, on_error=note), workers, chunksize)
+    results = map_files(job, scanned_files(paths, on_error=note), workers, chunksize)
     return _with_folder_errors(results, unreadable)
 
 
@@ -287,9 +390,9 @@ def check_outputs(
 
     ``outputs`` maps option names to files (None: not asked for; ``-``: standard output). Each
     must be writable (:func:`~checkerscope.files.check_output_file`), no two may be the same
-    file, and none may be an input: a file given in ``paths``, or an image file (by suffix)
-    under a folder in ``paths``, which the scan would read while it is being written.
-    Symbolic links are resolved.
+    file, and none may be an input: a file given in ``paths``, or an image or sound file (by
+    suffix, :data:`SUFFIXES`) under a folder in ``paths``, which the scan would read while it
+    is being written. Symbolic links are resolved.
 
     Example:
         >>> import tempfile
@@ -323,8 +426,9 @@ def check_outputs(
 
 
 def result_row(result: ScanResult, threshold: float) -> dict[str, Any]:
-    """A result as a flat dict with the keys of :data:`COLUMNS`."""
-    return {**asdict(result), "flagged": result.flagged(threshold)}
+    """A result as a flat dict with the keys of :data:`COLUMNS`, in their order."""
+    row = {**asdict(result), "flagged": result.flagged(threshold)}
+    return {column: row[column] for column in COLUMNS}
 
 
 class ResultWriter:

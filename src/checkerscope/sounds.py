@@ -7,12 +7,16 @@ Every frequency is drawn in Hz and every duration in seconds, then rendered at t
 without aliasing (harmonics above 0.45 fs are left out; the voice is rendered at four times
 the rate and decimated), so one seed plays the same notes at 8 kHz as at 48 kHz, less their
 top band (noise, in the drums and the voice, is drawn per sample). :func:`embedded` is the
-default audio of the tone measurements.
+default audio of the tone measurements; :class:`SoundSource` is what experiments learn from:
+these sounds, or the WAV and FLAC files of a folder of the user's.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from fractions import Fraction
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -20,6 +24,8 @@ import scipy.signal
 import torch
 
 from checkerscope import checks as v
+from checkerscope.audiofiles import SUFFIXES, AudioInfo, audio_info, read_windows
+from checkerscope.images import iter_files
 
 NAMES = ("chord", "melody", "drums", "speech", "mix")
 """The sounds :func:`embedded` returns; "mix" is stereo (melody, chord and drums panned)."""
@@ -310,3 +316,117 @@ def embedded(
         name: torch.from_numpy(PEAK * x / (np.abs(x).max() + 1e-12)).float()
         for name, x in sounds.items()
     }
+
+
+CHUNK = 2**20
+"""Frames per piece when a folder's files are decoded through to check them (flat memory)."""
+
+
+def resample(x: np.ndarray, old_rate: float, new_rate: float) -> np.ndarray:
+    """Band-limited resampling of ``x`` (..., L) from ``old_rate`` to ``new_rate`` Hz (integer
+    rates): :func:`scipy.signal.resample_poly` by the reduced ratio, its anti-aliasing filter
+    included; the length becomes ``ceil(L * new / old)``.
+
+    Example:
+        >>> resample(np.ones(441), 44100, 16000).shape
+        (160,)
+    """
+    ratio = Fraction(round(new_rate), round(old_rate))
+    if ratio == 1:
+        return np.asarray(x, dtype=np.float64)
+    return scipy.signal.resample_poly(x, ratio.numerator, ratio.denominator, axis=-1)
+
+
+def _normalised(x: np.ndarray) -> torch.Tensor:
+    """Mono (L,) float64 as float32 (1, L) with a peak of :data:`PEAK` (silence stays zero)."""
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    return torch.from_numpy(PEAK * x / peak if peak > 0 else x).float()[None]
+
+
+class SoundSource:
+    """The sounds experiments learn from: the embedded ones, or every WAV and FLAC file in a folder.
+
+    ``folder=None`` takes :func:`embedded` sounds; a folder takes every file with a suffix of
+    :data:`checkerscope.audiofiles.SUFFIXES` under it (recursively, sorted). ``clips(n,
+    sample_rate, seconds, seed)`` gives ``n`` deterministic mono excerpts (n, 1, L) at
+    ``sample_rate``, each scaled to a peak of :data:`PEAK`: from the embedded sounds, the five
+    of :data:`NAMES` in turn (the stereo mix averaged), a new draw of music and voice every
+    five clips; from a folder, a file drawn uniformly among those long enough, a start drawn
+    uniformly, the excerpt read alone (:func:`~checkerscope.audiofiles.read_windows`), its
+    channels averaged and resampled to ``sample_rate`` (:func:`resample`).
+
+    Example:
+        >>> SoundSource().clips(3, sample_rate=8000, seconds=0.25, seed=0).shape
+        torch.Size([3, 1, 2000])
+    """
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None) -> None:
+        if folder is not None and not Path(folder).is_dir():
+            raise ValueError(f"data must be a folder of sounds, got {os.fspath(folder)!r}")
+        self.folder = None if folder is None else Path(folder)
+
+    @property
+    def source(self) -> str:
+        """``"embedded"``, or the folder the sounds come from."""
+        return "embedded" if self.folder is None else str(self.folder)
+
+    def files(self) -> list[Path]:
+        """The folder's sound files, sorted (none for the embedded sounds)."""
+        return [] if self.folder is None else sorted(iter_files([self.folder], SUFFIXES))
+
+    def check(self) -> int:
+        """Decode every file of the folder through, a piece at a time; return how many there
+        are. A file that cannot be decoded raises ``ValueError`` naming it."""
+        files = self.files()
+        for path in files:
+            frames = audio_info(path).frames
+            whole, rest = divmod(frames, CHUNK)
+            for _ in read_windows(path, CHUNK, range(0, whole * CHUNK, CHUNK)):
+                pass
+            if rest:
+                next(read_windows(path, rest, [whole * CHUNK]))
+        return len(files)
+
+    def clips(self, n: int, sample_rate: int, seconds: float, seed: int) -> torch.Tensor:
+        """``n`` mono excerpts (n, 1, round(seconds * sample_rate)), as the class describes."""
+        n, seed = v.positive_int("n", n), v.nonnegative_int("seed", seed)
+        fs = v.positive_int("sample_rate", sample_rate)
+        length = round(v.positive_number("seconds", seconds) * fs)
+        if length < 1:
+            raise ValueError(f"seconds must hold at least one sample at {fs} Hz, got {seconds!r}")
+        if self.folder is None:
+            return self._embedded_clips(n, fs, seconds, seed)
+        pool = [(p, info) for p in self.files() if (info := audio_info(p))]
+        pool = [(p, i) for p, i in pool if i.frames >= self._frames(length, fs, i.sample_rate)]
+        if not pool:
+            raise ValueError(
+                f"no sound file in data {self.source!r} is at least {seconds:g} s long "
+                f"(WAV or FLAC: {', '.join(SUFFIXES)})"
+            )
+        return torch.stack([self._excerpt(pool, length, fs, seed, i) for i in range(n)])
+
+    @staticmethod
+    def _embedded_clips(n: int, fs: int, seconds: float, seed: int) -> torch.Tensor:
+        clips = []
+        for group in range(-(-n // len(NAMES))):
+            draw = int(np.random.SeedSequence([seed, group]).generate_state(1)[0])
+            sounds = embedded(fs, seconds, seed=draw)
+            clips += [_normalised(sounds[name].double().mean(0).numpy()) for name in NAMES]
+        return torch.stack(clips[:n])
+
+    @staticmethod
+    def _frames(length: int, fs: int, file_rate: int) -> int:
+        """Frames of a file at ``file_rate`` that resample to at least ``length`` at ``fs``."""
+        return math.ceil(length * file_rate / fs)
+
+    def _excerpt(
+        self, pool: list[tuple[Path, AudioInfo]], length: int, fs: int, seed: int, i: int
+    ) -> torch.Tensor:
+        rng = np.random.default_rng([seed, i])
+        path, info = pool[int(rng.integers(len(pool)))]
+        rate = info.sample_rate
+        frames = self._frames(length, fs, rate)
+        start = int(rng.integers(info.frames - frames + 1))
+        (window,) = read_windows(path, frames, [start])
+        mono = resample(window.double().mean(0).numpy(), rate, fs)[:length]
+        return _normalised(mono)

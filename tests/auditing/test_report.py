@@ -35,6 +35,8 @@ def test_layer_to_dict_keys_and_missing_values() -> None:
         "output_score_db": 1.5,
         "imbalance": None,
         "overlap_ratio": None,
+        "period": None,
+        "tone_hz": None,
     }
 
 

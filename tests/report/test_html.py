@@ -37,3 +37,22 @@ def test_base_template_is_reusable() -> None:
     page = html.render("base.html.j2")
     assert page.startswith("<!DOCTYPE html>") and "<title>checkerscope</title>" in page
     assert "Content-Security-Policy" in page
+
+
+def test_the_policy_allows_inlined_images_and_sounds_and_nothing_else(tmp_path) -> None:
+    page = html.render("base.html.j2")
+    policy = page.split('http-equiv="Content-Security-Policy" content="')[1].split('"')[0]
+    assert policy.split("; ") == [
+        "default-src 'none'",
+        "img-src data:",
+        "media-src data:",
+        "style-src 'unsafe-inline'",
+        "script-src 'unsafe-inline'",
+    ]
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"RIFF....WAVE")
+    assert html.sound_data_uri(wav) == "data:audio/wav;base64," + base64.b64encode(
+        b"RIFF....WAVE"
+    ).decode("ascii")
+    with pytest.raises(ValueError, match=r"path must be a \.wav or \.flac sound, got 'x\.mp3'"):
+        html.sound_data_uri("x.mp3")

@@ -70,6 +70,7 @@ def audit(
     *,
     gradients: bool = False,
     batch: int = 4,
+    sample_rate: float | None = None,
 ) -> AuditReport:
     """Measure the checkerboard a model makes, find the layers that make it, and test the fix.
 
@@ -104,9 +105,15 @@ def audit(
     :mod:`checkerscope.auditing.fixes`). See :class:`AuditReport` and :class:`LayerAudit` for
     what is reported.
 
+    ``sample_rate`` (Hz) is that of the scored signal of a 1-D model (its output; its input
+    with ``gradients=True``): with it, the report and each layer name their pattern's tone in
+    Hz, each layer at its own rate (Pons et al. 2021: a stride-s pattern is heard as tones at
+    multiples of ``fs / s``).
+
     Raises:
         ValueError: for bad arguments (a device that is not available, inputs of more than
-            :data:`MAX_INPUT_VALUES` values), for a model that fails on ``input_shape``
+            :data:`MAX_INPUT_VALUES` values, a ``sample_rate`` for a scored signal that is
+            not 1-D), for a model that fails on ``input_shape``
             (naming the shape and the model's error), or whose output cannot be scored
             (not finite, or not a signal, image or volume).
 
@@ -115,6 +122,9 @@ def audit(
         >>> report = audit(DCGANGenerator(nz=16, ngf=8, image_size=16), (16,), seeds=2)
         >>> [layer.kind for layer in report.layers]
         ['conv_transpose', 'conv_transpose']
+        >>> up = torch.nn.ConvTranspose1d(1, 1, 4, stride=2, padding=1)  # 8 kHz -> 16 kHz
+        >>> [layer.tone_hz for layer in audit(up, (1, 4000), seeds=2, sample_rate=16000).layers]
+        [8000.0]
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -124,6 +134,8 @@ def audit(
     for name, flag in (("trained", trained), ("gradients", gradients)):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if sample_rate is not None:
+        sample_rate = v.positive_number("sample_rate", sample_rate)
     if batch * math.prod(shape) > MAX_INPUT_VALUES:
         raise ValueError(
             f"input_shape {shape} with batch {batch} makes {batch * math.prod(shape)} input "
@@ -152,7 +164,7 @@ def audit(
     if device.type == "cuda":
         forked = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=forked):
-        return _audit(model, shape, seed_list, trained, mode, batch, device)
+        return _audit(model, shape, seed_list, trained, mode, batch, device, sample_rate)
 
 
 def _audit(
@@ -163,6 +175,7 @@ def _audit(
     mode: str,
     batch: int,
     device: torch.device,
+    sample_rate: float | None,
 ) -> AuditReport:
     work = copy.deepcopy(model).to(device)
     notes: list[str] = []
@@ -175,7 +188,14 @@ def _audit(
             )
     # A convolution -> pixel shuffle pair is measured (and blamed) as one layer.
     joined, _, search_notes = join_subpixel_pairs(copy.deepcopy(work))
-    original = measure_model(joined, shape, seeds, trained, mode, batch, device)
+    original = measure_model(joined, shape, seeds, trained, mode, batch, device, sample_rate)
+    scored = original.output_shape if mode == "outputs" else shape
+    if sample_rate is not None and len(scored) != 2:
+        what = "output" if mode == "outputs" else "input"
+        raise ValueError(
+            f"sample_rate is for models whose {what} is a signal (B, C, L), got an {what} of "
+            f"shape {scored} without the batch axis"
+        )
     if any(layer.kind == "pixel_shuffle" for layer in original.layers):
         notes += search_notes  # why a shuffle was not paired with its convolution
     if not original.layers:
@@ -192,7 +212,9 @@ def _audit(
     fix = None
     if fixed is not None:
         try:
-            after = measure_model(fixed.to(device), shape, seeds, trained, mode, batch, device)
+            after = measure_model(
+                fixed.to(device), shape, seeds, trained, mode, batch, device, sample_rate
+            )
         except ValueError as err:
             raise ValueError(f"the fixed model ({description}) cannot be measured: {err}") from err
         fixed_score = sum(after.seed_scores) / len(seeds)
@@ -224,4 +246,9 @@ def _audit(
         fix=fix,
         notes=tuple(notes),
         samples=original.samples,
+        sample_rate=sample_rate,
+        period=original.period,
+        tone_hz=None
+        if sample_rate is None or not original.period
+        else sample_rate / original.period,
     )

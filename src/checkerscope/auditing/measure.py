@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkerscope.analysis.score import period_scores
+from checkerscope.analysis.score import PERIODS, period_scores
 from checkerscope.analysis.score1d import period_scores_1d
 from checkerscope.auditing.layer_maths import (
     interior,
@@ -30,13 +30,15 @@ from checkerscope.auditing.report import LayerAudit
 class Measurement:
     """What :func:`measure_model` found: a score per seed, a :class:`LayerAudit` per layer that
     ran, the first seed's outputs (or input gradients, up to 8), the output's shape (no batch
-    axis), and the names of the layers that ``forward`` never called."""
+    axis), the names of the layers that ``forward`` never called, and the period of 2, 4, 8
+    whose score, averaged over seeds, is highest."""
 
     seed_scores: list[float]
     layers: list[LayerAudit]
     samples: torch.Tensor
     output_shape: tuple[int, ...]
     not_called: list[str]
+    period: int | None = None
 
 
 def _period_scores(x: torch.Tensor, color: str) -> torch.Tensor:
@@ -67,6 +69,7 @@ class _LayerStats:
         self.added: list[torch.Tensor] = []
         self.output: list[float] = []
         self.imbalance: list[float] = []
+        self.scored_size: tuple[int, ...] = ()
 
     def shapes(self, x: torch.Tensor, y: torch.Tensor) -> None:
         if self.input_size is None:
@@ -76,6 +79,7 @@ class _LayerStats:
     def add(self, signal: torch.Tensor, reference: torch.Tensor) -> None:
         """Compare the interiors of ``signal`` and ``reference`` (same shape); maps too small
         to score are skipped."""
+        self.scored_size = tuple(signal.shape[2:])
         try:
             out = _period_scores(interior(signal, self.reach), "mean")
             ref = _period_scores(interior(reference, self.reach), "mean")
@@ -84,11 +88,15 @@ class _LayerStats:
         self.added.append((out - ref).mean(dim=0).double().cpu())
         self.output.append(float(out.amax(dim=1).mean()))
 
-    def result(self) -> LayerAudit:
+    def result(self, rate: float | None = None) -> LayerAudit:
+        """The layer's :class:`LayerAudit`; ``rate``: Hz per sample of the scored signal's
+        length (its sample rate over its length), for the tone of a 1-D layer."""
+        period = None
         if not self.added:
             score = math.nan
         elif len({a.numel() for a in self.added}) == 1:
-            score = float(torch.stack(self.added).mean(dim=0).max())
+            mean = torch.stack(self.added).mean(dim=0)
+            score, period = float(mean.max()), PERIODS[int(mean.argmax())]
         else:  # a shared layer called at several sizes: periods differ between calls
             score = sum(float(a.max()) for a in self.added) / len(self.added)
         output = sum(self.output) / len(self.output) if self.output else math.nan
@@ -96,6 +104,10 @@ class _LayerStats:
         in_size = self.input_size or ()
         ratio = layer_overlap_ratio(self.module, in_size, self.in_channels) if in_size else None
         kernel, stride = kernel_and_stride(self.module, in_size, self.output_size)
+        scored = self.scored_size
+        tone = None
+        if rate is not None and period is not None and len(scored) == 1:
+            tone = rate * scored[0] / period
         return LayerAudit(
             self.name,
             self.kind,
@@ -107,6 +119,8 @@ class _LayerStats:
             output,
             imbalance,
             ratio,
+            period,
+            tone,
         )
 
 
@@ -135,8 +149,9 @@ def _probe(model: nn.Module, x: torch.Tensor, mode: str) -> torch.Tensor:
 
 
 def _model_scores(y: torch.Tensor, color: str) -> torch.Tensor:
+    """Per-period scores (N, P) of the model's outputs or input gradients."""
     try:
-        return _period_scores(y, color).amax(dim=1)
+        return _period_scores(y, color)
     except ValueError as err:
         raise ValueError(
             f"cannot score the model's output of shape {tuple(y.shape)}: {err}"
@@ -151,12 +166,14 @@ def measure_model(
     mode: str,
     batch: int,
     device: torch.device,
+    sample_rate: float | None = None,
 ) -> Measurement:
     """Score ``model`` (changed in place: re-initialized unless ``trained``, put in training
     or eval mode) on seeds 0 .. ``seeds``-1 (or the sequence ``seeds``) as
     :func:`checkerscope.audit` describes, with
     arguments already checked; ``mode`` is one of
-    :data:`~checkerscope.auditing.report.MODES`.
+    :data:`~checkerscope.auditing.report.MODES`. ``sample_rate``: Hz of the scored signal
+    (1-D), which gives each layer's tone in Hz.
 
     Example:
         >>> from torch import nn
@@ -173,6 +190,7 @@ def measure_model(
     model.train(not trained and mode == "outputs")
     stats = [_LayerStats(name, m) for name, m in find_layers(model)]
     seed_scores: list[float] = []
+    seed_periods: list[torch.Tensor] = []
     samples = torch.empty(0)
     output_shape: tuple[int, ...] = ()
     seed_list = range(seeds) if isinstance(seeds, int) else seeds
@@ -198,14 +216,17 @@ def measure_model(
                 f"inf) on seed {seed}: it cannot be scored"
             )
         scores = _model_scores(y, "luma" if outputs else "mean")
-        seed_scores.append(float(scores.mean()))
+        seed_scores.append(float(scores.amax(dim=1).mean()))
+        seed_periods.append(scores.mean(dim=0).double().cpu())
         if i == 0:
             samples = y[:8].detach().float().cpu()
     called = [st for st in stats if st.input_size is not None]
     not_called = [st.name or "<root>" for st in stats if st.input_size is None]
-    return Measurement(
-        seed_scores, [st.result() for st in called], samples, output_shape, not_called
-    )
+    scored = output_shape if mode == "outputs" else input_shape
+    rate = None if sample_rate is None else sample_rate / scored[-1]
+    period = PERIODS[int(torch.stack(seed_periods).mean(dim=0).argmax())]
+    layers = [st.result(rate) for st in called]
+    return Measurement(seed_scores, layers, samples, output_shape, not_called, period)
 
 
 def _run_outputs(model: nn.Module, x: torch.Tensor, stats: list[_LayerStats]) -> torch.Tensor:

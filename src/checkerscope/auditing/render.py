@@ -64,8 +64,10 @@ def score_metric(report: AuditReport) -> Metric:
 
 
 def layer_table(report: AuditReport) -> LayerTable:
-    """The table of ``report``'s layers: name, kind, sizes, analytic numbers, scores, and the
-    kind and score of each layer in the fixed model (``"-"`` where the fix has none).
+    """The table of ``report``'s layers: name, kind, sizes, analytic numbers, scores, the tone
+    each layer adds (audits with a sample rate: the lowest tone of its pattern, at its own
+    rate), and the kind and score of each layer in the fixed model (``"-"`` where the fix has
+    none).
 
     Example:
         >>> from torch import nn
@@ -79,6 +81,10 @@ def layer_table(report: AuditReport) -> LayerTable:
     metric = score_metric(report)
     columns = ["layer", "kind", "size", "overlap", "imbal.", "adds", "out"]
     numeric = [False, False, False, True, True, True, True]
+    tones = report.sample_rate is not None
+    if tones:
+        columns.append("tone")
+        numeric.append(True)
     fixed = {layer.name: layer for layer in (report.fix.layers if report.fix else ())}
     if report.fix is not None:
         columns += ["fixed as", "then adds"]
@@ -89,6 +95,8 @@ def layer_table(report: AuditReport) -> LayerTable:
         row = [layer.name or "<root>", layer.kind, size]
         row += [_number(layer.overlap_ratio), _number(layer.imbalance)]
         row += [_score(metric, layer.score), _score(metric, layer.output_score)]
+        if tones:
+            row.append(hertz(layer.tone_hz))
         if report.fix is not None:
             after = fixed.get(layer.name)
             row += [after.kind, _score(metric, after.score)] if after else ["-", "-"]
@@ -116,6 +124,11 @@ def summary_lines(report: AuditReport) -> list[str]:
         f"{_with_ci(metric, report.score, report.ci)}, {VERDICTS[report.flagged]} "
         f"(threshold {metric.format(report.threshold)})"
     ]
+    if report.sample_rate is not None:
+        lines.append(
+            f"tones: a period-{report.period} pattern at {hertz(report.sample_rate)}, heard at "
+            f"multiples of {hertz(report.tone_hz)}"
+        )
     if report.fix is not None:
         fix = report.fix
         sign = "+" if fix.change >= 0 else ""
@@ -130,6 +143,18 @@ def summary_lines(report: AuditReport) -> list[str]:
 def report_text(report: AuditReport) -> str:
     """``report`` as plain text: :func:`layer_table` aligned, then :func:`summary_lines`."""
     return "\n".join([*layer_table(report).lines(), *summary_lines(report)])
+
+
+def hertz(x: float | None) -> str:
+    """A frequency as the audit prints it: ``"-"`` when unknown, kHz from 1000 Hz.
+
+    Example:
+        >>> hertz(5512.5), hertz(86.1328), hertz(None)
+        ('5.513 kHz', '86.13 Hz', '-')
+    """
+    if x is None or math.isnan(x):
+        return "-"
+    return f"{x / 1000:.4g} kHz" if x >= 1000 else f"{x:.4g} Hz"
 
 
 def _number(x: float | None) -> str:

@@ -55,6 +55,13 @@ class LayerAudit:
       (:func:`checkerscope.analysis.overlap_summary`, product over axes): of the layer for
       upsamplers, of the transposed operation that its backward pass is for strided layers.
       ``None`` where the count is not defined.
+    * ``period``: the period p of 2, 4, 8 at which ``score`` is highest (``None`` where
+      ``score`` is not defined, or a layer called at several sizes).
+    * ``tone_hz``: for signals audited with a ``sample_rate``, the lowest tone of that pattern
+      in Hz, ``r / period`` at the layer's own rate ``r`` (the sample rate times its map's
+      length over the scored signal's length: exact where lengths scale with rates, off by
+      the few samples that unpadded convolutions trim otherwise): the layer's blame, heard as
+      that tone and its multiples up to ``r / 2``. ``None`` otherwise.
     """
 
     name: str
@@ -67,6 +74,8 @@ class LayerAudit:
     output_score: float
     imbalance: float | None
     overlap_ratio: float | None
+    period: int | None = None
+    tone_hz: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as JSON values (``nan`` and ``inf`` become ``None``).
@@ -89,6 +98,8 @@ class LayerAudit:
                 "output_score_db": self.output_score,
                 "imbalance": self.imbalance,
                 "overlap_ratio": self.overlap_ratio,
+                "period": self.period,
+                "tone_hz": self.tone_hz,
             }
         )
 
@@ -145,6 +156,11 @@ class AuditReport:
     * ``fix``: the same audit of the fixed model (:class:`Fix`), or ``None`` with the reason in
       ``notes``.
     * ``samples``: outputs (or input gradients) of the first seed, on the CPU, for figures.
+    * ``sample_rate``: the rate in Hz of the scored signal (the output; the input, for
+      gradients) when the audit was given one, else ``None``; ``period``: the period of 2, 4,
+      8 with the highest score (mean over seeds); ``tone_hz``: ``sample_rate / period``, the
+      lowest tone of that pattern (``None`` without a sample rate). Each layer reports its own
+      (:class:`LayerAudit`).
 
     ``str(report)`` is :func:`checkerscope.auditing.render.report_text`: the layer table and
     the verdict, as the ``checkerscope audit`` command prints them.
@@ -166,6 +182,9 @@ class AuditReport:
     fix: Fix | None
     notes: tuple[str, ...]
     samples: torch.Tensor = field(repr=False)
+    sample_rate: float | None = None
+    period: int | None = None
+    tone_hz: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (schema :data:`SCHEMA`); ``nan``/``inf`` become ``None``.
@@ -173,7 +192,8 @@ class AuditReport:
         Keys: ``schema``, ``model``, ``mode``, ``input_shape``, ``output_shape`` (no batch
         axis), ``seeds``, ``batch``, ``trained``, ``threshold_db``, ``score_db``, ``ci_db``
         ([low, high] or ``None``), ``seed_scores_db``, ``flagged``, ``layers`` (a list of
-        :meth:`LayerAudit.to_dict`), ``fix`` (:meth:`Fix.to_dict` or ``None``), ``notes``.
+        :meth:`LayerAudit.to_dict`), ``fix`` (:meth:`Fix.to_dict` or ``None``), ``notes``,
+        ``sample_rate_hz``, ``period``, ``tone_hz``.
         """
         return plain_json(
             {
@@ -193,6 +213,9 @@ class AuditReport:
                 "layers": [layer.to_dict() for layer in self.layers],
                 "fix": None if self.fix is None else self.fix.to_dict(),
                 "notes": self.notes,
+                "sample_rate_hz": self.sample_rate,
+                "period": self.period,
+                "tone_hz": self.tone_hz,
             }
         )
 

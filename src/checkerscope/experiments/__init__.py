@@ -38,6 +38,7 @@ MODULES: tuple[str, ...] = (
     "checkerscope.experiments.feature_vis",
     "checkerscope.experiments.style_transfer",
     "checkerscope.experiments.architectures",
+    "checkerscope.experiments.audio",
 )
 
 

@@ -53,6 +53,7 @@ BUDGETS: dict[str, dict[str, float]] = {
     "feature_vis": {"quick": 5.0, "default": 40.0},
     "style_transfer": {"quick": 5.0, "default": 120.0},
     "architectures": {"quick": 6.0, "default": 30.0},
+    "audio": {"quick": 5.0, "default": 35.0},
 }
 """Experiment id -> scale -> wall seconds on two idle cores (``--jobs 2``). DEVELOPERS.md lists
 them with the budgets kept for the experiments still to come; ``results.json`` records each
@@ -379,6 +380,49 @@ ARCHITECTURES = {
     "default": ArchitecturesConfig(seeds=16, batch=4, discriminators=ZOO_DISCRIMINATORS),
     "full": ArchitecturesConfig(seeds=32, batch=8, discriminators=ZOO_DISCRIMINATORS),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioConfig:
+    """``audio``: tonal artifacts, filtering and replicas of x2 audio upsamplers (Pons et al.).
+
+    Every seed draws ``clips`` mono clips of ``seconds`` at ``sample_rate`` (the output rate;
+    inputs are the same clips resampled to half of it) for the measurements at random init,
+    of the interpolations' responses and of the replicas; then trains one super-resolver per
+    upsampler in ``trained_variants`` (``channels`` wide) for ``steps`` Adam steps (``lr``) on
+    batches of ``batch_size`` random ``crop``-sample windows of ``n_train`` other clips of
+    ``train_seconds``, and scores it on ``n_eval`` held-out clips of ``eval_seconds``.
+    """
+
+    seeds: int
+    channels: int
+    steps: int
+    batch_size: int
+    n_train: int
+    sample_rate: int = 16000
+    clips: int = 5
+    seconds: float = 1.0
+    crop: int = 1024
+    train_seconds: float = 1.0
+    n_eval: int = 5
+    eval_seconds: float = 1.0
+    kernel_size: int = 9
+    lr: float = 2e-3
+    variants: tuple[str, ...] = ("transposed", "subpixel", "nearest", "linear")
+    trained_variants: tuple[str, ...] = ("transposed", "subpixel", "nearest", "linear")
+    activations: tuple[str, ...] = ("none", "LeakyReLU")
+
+
+AUDIO = {
+    "quick": AudioConfig(seeds=3, channels=8, steps=60, batch_size=4, n_train=10),
+    "default": AudioConfig(
+        seeds=5, channels=16, steps=200, batch_size=8, n_train=20, eval_seconds=2.0
+    ),
+    "full": AudioConfig(
+        seeds=8, channels=32, steps=4000, batch_size=16, n_train=200, crop=4096,
+        train_seconds=2.0, n_eval=20, eval_seconds=4.0, seconds=2.0, clips=10,
+    ),
+}  # fmt: skip
 
 
 def check_scale(scale: str) -> str:

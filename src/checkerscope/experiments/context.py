@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from checkerscope.audiofiles import Audio
 from checkerscope.data import ImageSource
 from checkerscope.experiments import distributed, parallel
 from checkerscope.experiments.artifacts import ArtifactCache
@@ -48,12 +49,15 @@ class ExperimentError(RuntimeError):
 
 @dataclass
 class ExperimentResult:
-    """What ``run`` returns: numbers to record, figures (name -> matplotlib Figure) and one
-    caption per figure saying what to see in it."""
+    """What ``run`` returns: numbers to record, figures (name -> matplotlib Figure), sounds
+    (name -> :class:`~checkerscope.audiofiles.Audio`, samples (C, L) and their rate; written
+    as WAV files and played in the report) and one caption per figure and per sound saying
+    what to see or hear in it."""
 
     numbers: dict[str, Any]
     figures: dict[str, Any] = field(default_factory=dict)
     captions: dict[str, str] = field(default_factory=dict)
+    sounds: dict[str, Audio] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

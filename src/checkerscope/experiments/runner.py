@@ -12,9 +12,10 @@ Before any experiment runs, the runner writes every declared claim, with its rul
 worker processes with ``ctx.map(fn, items)``, reuses networks other experiments trained with
 ``ctx.cached(name, key, build)``, and hands each claim its per-seed numbers with
 ``ctx.decide(id, per_seed=..., seeds=..., guards=..., evidence=...)``: the runner applies the
-declared rule. Every figure it returns has a caption. The runner writes ``OUT/results.json``
-after every experiment (atomically), the figures as ``OUT/<experiment id>_<name>.png`` beside
-it, as :mod:`checkerscope.report.schema` lays them out.
+declared rule. Every figure and sound it returns has a caption. The runner writes
+``OUT/results.json`` after every experiment (atomically), the figures as
+``OUT/<experiment id>_<name>.png`` and the sounds as ``OUT/<experiment id>_<name>.wav`` (16-bit)
+beside it, as :mod:`checkerscope.report.schema` lays them out.
 A run of some experiments (``only``) into a folder with earlier results adds to them: the
 experiments it runs are replaced, the others kept, once the settings (scale, seed, data) are
 checked to be those of the earlier results.
@@ -42,6 +43,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from checkerscope.audiofiles import SUFFIXES as SOUND_SUFFIXES
+from checkerscope.audiofiles import write_audio
 from checkerscope.data import ImageSource
 from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed, parallel
@@ -56,7 +59,10 @@ from checkerscope.experiments.context import (
 from checkerscope.experiments.parallel import seed_everything
 from checkerscope.experiments.settings import RunSettings
 from checkerscope.files import atomic_write_text, check_output_folder, plain_json
+from checkerscope.images import SUFFIXES as IMAGE_SUFFIXES
+from checkerscope.images import iter_image_files
 from checkerscope.report import schema
+from checkerscope.sounds import SoundSource
 
 __all__ = [
     "Bar",
@@ -138,7 +144,7 @@ def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, A
     check_output_folder("out", settings.out)
     source = ImageSource(settings.data, C.DATA[settings.scale].strong_colors)
     if settings.data is not None:
-        source.images()  # decode them now: a bad image stops the run before any work
+        check_data(source)
     results_path = settings.out / schema.RESULTS_FILE
 
     threads = torch.get_num_threads()
@@ -173,6 +179,24 @@ def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, A
     finally:
         distributed.cleanup()
         torch.set_num_threads(threads)
+
+
+def check_data(images: ImageSource) -> None:
+    """Decode every image and sound of the ``--data`` folder now, so that a bad file stops
+    the run before any work. The folder may hold images, sounds (WAV, FLAC: the ``audio``
+    experiment's), or both; one with neither is refused."""
+    if images.folder is None:
+        return
+    sounds = SoundSource(images.folder)
+    has_images = next(iter_image_files([images.folder]), None) is not None
+    if not has_images and not sounds.files():
+        raise ValueError(
+            f"data folder {str(images.folder)!r} holds no image files "
+            f"({', '.join(IMAGE_SUFFIXES)}) and no sound files ({', '.join(SOUND_SUFFIXES)})"
+        )
+    if has_images:
+        images.images()
+    sounds.check()
 
 
 def _declare(results: dict[str, Any], declared: list[dict[str, Any]], resume: bool) -> None:
@@ -223,11 +247,15 @@ def _run_one(
     clash = sorted(set(result.numbers) & set(schema.RUNNER_KEYS))
     if clash:
         raise ExperimentError(f"experiment {experiment.id!r} numbers use reserved keys {clash}")
-    uncaptioned = sorted(set(result.figures) - set(result.captions))
-    if uncaptioned:
-        raise ExperimentError(
-            f"experiment {experiment.id!r} returned figures without a caption: {uncaptioned}"
-        )
+    for kind, named in (("figures", result.figures), ("sounds", result.sounds)):
+        uncaptioned = sorted(set(named) - set(result.captions))
+        if uncaptioned:
+            raise ExperimentError(
+                f"experiment {experiment.id!r} returned {kind} without a caption: {uncaptioned}"
+            )
+    both = sorted(set(result.figures) & set(result.sounds))
+    if both:
+        raise ExperimentError(f"experiment {experiment.id!r} names a figure and a sound {both}")
     figure_names = []
     for name, figure in result.figures.items():
         filename = schema.figure_file(experiment.id, name)
@@ -235,11 +263,19 @@ def _run_one(
             figure.savefig(settings.out / filename, dpi=120, bbox_inches="tight")
         _close(figure)
         figure_names.append(filename)
+    sound_names = []
+    for name, (samples, rate) in result.sounds.items():
+        filename = schema.sound_file(experiment.id, name)
+        if dist.is_main:  # 16-bit, scaled down only where it would clip
+            peak = float(samples.detach().abs().max())
+            write_audio(settings.out / filename, samples / max(peak, 1.0), rate)
+        sound_names.append(filename)
     results["experiments"][experiment.id] = {
         **plain_json(result.numbers),
         "title": experiment.title,
         "claims": list(experiment.claim_ids),
         "figures": figure_names,
+        "sounds": sound_names,
         "captions": dict(result.captions),
         "config": C.as_dict(config),
         "seed": exp_seed,

@@ -23,8 +23,9 @@ class RunSettings:
     * ``out``: the folder of ``results.json``, the figures and the checkpoints;
     * ``only``: the ids of the experiments to run (None: all; empty or blank ids are refused,
       so ``--only ""`` never means "everything");
-    * ``device``: ``"cpu"`` or ``"cuda"``; ``data``: a folder of images (None: the embedded
-      photographs); ``resume``: skip finished experiments and continue the unfinished one;
+    * ``device``: ``"cpu"`` or ``"cuda"``; ``data``: a folder of images and/or sounds (None:
+      the embedded photographs and sounds); ``resume``: skip finished experiments and continue
+      the unfinished one;
     * ``seed``: the base seed, from which each experiment derives its own;
     * ``jobs``: worker processes for per-seed work (one torch thread each); the numbers do
       not depend on it (``checkerscope reproduce`` defaults it to the free cores);

@@ -1,8 +1,9 @@
 """HTML rendering shared by the reproduce report and the audit page: Jinja2 templates, inlined data.
 
 Templates live in ``checkerscope/report/templates/`` and are read through importlib.resources,
-so they work from a wheel as well as from a checkout. Every page is self-contained: images are
-``data:`` URIs and CSS and JavaScript are inline, so a page opens offline with no request.
+so they work from a wheel as well as from a checkout. Every page is self-contained: images and
+sounds are ``data:`` URIs and CSS and JavaScript are inline, so a page opens offline with no
+request (the pages' content policy allows ``data:`` images and media, and nothing else).
 """
 
 from __future__ import annotations
@@ -92,6 +93,23 @@ IMAGE_TYPES = {
     ".jpeg": "image/jpeg",
     ".svg": "image/svg+xml",
 }
+
+
+SOUND_TYPES = {".wav": "audio/wav", ".flac": "audio/flac"}
+
+
+def sound_data_uri(path: str | Path) -> str:
+    """A WAV or FLAC file as a ``data:`` URI, to inline as an ``<audio>`` source.
+
+    Example:
+        >>> sound_data_uri("audio_init.wav")  # doctest: +SKIP
+        'data:audio/wav;base64,UklGR...'
+    """
+    path = Path(path)
+    mime = SOUND_TYPES.get(path.suffix.lower())
+    if mime is None:
+        raise ValueError(f"path must be a .wav or .flac sound, got {str(path)!r}")
+    return bytes_data_uri(path.read_bytes(), mime)
 
 
 def file_data_uri(path: str | Path) -> str:

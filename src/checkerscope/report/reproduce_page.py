@@ -10,7 +10,8 @@ as ratio, difference, score or db between underscores) first; beside it the rule
 declared with and, for claims decided over seeds, the per-seed effects. Each claim's evidence
 opens with a per-seed table (one row per seed: the effect and every guard, failing cells
 marked, one column group per setting tried) and the rule's result. A figure without a caption
-is shown under its name.
+is shown under its name. Sounds an experiment wrote (WAV) are inlined as players after its
+figures, with their captions.
 """
 
 from __future__ import annotations
@@ -265,6 +266,7 @@ def _section(
             "ran": False,
             "claims": list(claims),
             "figures": [],
+            "sounds": [],
             "numbers": {},
             "config": None,
             "seed": None,
@@ -287,12 +289,25 @@ def _section(
                 "uri": html.file_data_uri(path) if _inlinable(path) else None,
             }
         )
+    sounds = []
+    for filename in entry.get("sounds") or []:
+        name = schema.figure_name(experiment_id, filename)
+        path = figure_dir / Path(filename).name
+        playable = path.is_file() and path.suffix.lower() in html.SOUND_TYPES
+        sounds.append(
+            {
+                "file": filename,
+                "caption": captions.get(name) or name.replace("_", " "),
+                "uri": html.sound_data_uri(path) if playable else None,
+            }
+        )
     return {
         "id": experiment_id,
         "title": entry.get("title") or titles.get(experiment_id) or experiment_id,
         "ran": bool(entry),
         "claims": list(claims),
         "figures": figures,
+        "sounds": sounds,
         "numbers": {k: v for k, v in entry.items() if k not in schema.NOT_NUMBERS},
         "config": entry.get("config"),
         "seed": entry.get("seed"),

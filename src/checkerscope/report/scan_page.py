@@ -1,9 +1,12 @@
-"""The scan's HTML page: the worst images beside maps of where their score comes from.
+"""The scan's HTML page: the worst images beside maps of where their score comes from, the worst
+sounds as spectrograms with a player.
 
-A picture is what people check first: each of the highest-scoring files of a scan is shown as a
-thumbnail beside :func:`~checkerscope.analysis.score.checkerboard_map` of it, with its score,
-period and place (:func:`~checkerscope.analysis.score.explain_score`). The page is
-self-contained (images inlined as ``data:`` URIs) and every file name is escaped.
+A picture is what people check first: each of the highest-scoring images of a scan is shown as
+a thumbnail beside :func:`~checkerscope.analysis.score.checkerboard_map` of it, with its score,
+period and place (:func:`~checkerscope.analysis.score.explain_score`). A sound is shown as the
+spectrogram of its first seconds, the tones of its scoring period marked at both edges (a
+buzz is a line between the ticks), with a player of the same seconds. The page is
+self-contained (images and sounds inlined as ``data:`` URIs) and every file name is escaped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import torch
 from PIL import Image
 
 from checkerscope.analysis.score import TILE, checkerboard_map, luma
-from checkerscope.images import read_image, to_tensor
+from checkerscope.analysis.spectrograms import WINDOW, spectrogram
+from checkerscope.audiofiles import audio_bytes, read_windows
+from checkerscope.images import open_regular_file, read_image, to_tensor
+from checkerscope.report.figures.audio import spectrogram_figure
 from checkerscope.report.figures.scan import score_map_figure
 from checkerscope.report.html import bytes_data_uri, png_data_uri, render
 from checkerscope.scan import ScanResult, ScanSummary
@@ -28,17 +34,23 @@ THUMBNAIL = 320
 CELLS = 24
 """Windows of the map along the image's longer side, at most."""
 
+SOUND_SECONDS = 10.0
+"""Seconds of a sound shown (spectrogram) and played, from its start: 16-bit WAV of them is
+inlined, about 1.7 MB base64 for 44.1 kHz stereo."""
+
 
 @dataclass(frozen=True)
 class Panel:
-    """One image of the page: its scan result, thumbnail and map (``data:`` URIs, empty when
-    the file could not be read again, with ``note`` saying why)."""
+    """One file of the page: its scan result, and ``data:`` URIs of an image's thumbnail and map,
+    or of a sound's spectrogram (in ``score_map``) and its first seconds (``sound``); empty when
+    the file could not be read again, with ``note`` saying why."""
 
     result: ScanResult
     thumbnail: str
     score_map: str
     note: str = ""
     caption: str = ""
+    sound: str = ""
 
 
 def map_window(h: int, w: int) -> tuple[int, int]:
@@ -72,7 +84,9 @@ def thumbnail_uri(image: torch.Tensor) -> str:
 
 def panel(result: ScanResult, threshold: float, max_pixels: int) -> Panel:
     """Read ``result``'s file again (its top band, as the scan did, above ``max_pixels``) and
-    draw its thumbnail and score map."""
+    draw its thumbnail and score map; a sound's goes to :func:`sound_panel`."""
+    if result.sample_rate is not None:
+        return sound_panel(result)
     try:
         image = to_tensor(read_image(result.path, max_pixels).array)
         if image.shape[0] not in (1, 3):
@@ -87,6 +101,40 @@ def panel(result: ScanResult, threshold: float, max_pixels: int) -> Panel:
             f"outlined above {threshold:g} dB"
         )
         return Panel(result, thumbnail_uri(image), png_data_uri(figure), caption=caption)
+    except Exception as err:  # the page still lists a file that changed or vanished
+        return Panel(result, "", "", f"could not be read again: {type(err).__name__}: {err}")
+
+
+def sound_panel(result: ScanResult) -> Panel:
+    """Read the first :data:`SOUND_SECONDS` of ``result``'s sound again and draw their
+    spectrogram, the tones ``a * fs / period`` marked, beside a 16-bit WAV of them (scaled down
+    if a float file peaks above full scale)."""
+    try:
+        open_regular_file(result.path).close()
+        fs, period = int(result.sample_rate or 0), int(result.period or 0)
+        frames = min(int(result.frames or 0), round(SOUND_SECONDS * fs))
+        (samples,) = read_windows(result.path, frames, [0])
+        window = min(WINDOW, 1 << (frames.bit_length() - 1))
+        picture = spectrogram(samples, fs, window)
+        tones = [a * fs / period for a in range(1, period // 2 + 1)]
+        loudest = "" if result.tone_hz is None else f", the loudest at {result.tone_hz:g} Hz"
+        figure = spectrogram_figure(
+            picture.decibels[0].numpy(), picture.frequency.tolist(), picture.time.tolist(), tones
+        )
+        caption = (
+            f"spectrogram of the first {frames / fs:.1f} s; triangles at both edges: the "
+            f"tones of a period-{period} pattern, multiples of {fs / period:g} Hz{loudest}: a "
+            f"buzz is a line between them"
+        )
+        peak = float(samples.abs().max())
+        sound = audio_bytes(samples / max(peak, 1.0), fs)
+        return Panel(
+            result,
+            "",
+            png_data_uri(figure),
+            caption=caption,
+            sound=bytes_data_uri(sound, "audio/wav"),
+        )
     except Exception as err:  # the page still lists a file that changed or vanished
         return Panel(result, "", "", f"could not be read again: {type(err).__name__}: {err}")
 

@@ -5,7 +5,8 @@ One definition for both sides, so the writer and the reader cannot drift::
     {"claims": [{"id", "experiment", "statement", "effect", "rule", "guards", "min_seeds",
                  "holds", "evidence": {...}}],
      "experiments": {id: {...numbers, "title", "claims": [ids], "figures": [png names],
-                          "captions": {figure name: caption}, "config": {...}, "seed",
+                          "sounds": [wav names], "captions": {figure or sound name:
+                          caption}, "config": {...}, "seed",
                           "seeds": [per-seed seeds], "seconds", "cpu_seconds",
                           "task_seconds", "budget_seconds"}},
      "environment": {"scale", "data", "device", "jobs", "threads", "versions", "seeds",
@@ -38,6 +39,7 @@ RUNNER_KEYS = (
     "title",
     "claims",
     "figures",
+    "sounds",
     "captions",
     "config",
     "seconds",
@@ -70,8 +72,19 @@ def figure_file(experiment_id: str, name: str) -> str:
     return f"{experiment_id}_{name}.png"
 
 
+def sound_file(experiment_id: str, name: str) -> str:
+    """The WAV file name of sound ``name`` of an experiment.
+
+    Example:
+        >>> sound_file("audio", "init_transposed")
+        'audio_init_transposed.wav'
+    """
+    return f"{experiment_id}_{name}.wav"
+
+
 def figure_name(experiment_id: str, filename: str) -> str:
-    """The figure name in a file name written by :func:`figure_file` (its inverse).
+    """The figure (or sound) name in a file name written by :func:`figure_file` (or
+    :func:`sound_file`): their inverse.
 
     Example:
         >>> figure_name("gradients", "gradients_maps.png")
@@ -126,6 +139,7 @@ def _layout_problem(results: Any) -> str | None:
     for experiment_id, entry in experiments.items():
         for key, ok in (
             ("figures", listing(entry.get("figures", []), str)),
+            ("sounds", listing(entry.get("sounds", []), str)),
             ("claims", listing(entry.get("claims", []), str)),
             (CAPTIONS, isinstance(entry.get(CAPTIONS, {}), dict)),
         ):
