@@ -106,11 +106,11 @@ GAN_TRAINING = {
         ngf=16,
         ndf=16,
         batch_size=32,
-        steps=100,
-        n_train=512,
+        steps=80,
+        n_train=256,
         n_eval=128,
-        eval_every=25,
-        checkpoint_every=25,
+        eval_every=20,
+        checkpoint_every=20,
         seeds=3,
         kid_subsets=20,
         kid_subset_size=64,
@@ -154,11 +154,7 @@ ONE_GENERATOR_TWO_DISCRIMINATORS = {
 }
 STRIDED_DISCRIMINATOR = {
     "quick": dataclasses.replace(
-        GAN_TRAINING["quick"],
-        steps=80,
-        eval_every=20,
-        checkpoint_every=20,
-        **ONE_GENERATOR_TWO_DISCRIMINATORS,
+        GAN_TRAINING["quick"], steps=60, **ONE_GENERATOR_TWO_DISCRIMINATORS
     ),
     "default": dataclasses.replace(
         GAN_TRAINING["default"], steps=500, **ONE_GENERATOR_TWO_DISCRIMINATORS

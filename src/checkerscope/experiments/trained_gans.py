@@ -184,15 +184,26 @@ def train_gan(
 def dcgan_init(model: nn.Module) -> nn.Module:
     """DCGAN's initialisation (Radford et al. 2016), drawn from the global torch RNG: every
     convolution, transposed convolution, resize-convolution and linear weight N(0, 0.02),
-    batch-norm scales N(1, 0.02), biases zero.
+    batch-norm scales N(1, 0.02), biases zero. A sub-pixel convolution initialised by ICNR
+    keeps its tied phases: one N(0, 0.02) sub-kernel is copied into every phase.
 
     Example:
         >>> round(float(dcgan_init(nn.Linear(2000, 10)).weight.std()), 2)
         0.02
     """
+    from checkerscope.functional.subpixel import icnr_
+    from checkerscope.nn import SubPixelConv2d
+
+    tied: set[nn.Module] = set()
     for module in model.modules():
+        if module in tied:
+            continue
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
-        if isinstance(module, BATCH_NORMS):
+        if isinstance(module, SubPixelConv2d) and module.init == "icnr":
+            weight, bias = module.conv.weight, module.conv.bias
+            icnr_(weight, module.scale_factor, init=lambda w: nn.init.normal_(w, 0.0, 0.02))
+            tied.add(module.conv)
+        elif isinstance(module, BATCH_NORMS):
             nn.init.normal_(weight, 1.0, 0.02)
         elif isinstance(weight, nn.Parameter) and weight.dim() > 1:
             nn.init.normal_(weight, 0.0, 0.02)
