@@ -188,7 +188,7 @@ def dcgan_init(model: nn.Module) -> nn.Module:
     keeps its tied phases: one N(0, 0.02) sub-kernel is copied into every phase.
 
     Example:
-        >>> round(float(dcgan_init(nn.Linear(2000, 10)).weight.std()), 2)
+        >>> round(float(dcgan_init(nn.Linear(2000, 10)).weight.detach().std()), 2)
         0.02
     """
     from checkerscope.functional.subpixel import icnr_

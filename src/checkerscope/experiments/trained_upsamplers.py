@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from checkerscope.experiments import config as C
 from checkerscope.experiments.common import train_on_batches
-from checkerscope.experiments.context import Context, Experiment, ExperimentResult
+from checkerscope.experiments.context import Bar, Context, Experiment, ExperimentResult
 from checkerscope.experiments.decision import Claim, Effect, Guard, MeanInterval, differences
 from checkerscope.experiments.trained_gans import generate
 from checkerscope.report.figures.training import before_after, sample_grids
@@ -132,31 +134,53 @@ def psnr(outputs: torch.Tensor, crops: torch.Tensor) -> float:
     return round(10 * math.log10(4.0 / float(F.mse_loss(outputs, crops))), 6)
 
 
-def one_generator(ctx: Context, cfg: C.TrainedUpsamplersConfig, task: tuple[int, str]) -> Any:
-    """Train the generator of (seed, variant) and measure it before and after training."""
+def generator(variant: str, cfg: C.TrainedUpsamplersConfig, nz: int, seed: int) -> nn.Module:
+    """The ``init_artifacts`` generator of ``variant`` for codes of ``nz`` values, drawn from
+    ``seed + 11``."""
     from checkerscope.experiments.init_artifacts import build_generator
 
+    shape = dataclasses.replace(
+        C.INIT_ARTIFACTS["quick"], image_size=cfg.image_size, nz=nz, ngf=cfg.ngf
+    )
+    torch.manual_seed(seed + 11)
+    return build_generator(variant, shape)
+
+
+def train_generator(
+    G: nn.Module,
+    crops: torch.Tensor,
+    codes: torch.Tensor,
+    cfg: C.TrainedUpsamplersConfig,
+    *,
+    seed: int,
+    checkpoint: Path,
+    bar: Bar | None = None,
+) -> list[float]:
+    """Train ``G`` to map ``codes`` (N, nz) to ``crops`` (N, 3, S, S) by mean squared error,
+    batches drawn from ``seed + 12``; resumable from ``checkpoint``. Returns the losses."""
+    return train_on_batches(
+        G,
+        lambda index: F.mse_loss(G(codes[index]), crops[index]),
+        crops.shape[0],
+        cfg,
+        seed=seed + 12,
+        checkpoint=checkpoint,
+        bar=bar,
+        name="G",
+    )
+
+
+def one_generator(
+    ctx: Context, cfg: C.TrainedUpsamplersConfig, task: tuple[int, str]
+) -> dict[str, Any]:
+    """Train the generator of (seed, variant) and measure it before and after training."""
     seed, variant = task
     crops, codes = crops_and_codes(ctx, cfg, cfg.n_train, seed)
     test, test_codes = crops_and_codes(ctx, cfg, cfg.n_eval, seed + 1)
-    shape = dataclasses.replace(
-        C.INIT_ARTIFACTS[ctx.scale],
-        image_size=cfg.image_size,
-        nz=codes.shape[1],
-        ngf=cfg.ngf,
-    )
-    torch.manual_seed(seed + 11)
-    G = build_generator(variant, shape)
+    G = generator(variant, cfg, codes.shape[1], seed)
     before = measure(generate(G, test_codes), cfg.hf_cutoff)
-    losses = train_on_batches(
-        G,
-        lambda index: F.mse_loss(G(codes[index]), crops[index]),
-        cfg.n_train,
-        cfg,
-        seed=seed + 12,
-        checkpoint=ctx.checkpoint_dir / f"{variant}_seed{seed}.pt",
-        name="G",
-    )
+    checkpoint = ctx.checkpoint_dir / f"{variant}_seed{seed}.pt"
+    losses = train_generator(G, crops, codes, cfg, seed=seed, checkpoint=checkpoint)
     outputs = generate(G, test_codes)
     after = measure(outputs, cfg.hf_cutoff) | {"psnr": psnr(outputs, test)}
     return {"before": before, "after": after, "loss": losses[-1], "samples": outputs[: cfg.shown]}
