@@ -69,13 +69,13 @@ def test_measure_gan_puts_the_untrained_generator_at_step_zero(tmp_path: Path) -
     ctx = tiny_context(tmp_path)
     cfg = ctx.config
     features, _ = Q.quality_features(ctx)
+    crops, z = T.held_out_crops(ctx, cfg, 21), T.eval_noise(cfg, 21)
     out = Q.measure_gan(
         ctx, cfg, "deconv", 21, init="dcgan", discriminator="strided_k4", features=features,
-        keep=3,
+        reference=crops, keep=3,
     )  # fmt: skip
     assert out["scores"]["step"] == [0, 2, 4] and out["losses"]["step"] == [2, 4]
     G0, _ = T.build_gan(cfg, "deconv", "dcgan", "strided_k4", 21)
-    crops, z = T.held_out(ctx, cfg, 21)
     at_init = T.period_evaluator(cfg.periods, z)(G0)
     assert all(out["scores"][k][0] == x for k, x in at_init.items())
     assert out["score"] == out["scores"]["score"][-1]
@@ -84,4 +84,4 @@ def test_measure_gan_puts_the_untrained_generator_at_step_zero(tmp_path: Path) -
     assert out["samples"].shape == (3, 3, 32, 32) and out["kid_sem"] >= 0
     assert set(Q.history(out)) == {"seed", "scores", "losses", "kid", "kid_sem", "kid_init"}
     # The data against itself (other crops of the same photographs) is near the floor.
-    assert abs(Q.data_kid(ctx, cfg, features, 21)) < out["kid_init"]
+    assert abs(Q.data_kid(ctx, cfg, features, 21, crops)) < out["kid_init"]

@@ -97,7 +97,7 @@ def test_trained_gan_trains_once_and_every_experiment_loads_the_same_networks(
     history = T.train_gan(
         G, D, T.training_crops(ctx, cfg, 11), cfg, seed=11 + 12,
         checkpoint=tmp_path / "by_hand.pt", dist=Dist(),
-        evaluate=T.period_evaluator(cfg.periods, T.held_out(ctx, cfg, 11)[1]),
+        evaluate=T.period_evaluator(cfg.periods, T.eval_noise(cfg, 11)),
     )  # fmt: skip
     assert history == first.history
     assert all(torch.equal(x, first.G.state_dict()[k]) for k, x in G.state_dict().items())

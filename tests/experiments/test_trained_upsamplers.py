@@ -60,7 +60,8 @@ def test_the_four_claims_are_decided_from_the_same_trained_generators(tmp_path: 
 def test_at_initialization_the_fixes_are_clean_and_the_others_are_not(tmp_path: Path) -> None:
     ctx = tiny_context(tmp_path, "trained_upsamplers", overrides=TINY)
     cfg = ctx.config
-    numbers = {v: U.one_generator(ctx, cfg, (5, v))["before"]["score"] for v in cfg.variants}
+    data = U.split(ctx, cfg, 5)
+    numbers = {v: U.one_generator(ctx, cfg, 5, v, data)["before"]["score"] for v in cfg.variants}
     clean = max(numbers[v] for v in ("subpixel_icnr", "resize_conv", "bilinear_resize_conv"))
     assert clean + 5.0 < min(numbers[v] for v in ("deconv_k4", "deconv_k3", "subpixel"))
 
@@ -68,7 +69,8 @@ def test_at_initialization_the_fixes_are_clean_and_the_others_are_not(tmp_path: 
 def test_a_generator_resumes_its_training_exactly(tmp_path: Path) -> None:
     ctx = tiny_context(tmp_path, "trained_upsamplers", overrides=TINY)
     cfg = ctx.config
-    crops, codes = U.crops_and_codes(ctx, cfg, cfg.n_train, 3)
+    data = U.split(ctx, cfg, 3)
+    crops, codes = data.crops, data.codes
 
     def make() -> torch.nn.Module:
         return U.generator("deconv_k3", cfg, codes.shape[1], seed=3)

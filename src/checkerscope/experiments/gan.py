@@ -27,6 +27,8 @@ Run alone, also under torchrun::
 
 from __future__ import annotations
 
+import torch
+
 from checkerscope.experiments import config as C
 from checkerscope.experiments.context import Context, Experiment, ExperimentResult
 from checkerscope.experiments.decision import Claim, Effect, MeanInterval
@@ -46,7 +48,7 @@ from checkerscope.experiments.gan_quality import (
     quality_features,
     standard_error,
 )
-from checkerscope.experiments.trained_gans import INITS, held_out, trained_gan
+from checkerscope.experiments.trained_gans import INITS, held_out_crops, trained_gan
 from checkerscope.report.figures.training import before_after, period_curves, sample_grids
 
 VARIANTS = ("deconv", "resize_conv")
@@ -88,10 +90,11 @@ def run(ctx: Context) -> ExperimentResult:
     (discriminator,) = cfg.discriminators
     features, features_name = quality_features(ctx)
     arms: list[Arm] = [(x, init, discriminator) for init in cfg.inits for x in VARIANTS]
-    runs = measure_arms(ctx, cfg, arms, features)
-    seeds = ctx.seed_list
-    data_kids = [data_kid(ctx, cfg, features, seed) for seed in seeds]
-    data_periods = _data_period_scores(ctx, cfg, seeds)
+    seeds = ctx.seeds(cfg.seeds)
+    references = {seed: held_out_crops(ctx, cfg, seed) for seed in seeds}
+    runs = measure_arms(ctx, cfg, arms, references, features)
+    data_kids = [data_kid(ctx, cfg, features, s, references[s]) for s in seeds]
+    data_periods = _data_period_scores(cfg, list(references.values()))
 
     compared = {
         setting(init): compare_arms(
@@ -151,7 +154,7 @@ def run(ctx: Context) -> ExperimentResult:
             "data's own KID",
             log=True,
         ),
-        "samples": sample_grids({**first, "data": held_out(ctx, cfg, seeds[0])[0][:36]}),
+        "samples": sample_grids({**first, "data": references[seeds[0]][:36]}),
     }
     captions = {
         "curves": "Checkerboard score of each period (columns) of a fixed batch of samples over "
@@ -174,14 +177,11 @@ def run(ctx: Context) -> ExperimentResult:
     return ExperimentResult(numbers, figures, captions)
 
 
-def _data_period_scores(ctx: Context, cfg: C.GanConfig, seeds: list[int]) -> dict[str, float]:
+def _data_period_scores(cfg: C.GanConfig, crops: list[torch.Tensor]) -> dict[str, float]:
     """Each period's mean score over the held-out crops of every seed (dB)."""
-    import torch
-
     from checkerscope.analysis.score import period_scores
 
-    crops = torch.cat([held_out(ctx, cfg, seed)[0] for seed in seeds])
-    means = period_scores(crops, cfg.periods).double().mean(0).tolist()
+    means = period_scores(torch.cat(crops), cfg.periods).double().mean(0).tolist()
     return {str(p): m for p, m in zip(cfg.periods, means, strict=True)}
 
 

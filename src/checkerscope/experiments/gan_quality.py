@@ -25,8 +25,8 @@ from checkerscope.experiments.context import Context
 from checkerscope.experiments.decision import Guard
 from checkerscope.experiments.trained_gans import (
     build_gan,
+    eval_noise,
     generate,
-    held_out,
     period_evaluator,
     trained_gan,
     training_crops,
@@ -109,11 +109,13 @@ def kid_of(
     return kid.mean, kid.stderr
 
 
-def data_kid(ctx: Context, cfg: C.GanConfig, features: Features, seed: int) -> float:
+def data_kid(
+    ctx: Context, cfg: C.GanConfig, features: Features, seed: int, reference: torch.Tensor
+) -> float:
     """The data's own KID for the GANs of ``seed``: their first ``n_eval`` training crops
-    against the held-out crops (about 0: the floor a perfect generator reaches)."""
+    against the ``reference`` (held-out) crops; about 0, the floor a perfect generator reaches."""
     first = training_crops(ctx, cfg, seed, cfg.n_eval)
-    return kid_of(features, first, held_out(ctx, cfg, seed)[0], cfg, ctx.device)[0]
+    return kid_of(features, first, reference, cfg, ctx.device)[0]
 
 
 def measure_gan(
@@ -125,22 +127,25 @@ def measure_gan(
     init: str,
     discriminator: str,
     features: Features,
+    reference: torch.Tensor,
     keep: int = 0,
 ) -> dict[str, Any]:
-    """Train (or load) one GAN and measure it. Returns ``scores`` (``step``, ``score`` and
-    ``score_p2``... over training, step 0 first), ``losses`` (``step``, ``loss_d``,
-    ``loss_g``, the means between evaluations), the final ``score`` and ``period_scores``,
-    ``kid`` and ``kid_sem`` of its samples to the held-out crops, ``kid_init`` (the same
-    generator before training) and its first ``keep`` samples. Runs inside ``ctx.map`` tasks.
+    """Train (or load) one GAN and measure it against the ``reference`` (held-out) crops.
+
+    Returns ``scores`` (``step``, ``score`` and ``score_p2``... over training, step 0 first),
+    ``losses`` (``step``, ``loss_d``, ``loss_g``, the means between evaluations), the final
+    ``score`` and ``period_scores``, ``kid`` and ``kid_sem`` of its samples to the reference,
+    ``kid_init`` (the same generator before training) and its first ``keep`` samples. Runs
+    inside ``ctx.map`` tasks.
     """
     gan = trained_gan(ctx, variant, seed, init=init, discriminator=discriminator, config=cfg)
-    crops, z = held_out(ctx, cfg, seed)
+    z = eval_noise(cfg, seed)
     G0, _ = build_gan(cfg, variant, init, discriminator, seed)
     at_init = period_evaluator(cfg.periods, z)(G0)
     scores = {"step": [0, *gan.history["step"]]}
     scores |= {k: [at_init[k], *gan.history[k]] for k in at_init}
     samples = generate(gan.G, z)
-    kid, kid_sem = kid_of(features, samples, crops, cfg, ctx.device)
+    kid, kid_sem = kid_of(features, samples, reference, cfg, ctx.device)
     return {
         "seed": seed,
         "scores": scores,
@@ -149,7 +154,7 @@ def measure_gan(
         "period_scores": {str(p): scores[f"score_p{p}"][-1] for p in cfg.periods},
         "kid": kid,
         "kid_sem": kid_sem,
-        "kid_init": kid_of(features, generate(G0, z), crops, cfg, ctx.device)[0],
+        "kid_init": kid_of(features, generate(G0, z), reference, cfg, ctx.device)[0],
         "samples": samples[:keep],
     }
 
@@ -159,17 +164,21 @@ Arm = tuple[str, str, str]
 
 
 def measure_arms(
-    ctx: Context, cfg: C.GanConfig, arms: list[Arm], features: Features, keep: int = 36
+    ctx: Context,
+    cfg: C.GanConfig,
+    arms: list[Arm],
+    references: dict[int, torch.Tensor],
+    features: Features,
+    keep: int = 36,
 ) -> dict[Arm, list[dict[str, Any]]]:
-    """:func:`measure_gan` for every arm and every seed of ``ctx.seeds(cfg.seeds)``, one GAN
-    per task of ``ctx.map``: arm -> one result per seed (the first seed's keep ``keep``
-    samples)."""
-    seeds = ctx.seeds(cfg.seeds)
+    """:func:`measure_gan` for every arm and every seed of ``references`` (seed -> its held-out
+    crops), one GAN per task of ``ctx.map``: arm -> one result per seed (the first seed's keep
+    ``keep`` samples)."""
+    seeds = list(references)
     tasks = [(arm, seed) for seed in seeds for arm in arms]
 
     def one(task: tuple[Arm, int]) -> dict[str, Any]:
         (variant, init, discriminator), seed = task
-        shown = keep if seed == seeds[0] else 0
         return measure_gan(
             ctx,
             cfg,
@@ -178,7 +187,8 @@ def measure_arms(
             init=init,
             discriminator=discriminator,
             features=features,
-            keep=shown,
+            reference=references[seed],
+            keep=keep if seed == seeds[0] else 0,
         )
 
     done = dict(zip(tasks, ctx.map(one, tasks, "train GANs"), strict=True))

@@ -38,7 +38,7 @@ from checkerscope.experiments.gan_quality import (
     quality_features,
     standard_error,
 )
-from checkerscope.experiments.trained_gans import held_out
+from checkerscope.experiments.trained_gans import held_out_crops
 from checkerscope.report.figures.training import before_after, period_curves, sample_grids
 
 DISCRIMINATORS = ("strided_k4", "antialiased")
@@ -75,9 +75,10 @@ def run(ctx: Context) -> ExperimentResult:
     (variant,), (init,) = cfg.variants, cfg.inits
     features, features_name = quality_features(ctx)
     arms: list[Arm] = [(variant, init, d) for d in DISCRIMINATORS]
-    runs = measure_arms(ctx, cfg, arms, features)
-    seeds = ctx.seed_list
-    data_kids = [data_kid(ctx, cfg, features, seed) for seed in seeds]
+    seeds = ctx.seeds(cfg.seeds)
+    references = {seed: held_out_crops(ctx, cfg, seed) for seed in seeds}
+    runs = measure_arms(ctx, cfg, arms, references, features)
+    data_kids = [data_kid(ctx, cfg, features, s, references[s]) for s in seeds]
     by_d = {d: runs[arm] for d, arm in zip(DISCRIMINATORS, arms, strict=True)}
     strided, antialiased = by_d.values()
     compared = compare_arms(strided, antialiased)
@@ -117,7 +118,7 @@ def run(ctx: Context) -> ExperimentResult:
         "samples": sample_grids(
             {
                 **{f"against {d}": x[0]["samples"] for d, x in by_d.items()},
-                "data": held_out(ctx, cfg, seeds[0])[0][:36],
+                "data": references[seeds[0]][:36],
             }
         ),
     }

@@ -260,12 +260,20 @@ def training_crops(ctx: Context, cfg: C.GanConfig, seed: int, n: int | None = No
     return ctx.data.crops(n or cfg.n_train, cfg.image_size, seed=seed) * 2 - 1
 
 
-def held_out(ctx: Context, cfg: C.GanConfig, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """What the GAN of ``seed`` is judged with: ``cfg.n_eval`` held-out crops (other crops of
-    the same photographs) in [-1, 1], and the evaluation noise (n_eval, nz)."""
-    crops = ctx.data.crops(cfg.n_eval, cfg.image_size, seed=seed + 1) * 2 - 1
-    z = torch.randn(cfg.n_eval, cfg.nz, generator=torch.Generator().manual_seed(seed + 2))
-    return crops, z
+def held_out_crops(ctx: Context, cfg: C.GanConfig, seed: int) -> torch.Tensor:
+    """The ``cfg.n_eval`` crops the GANs of ``seed`` are judged against (other crops of the
+    same photographs): (n_eval, 3, S, S) in [-1, 1]."""
+    return ctx.data.crops(cfg.n_eval, cfg.image_size, seed=seed + 1) * 2 - 1
+
+
+def eval_noise(cfg: C.GanConfig, seed: int) -> torch.Tensor:
+    """The fixed noise (n_eval, nz) whose samples measure the GANs of ``seed``.
+
+    Example:
+        >>> eval_noise(C.GAN_TRAINING["quick"], 0).shape
+        torch.Size([128, 32])
+    """
+    return torch.randn(cfg.n_eval, cfg.nz, generator=torch.Generator().manual_seed(seed + 2))
 
 
 def period_evaluator(
@@ -331,7 +339,7 @@ def trained_gan(
             seed=seed + 12,
             checkpoint=workdir / "train.pt",
             dist=ctx.dist,
-            evaluate=period_evaluator(cfg.periods, held_out(ctx, cfg, seed)[1]),
+            evaluate=period_evaluator(cfg.periods, eval_noise(cfg, seed)),
             log=ctx.log_scalar,
             name=f"{variant}_{init}_{discriminator}_{seed}",
         )

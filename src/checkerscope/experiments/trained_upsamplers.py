@@ -105,12 +105,35 @@ BILINEAR = Claim(
 CLAIMS = (MILDER, SUBPIXEL, EVEN_STILL, BILINEAR)
 
 
-def crops_and_codes(
-    ctx: Context, cfg: C.TrainedUpsamplersConfig, n: int, seed: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` crops (n, 3, S, S) in [-1, 1] and their thumbnails flattened: (n, 3 * T * T)."""
-    crops = ctx.data.crops(n, cfg.image_size, seed=seed) * 2 - 1
-    return crops, F.avg_pool2d(crops, cfg.image_size // cfg.thumbnail).flatten(1)
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """The data of one seed: training ``crops`` (n_train, 3, S, S) in [-1, 1] and their
+    flattened thumbnails ``codes`` (n_train, 3 * T * T); held-out ``test`` crops and
+    ``test_codes`` (n_eval of each)."""
+
+    crops: torch.Tensor
+    codes: torch.Tensor
+    test: torch.Tensor
+    test_codes: torch.Tensor
+
+
+def thumbnails(crops: torch.Tensor, cfg: C.TrainedUpsamplersConfig) -> torch.Tensor:
+    """The area-average thumbnails of ``crops`` (N, 3, S, S), flattened: (N, 3 * T * T).
+
+    Example:
+        >>> cfg = C.TRAINED_UPSAMPLERS["quick"]
+        >>> thumbnails(torch.ones(2, 3, 32, 32), cfg).shape
+        torch.Size([2, 192])
+    """
+    return F.avg_pool2d(crops, cfg.image_size // cfg.thumbnail).flatten(1)
+
+
+def split(ctx: Context, cfg: C.TrainedUpsamplersConfig, seed: int) -> Split:
+    """The training crops of ``seed`` (drawn from ``seed``) and its held-out ones
+    (``seed + 1``), with their thumbnails."""
+    crops = ctx.data.crops(cfg.n_train, cfg.image_size, seed=seed) * 2 - 1
+    test = ctx.data.crops(cfg.n_eval, cfg.image_size, seed=seed + 1) * 2 - 1
+    return Split(crops, thumbnails(crops, cfg), test, thumbnails(test, cfg))
 
 
 def measure(images: torch.Tensor, cutoff: float) -> dict[str, float]:
@@ -171,18 +194,16 @@ def train_generator(
 
 
 def one_generator(
-    ctx: Context, cfg: C.TrainedUpsamplersConfig, task: tuple[int, str]
+    ctx: Context, cfg: C.TrainedUpsamplersConfig, seed: int, variant: str, data: Split
 ) -> dict[str, Any]:
-    """Train the generator of (seed, variant) and measure it before and after training."""
-    seed, variant = task
-    crops, codes = crops_and_codes(ctx, cfg, cfg.n_train, seed)
-    test, test_codes = crops_and_codes(ctx, cfg, cfg.n_eval, seed + 1)
-    G = generator(variant, cfg, codes.shape[1], seed)
-    before = measure(generate(G, test_codes), cfg.hf_cutoff)
+    """Train the generator of (seed, variant) on ``data`` and measure it on the held-out crops
+    before and after training."""
+    G = generator(variant, cfg, data.codes.shape[1], seed)
+    before = measure(generate(G, data.test_codes), cfg.hf_cutoff)
     checkpoint = ctx.checkpoint_dir / f"{variant}_seed{seed}.pt"
-    losses = train_generator(G, crops, codes, cfg, seed=seed, checkpoint=checkpoint)
-    outputs = generate(G, test_codes)
-    after = measure(outputs, cfg.hf_cutoff) | {"psnr": psnr(outputs, test)}
+    losses = train_generator(G, data.crops, data.codes, cfg, seed=seed, checkpoint=checkpoint)
+    outputs = generate(G, data.test_codes)
+    after = measure(outputs, cfg.hf_cutoff) | {"psnr": psnr(outputs, data.test)}
     return {"before": before, "after": after, "loss": losses[-1], "samples": outputs[: cfg.shown]}
 
 
@@ -190,9 +211,10 @@ def run(ctx: Context) -> ExperimentResult:
     cfg: C.TrainedUpsamplersConfig = ctx.config
     seeds = ctx.seeds(cfg.seeds)
     tasks = [(seed, variant) for seed in seeds for variant in cfg.variants]
-    results = ctx.map(lambda t: one_generator(ctx, cfg, t), tasks, "train generators")
+    splits = {seed: split(ctx, cfg, seed) for seed in seeds}  # drawn once, shared by tasks
+    results = ctx.map(lambda t: one_generator(ctx, cfg, *t, splits[t[0]]), tasks, "train")
     done = dict(zip(tasks, results, strict=True))
-    data = [measure(crops_and_codes(ctx, cfg, cfg.n_eval, s + 1)[0], cfg.hf_cutoff) for s in seeds]
+    data = [measure(splits[s].test, cfg.hf_cutoff) for s in seeds]
 
     def after(variant: str, key: str) -> list[float]:
         return [done[(s, variant)]["after"][key] for s in seeds]
@@ -267,7 +289,7 @@ def run(ctx: Context) -> ExperimentResult:
         "samples": sample_grids(
             {
                 **{v: done[(first, v)]["samples"] for v in cfg.variants},
-                "data": crops_and_codes(ctx, cfg, cfg.shown, first + 1)[0],
+                "data": splits[first].test[: cfg.shown],
             },
             columns=3,
             per_row=4,
