@@ -154,7 +154,7 @@ def run(ctx: Context) -> ExperimentResult:
             "data's own KID",
             log=True,
         ),
-        "samples": sample_grids({**first, "data": references[seeds[0]][:36]}),
+        "samples": sample_grids({**first, "data": references[seeds[0]][:36]}, per_row=3),
     }
     captions = {
         "curves": "Checkerboard score of each period (columns) of a fixed batch of samples over "
