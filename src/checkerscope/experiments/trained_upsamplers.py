@@ -198,10 +198,11 @@ def one_generator(
 ) -> dict[str, Any]:
     """Train the generator of (seed, variant) on ``data`` and measure it on the held-out crops
     before and after training."""
-    G = generator(variant, cfg, data.codes.shape[1], seed)
+    G = generator(variant, cfg, data.codes.shape[1], seed).to(ctx.device)
     before = measure(generate(G, data.test_codes), cfg.hf_cutoff)
     checkpoint = ctx.checkpoint_dir / f"{variant}_seed{seed}.pt"
-    losses = train_generator(G, data.crops, data.codes, cfg, seed=seed, checkpoint=checkpoint)
+    crops, codes = data.crops.to(ctx.device), data.codes.to(ctx.device)
+    losses = train_generator(G, crops, codes, cfg, seed=seed, checkpoint=checkpoint)
     outputs = generate(G, data.test_codes)
     after = measure(outputs, cfg.hf_cutoff) | {"psnr": psnr(outputs, data.test)}
     return {"before": before, "after": after, "loss": losses[-1], "samples": outputs[: cfg.shown]}
