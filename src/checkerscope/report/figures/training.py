@@ -112,12 +112,14 @@ def sample_grids(
     Example:
         >>> fig = sample_grids({"deconv": torch.zeros(4, 3, 8, 8)})
     """
-    across = min(per_row or len(images), len(images))
-    down = -(-len(images) // across)
-    fig = Figure(figsize=(4 * across, 4.3 * down), layout="constrained")
+    grids = {title: _grid(batch, columns) for title, batch in images.items()}
+    across = min(per_row or len(grids), len(grids))
+    down = -(-len(grids) // across)
+    aspect = max(g.shape[0] / g.shape[1] for g in grids.values())
+    fig = Figure(figsize=(4 * across, (4 * aspect + 0.3) * down), layout="constrained")
     axes = np.atleast_1d(fig.subplots(down, across)).ravel()
-    for ax, (title, batch) in zip(axes, images.items(), strict=False):
-        ax.imshow(_grid(batch, columns), interpolation="nearest")
+    for ax, (title, grid) in zip(axes, grids.items(), strict=False):
+        ax.imshow(grid, interpolation="nearest")
         ax.set_title(title, fontsize=10)
     for ax in axes:
         ax.axis("off")
