@@ -177,10 +177,12 @@ class StridedDiscriminator(nn.Module):
     doubling each time, BatchNorm after the first, LeakyReLU 0.2), then a 4x4 convolution
     gives one logit per image. Shapes: -> (N,). The strided convolutions are what sends a
     checkerboard back into the generator's gradient (Odena et al. 2016, "artifacts in
-    gradients"); ``"antialiased"`` blurs before subsampling to avoid it.
+    gradients"); ``"antialiased"`` blurs before subsampling to avoid it. ``kernel_size``: that
+    of every downsampling convolution (the downsampler's default, 3, when None; DCGAN's is 4).
 
     Example:
-        >>> StridedDiscriminator(ndf=8, image_size=32)(torch.randn(2, 3, 32, 32)).shape
+        >>> D = StridedDiscriminator(ndf=8, image_size=32, kernel_size=4)  # DCGAN's k4 s2
+        >>> D(torch.randn(2, 3, 32, 32)).shape
         torch.Size([2])
     """
 
@@ -190,15 +192,17 @@ class StridedDiscriminator(nn.Module):
         ndf: int = 64,
         image_size: int = 64,
         downsample: str = "strided_conv",
+        kernel_size: int | None = None,
     ) -> None:
         super().__init__()
         v.positive_int("nc", nc)
         v.positive_int("ndf", ndf)
         stages = _stages("image_size", image_size)
-        layers: list[nn.Module] = [downsampler(downsample, nc, ndf), nn.LeakyReLU(0.2)]
+        kw = {} if kernel_size is None else {"kernel_size": kernel_size}
+        layers: list[nn.Module] = [downsampler(downsample, nc, ndf, **kw), nn.LeakyReLU(0.2)]
         width = ndf
         for _ in range(stages - 1):
-            layers += [downsampler(downsample, width, 2 * width), nn.BatchNorm2d(2 * width)]
+            layers += [downsampler(downsample, width, 2 * width, **kw), nn.BatchNorm2d(2 * width)]
             layers.append(nn.LeakyReLU(0.2))
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4))

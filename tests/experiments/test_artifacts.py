@@ -54,3 +54,46 @@ def test_a_stored_artifact_of_another_key_is_refused(tmp_path: Path) -> None:
         cache.path("../x", {})
     cache.clear()
     assert not tmp_path.exists()
+
+
+class Together:
+    """A stand-in for one process of a torchrun group (its barriers only count)."""
+
+    enabled = True
+
+    def __init__(self, rank: int) -> None:
+        self.rank, self.barriers = rank, 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        self.barriers += 1
+
+
+def test_under_torchrun_every_process_builds_without_the_lock_and_rank_zero_saves(
+    tmp_path: Path,
+) -> None:
+    cache = ArtifactCache(tmp_path)
+    built: list[int] = []
+
+    def build(rank: int):
+        def run(workdir: Path) -> dict:
+            assert workdir.is_dir()
+            built.append(rank)
+            return {"x": torch.arange(2)}
+
+        return run
+
+    other = Together(1)
+    assert torch.equal(cache.get("a", {"k": 1}, build(1), other)["x"], torch.arange(2))
+    assert not cache.path("a", {"k": 1}).exists()  # only rank 0 writes
+    assert not cache.path("a", {"k": 1}).with_suffix(".lock").exists()  # no lock taken
+    main = Together(0)
+    cache.get("a", {"k": 1}, build(0), main)
+    assert cache.path("a", {"k": 1}).exists() and built == [1, 0]
+    assert not cache.path("a", {"k": 1}).with_suffix(".work").exists()
+    again = cache.get("a", {"k": 1}, build(0), Together(0))  # found: loaded by every rank
+    assert torch.equal(again["x"], torch.arange(2)) and built == [1, 0]
+    assert main.barriers == other.barriers == 3

@@ -84,6 +84,7 @@ def test_reproduce_under_torchrun_writes_results_once_from_rank_zero(tmp_path) -
     assert results["experiments"]["gan_training"]["config"]["steps"] == 4
     assert sorted(p.name for p in out.glob("*.png")) == [
         "gan_training_curves.png",
+        "gan_training_quality.png",
         "gan_training_samples.png",
     ]
     assert [c["id"] for c in results["claims"]] == ["gan_training"]

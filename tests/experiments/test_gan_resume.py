@@ -15,7 +15,7 @@ from torch import nn
 
 from checkerscope.experiments.checkpoint import load_checkpoint
 from checkerscope.experiments.distributed import Dist
-from checkerscope.experiments.gan import NonFiniteLoss, train_gan
+from checkerscope.experiments.trained_gans import NonFiniteLoss, train_gan
 
 from .helpers import only_claim
 from .tiny_gan import tiny_config, tiny_data, tiny_evaluate, tiny_models
@@ -148,13 +148,16 @@ def test_a_killed_quick_run_resumed_ends_with_the_uninterrupted_numbers(tmp_path
     only_claim(numbers(whole), "gan_training")
 
     killed = reproduce(cut)
-    checkpoint = cut / "checkpoints" / "gan_training" / "deconv_seed0.pt"
+    # A GAN's training checkpoints in its cache entry's work folder until the GAN is saved.
+    checkpoints, found = cut / "cache", []
     deadline = time.monotonic() + 300
-    while not checkpoint.exists() and killed.poll() is None and time.monotonic() < deadline:
+    while killed.poll() is None and time.monotonic() < deadline:
+        if found := sorted(checkpoints.glob("gan-*.work/train.pt")):
+            break
         time.sleep(0.02)
     os.kill(killed.pid, signal.SIGKILL)
     assert killed.wait() == -signal.SIGKILL, "the run ended before it could be killed"
-    assert load_checkpoint(checkpoint)["step"] < QUICK_GAN["steps"]
+    assert found and load_checkpoint(found[0])["step"] < QUICK_GAN["steps"]
     results = json.loads((cut / "results.json").read_text())
     assert "gan_training" not in results["experiments"]
 

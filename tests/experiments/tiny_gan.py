@@ -1,4 +1,5 @@
-"""A tiny GAN for testing the training loop, and a script that trains it (also under torchrun).
+"""A tiny GAN for testing the training loop, and a script that trains it (also under torchrun);
+tiny DCGAN settings and a context for the experiments that train DCGANs.
 
     python tiny_gan.py OUT            # one process
     torchrun --standalone --nproc_per_node 2 tiny_gan.py OUT
@@ -10,12 +11,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from checkerscope.data import ImageSource
 from checkerscope.experiments import config as C
+from checkerscope.experiments import registered
+from checkerscope.experiments.context import Context
+from checkerscope.experiments.distributed import Dist
+from checkerscope.experiments.runner import experiment_seed
+from checkerscope.experiments.settings import RunSettings
 
 SIZE, NZ = 8, 4
 
@@ -58,6 +66,29 @@ def tiny_config(**changes: object) -> C.GanConfig:
     return C.for_scale({"quick": cfg}, "quick", changes)  # type: ignore[arg-type]
 
 
+TINY_DCGAN = {
+    "steps": 4, "eval_every": 2, "checkpoint_every": 2, "batch_size": 8, "n_train": 32,
+    "n_eval": 16, "kid_subsets": 2, "kid_subset_size": 8, "ngf": 4, "ndf": 4, "nz": 8,
+}  # fmt: skip
+"""Overrides that make a DCGAN experiment's GANs train in a blink (4 steps of 8 images)."""
+
+
+def tiny_context(
+    out: Path,
+    experiment_id: str = "gan_training",
+    seed: int = 0,
+    overrides: Mapping[str, object] = TINY_DCGAN,
+) -> Context:
+    """A context of ``experiment_id`` at quick scale with ``overrides`` to its config, writing
+    under ``out``, for calling an experiment's functions (:func:`trained_gan`...) directly."""
+    experiments = {e.id: e for e in registered()}
+    experiment = experiments[experiment_id]
+    cfg = C.with_overrides(experiment.configs["quick"], overrides)
+    settings = RunSettings("quick", out, seed=seed)
+    exp_seed = experiment_seed(seed, experiment_id)
+    return Context(experiment, cfg, settings, exp_seed, ImageSource(), Dist(), None, None)
+
+
 def tiny_data() -> torch.Tensor:
     return torch.rand(32, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1)) * 2 - 1
 
@@ -68,7 +99,7 @@ def tiny_models() -> tuple[TinyG, TinyD]:
 
 
 def tiny_evaluate(G: nn.Module) -> dict[str, float]:
-    from checkerscope.experiments.gan import generate
+    from checkerscope.experiments.trained_gans import generate
 
     z = torch.randn(16, NZ, generator=torch.Generator().manual_seed(2))
     return {"sample_mean": float(generate(G, z).double().mean())}
@@ -76,7 +107,7 @@ def tiny_evaluate(G: nn.Module) -> dict[str, float]:
 
 def main(out: Path) -> None:
     from checkerscope.experiments import distributed
-    from checkerscope.experiments.gan import train_gan
+    from checkerscope.experiments.trained_gans import train_gan
 
     dist = distributed.setup("cpu")
     G, D = tiny_models()

@@ -31,6 +31,8 @@ from checkerscope.experiments.settings import RunSettings
 
 MODULES: tuple[str, ...] = (
     "checkerscope.experiments.gan",
+    "checkerscope.experiments.strided_discriminator",
+    "checkerscope.experiments.trained_upsamplers",
     "checkerscope.experiments.arithmetic",
     "checkerscope.experiments.init_artifacts",
     "checkerscope.experiments.strong_colors",

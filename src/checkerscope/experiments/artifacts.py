@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from checkerscope.experiments.checkpoint import load_checkpoint, save_checkpoint
+from checkerscope.experiments.distributed import Dist
 from checkerscope.files import plain_json
 
 
@@ -47,6 +48,16 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _load(path: Path, plain_key: str) -> dict[str, Any]:
+    state = load_checkpoint(path)
+    if state["key"] != plain_key:
+        raise ValueError(
+            f"cached artifact {str(path)!r} was built for {state['key']}, "
+            f"not {plain_key}; run without --resume to rebuild it"
+        )
+    return dict(state["value"])
 
 
 class ArtifactCache:
@@ -74,24 +85,35 @@ class ArtifactCache:
         name: str,
         key: Mapping[str, Any],
         build: Callable[[Path], Mapping[str, Any]],
+        dist: Dist | None = None,
     ) -> dict[str, Any]:
         """The artifact ``name`` for ``key``: loaded if saved, else ``build(workdir)`` saved.
 
         ``build`` returns a mapping of tensors, numbers, strings, lists and dicts (a state
-        dict and what describes it: accuracy, steps...).
+        dict and what describes it: accuracy, steps...). Under torchrun (``dist`` with several
+        processes) the build may be collective (a DistributedDataParallel training): every
+        process builds, rank 0 saves, and no lock is taken, since a process waiting for it
+        would stall the others' all-reduces.
         """
         path = self.path(name, key)
         plain_key = json.dumps(plain_json(dict(key)), sort_keys=True)
+        workdir = path.with_suffix(".work")
+        if dist is not None and dist.enabled:
+            dist.barrier()
+            found = path.exists()
+            dist.barrier()  # every process has looked before rank 0 can write
+            if found:
+                return _load(path, plain_key)
+            workdir.mkdir(parents=True, exist_ok=True)
+            value = dict(build(workdir))
+            if dist.is_main:
+                save_checkpoint(path, {"key": plain_key, "value": value})
+                shutil.rmtree(workdir, ignore_errors=True)
+            dist.barrier()
+            return value
         with _locked(path.with_suffix(".lock")):
             if path.exists():
-                state = load_checkpoint(path)
-                if state["key"] != plain_key:
-                    raise ValueError(
-                        f"cached artifact {str(path)!r} was built for {state['key']}, "
-                        f"not {plain_key}; run without --resume to rebuild it"
-                    )
-                return dict(state["value"])
-            workdir = path.with_suffix(".work")
+                return _load(path, plain_key)
             workdir.mkdir(parents=True, exist_ok=True)
             value = dict(build(workdir))
             save_checkpoint(path, {"key": plain_key, "value": value})

@@ -48,7 +48,9 @@ BUDGETS: dict[str, dict[str, float]] = {
     "arithmetic": {"quick": 2.0, "default": 5.0},
     "init_artifacts": {"quick": 4.0, "default": 15.0},
     "strong_colors": {"quick": 4.0, "default": 20.0},
-    "gan_training": {"quick": 15.0, "default": 140.0},
+    "gan_training": {"quick": 12.0, "default": 110.0},
+    "trained_upsamplers": {"quick": 8.0, "default": 50.0},
+    "strided_discriminator": {"quick": 6.0, "default": 40.0},
     "gradients": {"quick": 3.0, "default": 20.0},
     "feature_vis": {"quick": 5.0, "default": 40.0},
     "style_transfer": {"quick": 5.0, "default": 120.0},
@@ -62,11 +64,19 @@ experiment's measured ``seconds`` beside its ``budget_seconds``."""
 
 @dataclasses.dataclass(frozen=True)
 class GanConfig:
-    """``gan_training``: a DCGAN trained twice, with deconv and with resize-conv upsampling.
+    """DCGANs trained on photo crops: ``gan_training`` and ``strided_discriminator``.
 
-    Optimiser and initialisation are those of DCGAN (Radford et al. 2016): Adam, lr 2e-4, betas
-    (0.5, 0.999); weights N(0, 0.02), batch-norm scales N(1, 0.02) (``init="dcgan"``), or the
-    layers' own initialisation (``init="default"``).
+    Each seed trains one GAN for every generator upsampler in ``variants``, initialisation in
+    ``inits`` (``"dcgan"``: N(0, 0.02) weights and N(1, 0.02) batch-norm scales, as in Radford
+    et al. 2016; ``"default"``: the layers' own) and discriminator in ``discriminators``
+    (``"strided_k4"``: DCGAN's 4x4 stride-2 convolutions; ``"antialiased"``: 3x3 convolution
+    then blur-pool), ``steps`` steps of DCGAN's Adam (lr 2e-4, betas (0.5, 0.999)) on batches of
+    ``batch_size`` of ``n_train`` crops. Every ``eval_every`` steps the checkerboard score of
+    each of ``periods`` is measured on the samples of ``n_eval`` fixed noise vectors; KID
+    (``kid_subsets`` subsets of ``kid_subset_size``) compares them with ``n_eval`` held-out
+    crops in the quality guard's feature space. Only the fields other than those in
+    :data:`~checkerscope.experiments.trained_gans.EXPERIMENT_FIELDS` decide how one GAN trains,
+    so experiments sharing them share their trained GANs.
     """
 
     image_size: int
@@ -85,9 +95,10 @@ class GanConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    periods: tuple[int, ...] = (2, 4, 8)
     variants: tuple[str, ...] = ("deconv", "resize_conv")
-    downsample: str = "strided_conv"
-    init: str = "dcgan"
+    inits: tuple[str, ...] = ("dcgan", "default")
+    discriminators: tuple[str, ...] = ("strided_k4",)
 
 
 GAN_TRAINING = {
@@ -97,11 +108,11 @@ GAN_TRAINING = {
         ngf=16,
         ndf=16,
         batch_size=32,
-        steps=120,
-        n_train=512,
+        steps=80,
+        n_train=256,
         n_eval=128,
-        eval_every=40,
-        checkpoint_every=40,
+        eval_every=20,
+        checkpoint_every=20,
         seeds=3,
         kid_subsets=20,
         kid_subset_size=64,
@@ -111,7 +122,7 @@ GAN_TRAINING = {
         nz=64,
         ngf=16,
         ndf=16,
-        batch_size=64,
+        batch_size=32,
         steps=800,
         n_train=2048,
         n_eval=256,
@@ -132,11 +143,75 @@ GAN_TRAINING = {
         n_eval=2048,
         eval_every=1000,
         checkpoint_every=500,
-        seeds=3,
+        seeds=5,
         kid_subsets=100,
         kid_subset_size=1000,
     ),
 }
+
+ONE_GENERATOR_TWO_DISCRIMINATORS = {
+    "variants": ("subpixel_icnr",),
+    "inits": ("dcgan",),
+    "discriminators": ("strided_k4", "antialiased"),
+}
+STRIDED_DISCRIMINATOR = {
+    "quick": dataclasses.replace(
+        GAN_TRAINING["quick"], steps=60, **ONE_GENERATOR_TWO_DISCRIMINATORS
+    ),
+    "default": dataclasses.replace(
+        GAN_TRAINING["default"], steps=500, **ONE_GENERATOR_TWO_DISCRIMINATORS
+    ),
+    "full": dataclasses.replace(GAN_TRAINING["full"], **ONE_GENERATOR_TWO_DISCRIMINATORS),
+}
+"""``strided_discriminator``: one generator (ICNR sub-pixel) against two discriminators."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedUpsamplersConfig:
+    """``trained_upsamplers``: the ``init_artifacts`` generators, trained by reconstruction.
+
+    For every seed and upsampler in ``variants``, a DCGAN generator (``ngf`` wide) learns x4
+    super-resolution: from the ``thumbnail`` x ``thumbnail`` area-average of an
+    ``image_size`` crop (its 3 * thumbnail**2 values as the latent code) to the crop, by mean
+    squared error, ``steps`` Adam steps (``lr``) of ``batch_size`` of ``n_train`` crops;
+    then scored on ``n_eval`` held-out crops (and before training, the same way).
+    ``hf_cutoff``: the start of the high-frequency band (cycles per pixel).
+    """
+
+    seeds: int
+    ngf: int
+    batch_size: int
+    steps: int
+    n_train: int
+    n_eval: int
+    checkpoint_every: int
+    image_size: int = 32
+    thumbnail: int = 8
+    lr: float = 1e-3
+    hf_cutoff: float = 0.25
+    shown: int = 6
+    variants: tuple[str, ...] = (
+        "deconv_k4",
+        "deconv_k3",
+        "subpixel",
+        "subpixel_icnr",
+        "resize_conv",
+        "bilinear_resize_conv",
+    )
+
+
+TRAINED_UPSAMPLERS = {
+    "quick": TrainedUpsamplersConfig(
+        seeds=3, ngf=8, batch_size=32, steps=100, n_train=256, n_eval=64, checkpoint_every=50
+    ),
+    "default": TrainedUpsamplersConfig(
+        seeds=5, ngf=16, batch_size=32, steps=300, n_train=1024, n_eval=128, checkpoint_every=100
+    ),
+    "full": TrainedUpsamplersConfig(
+        seeds=8, ngf=64, batch_size=64, steps=5000, n_train=20000, n_eval=1024,
+        checkpoint_every=500, image_size=64, thumbnail=16,
+    ),
+}  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

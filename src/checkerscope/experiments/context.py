@@ -107,6 +107,7 @@ class Context:
         self.scale = settings.scale
         self.jobs = settings.jobs
         self.seed = seed
+        self.base_seed = settings.seed  # the run's --seed: shared networks key on it
         self.data = data
         self.checkpoint_dir = settings.out / "checkpoints" / experiment.id
         self.cache = ArtifactCache(settings.out / "cache")
@@ -169,8 +170,9 @@ class Context:
         self, name: str, key: Mapping[str, Any], build: Callable[[Path], Mapping[str, Any]]
     ) -> dict[str, Any]:
         """A shared artifact (see :mod:`~checkerscope.experiments.artifacts`): built once per
-        run by the first experiment asking for it, loaded by the others."""
-        return self.cache.get(name, key, build)
+        run by the first experiment asking for it, loaded by the others (under torchrun every
+        process builds it together, so the build may train with ``ctx.dist``)."""
+        return self.cache.get(name, key, build, self.dist)
 
     def decide(
         self,
