@@ -36,6 +36,7 @@ MODULES: tuple[str, ...] = (
     "checkerscope.experiments.gradients",
     "checkerscope.experiments.feature_vis",
     "checkerscope.experiments.style_transfer",
+    "checkerscope.experiments.regularizer",
 )
 
 
