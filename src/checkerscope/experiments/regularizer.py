@@ -237,6 +237,7 @@ def distill_gan(
         inputs=lambda: torch.randn(cfg.distill_batch, g["nz"], generator=noise),
         steps=cfg.distill_steps,
         lr=cfg.distill_lr,
+        padding_mode="zeros",  # the 4x4 stage is all border: keep the deconvolution's response
         return_report=True,
         progress=False,
     )
