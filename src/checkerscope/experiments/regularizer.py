@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,6 +46,7 @@ from checkerscope.analysis.score import THRESHOLD, checkerboard_score, luma
 from checkerscope.analysis.spectra import spectrum
 from checkerscope.experiments import config as C
 from checkerscope.experiments.common import train_on_batches
+from checkerscope.experiments.context import SEED_STRIDE
 from checkerscope.experiments.decision import Claim, Effect, Guard, MeanInterval, differences
 from checkerscope.experiments.runner import Context, Experiment, ExperimentResult
 from checkerscope.report.figures.regularizer import score_against_error
@@ -153,7 +155,7 @@ def fit(
     train: torch.Tensor,
     test: torch.Tensor,
     seed: int,
-    checkpoint: Any,
+    checkpoint: Path,
     keep: int = 0,
 ) -> dict[str, Any]:
     """Train variant ``name`` from ``seed`` on ``train`` (N, 3, S, S) in [-1, 1]; return its
@@ -198,18 +200,19 @@ def stand_in_trained_gan(ctx: Context, variant: str, seed: int) -> dict[str, Any
     from checkerscope.models import DCGANGenerator, StridedDiscriminator
 
     cfg = C.GAN_TRAINING["quick"]
+    run_seed = ctx.seed + SEED_STRIDE * seed  # another base seed, other GANs
 
-    def build(workdir: Any) -> dict[str, Any]:
-        real = ctx.data.crops(cfg.n_train, cfg.image_size, seed=seed) * 2 - 1
-        torch.manual_seed(seed + 10)
+    def build(workdir: Path) -> dict[str, Any]:
+        real = ctx.data.crops(cfg.n_train, cfg.image_size, seed=run_seed) * 2 - 1
+        torch.manual_seed(run_seed + 10)
         D = dcgan_init(StridedDiscriminator(3, cfg.ndf, cfg.image_size))
-        torch.manual_seed(seed + 11)
+        torch.manual_seed(run_seed + 11)
         G = dcgan_init(DCGANGenerator(cfg.nz, cfg.ngf, 3, cfg.image_size, upsample=variant))
-        train_gan(G, D, real, cfg, seed=seed + 12, checkpoint=workdir / "train.pt",
+        train_gan(G, D, real, cfg, seed=run_seed + 12, checkpoint=workdir / "train.pt",
                   dist=ctx.dist, evaluate=lambda _: {}, name=f"stand-in {variant} GAN")  # fmt: skip
         return {"G": G.state_dict(), "D": D.state_dict(), "config": C.as_dict(cfg)}
 
-    key = {"variant": variant, "seed": seed, "config": C.as_dict(cfg), "data": ctx.data.source}
+    key = {"variant": variant, "seed": run_seed, "config": C.as_dict(cfg), "data": ctx.data.source}
     return ctx.cached("stand_in_gan", key, build)
 
 
