@@ -16,7 +16,7 @@ from checkerscope.weights import load_weights
 
 runner = CliRunner()
 
-MODELS = '''
+MODELS = """
 import torch
 from torch import nn
 
@@ -30,7 +30,7 @@ def generator():
 
 def plain():
     return nn.Sequential(nn.Conv2d(4, 3, 3, padding=1))
-'''
+"""
 
 
 @pytest.fixture
