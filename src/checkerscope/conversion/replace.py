@@ -26,7 +26,7 @@ from checkerscope.conversion.adapter import (
     matching_window,
     resize_conv_and_window,
 )
-from checkerscope.conversion.distill import LR, STEPS, Inputs, distill
+from checkerscope.conversion.distillation import LR, STEPS, Inputs, distill
 from checkerscope.conversion.downsample import downsampling_replacement, is_strided_downsampler
 from checkerscope.conversion.projection import project_weights, projection_residual
 from checkerscope.conversion.report import ConversionReport, ConvertedLayer
@@ -275,7 +275,7 @@ def convert(
             replacements and ICNR-tied convolutions; everything else stays as it was) for
             ``steps`` Adam steps (``lr``) so that the converted model reproduces ``model``'s
             outputs on ``inputs`` with :func:`checkerscope.checkerboard_loss` added (see
-            :mod:`~checkerscope.conversion.distill`, which says why), with a progress bar
+            :mod:`~checkerscope.conversion.distillation`, which says why), with a progress bar
             unless ``progress=False``; the report's ``distillation`` gives the checkerboard
             score before and after and the PSNR against ``model``'s outputs.
         inplace: ``False`` converts a deep copy; ``True`` swaps layers inside ``model`` and

@@ -59,7 +59,7 @@ class ConversionReport:
 
 @dataclass(frozen=True)
 class Distillation:
-    """What ``convert(init="distill")`` did (:func:`checkerscope.conversion.distill.distill`):
+    """What ``convert(init="distill")`` did (:func:`checkerscope.conversion.distillation.distill`):
     its settings, the checkerboard score (dB, mean over the first batch of inputs) of the
     original's outputs, of the converted model's before training (the least-squares projection)
     and after, the PSNR (dB) of those two against the original's outputs, and the first and last

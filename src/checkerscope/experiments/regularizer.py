@@ -26,7 +26,7 @@ average, which a lattice of peaks hardly moves, so it is not expected to remove 
 
 Distillation (``convert(init="distill")``): the trained deconvolution GAN of ``gan_training``,
 converted to resize-convolution and trained to reproduce its samples with the checkerboard loss
-(:mod:`checkerscope.conversion.distill`). The GAN comes from :func:`stand_in_trained_gan` until
+(:mod:`checkerscope.conversion.distillation`). The GAN comes from :func:`stand_in_trained_gan` until
 ``gan_training`` exposes ``trained_gan(ctx, variant, seed)``, with the same contract.
 """
 
@@ -225,7 +225,7 @@ def distill_gan(
     from dataclasses import asdict
 
     from checkerscope.conversion import convert
-    from checkerscope.conversion.distill import psnr
+    from checkerscope.conversion.distillation import psnr
     from checkerscope.experiments.gan import generate
     from checkerscope.models import DCGANGenerator
 
@@ -327,7 +327,9 @@ def run(ctx: Context) -> ExperimentResult:
         },
     )
 
-    first = {n: fitted[(0, n)]["samples"] for n in names}
+    k = cfg.kernel_sizes[0]
+    shown_names = [n for n in names if n.startswith(f"deconv_k{k}")] + ["resize_conv"]
+    first = {n: fitted[(0, n)]["samples"] for n in shown_names}
     numbers = {
         "score_db": {n: _mean(s) for n, s in score.items()},
         "mse": {n: _mean(m) for n, m in mse.items()},
@@ -347,9 +349,10 @@ def run(ctx: Context) -> ExperimentResult:
         "(one marker per seed): the checkerboard loss brings the deconvolutions down to "
         f"resize-convolution's band (its mean + {CLOSE_DB:g} dB, shaded) at a small cost in "
         "MSE; the spectral loss in the style of Durall et al. (2020) does not lower the score.",
-        "reconstructions": "Held-out crops and their reconstructions by the first seed's "
-        "generators (inputs pooled by 4): the plain deconvolutions paint a fine grid that the "
-        "checkerboard loss removes.",
+        "reconstructions": f"Held-out crops and their reconstructions by the first seed's "
+        f"generators with k{k} s2 deconvolutions and with resize-convolution (inputs pooled by "
+        "4): the plain deconvolution paints a fine grid that the checkerboard loss removes and "
+        "the Durall loss does not.",
         "distillation": f"Samples of the first seed's deconvolution GAN generator "
         f"({d0['score_original']:.1f} dB; a stand-in trained here, 120 steps, until "
         "gan_training's trained GANs are connected) and of its distilled resize-convolution "

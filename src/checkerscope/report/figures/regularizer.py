@@ -24,7 +24,7 @@ def score_against_error(
     Example:
         >>> fig = score_against_error({"a": ([0.01], [9.0]), "b": ([0.01], [2.0])}, "b", 3, 12)
     """
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = Figure(figsize=(9.5, 4.5), layout="constrained")
     ax = fig.subplots()
     base = float(np.mean(points[reference][1]))
     ax.axhspan(base, base + close_db, color=COLORS.get(reference, "tab:blue"), alpha=0.12)
@@ -41,5 +41,5 @@ def score_against_error(
     ax.set_ylabel("checkerboard score (dB)")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig

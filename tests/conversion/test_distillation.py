@@ -9,7 +9,7 @@ from torch import nn
 
 from checkerscope.analysis.score import THRESHOLD
 from checkerscope.conversion import convert
-from checkerscope.conversion.distill import distill, input_batches, output_score, psnr
+from checkerscope.conversion.distillation import distill, input_batches, output_score, psnr
 from checkerscope.conversion.report import ConversionReport, Distillation
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
 
