@@ -327,6 +327,11 @@ def convert(
         >>> d = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.MaxPool2d(2))
         >>> [type(m).__name__ for m in convert(d, transposed=False, downsample=True)]
         ['AntiAliasedConv2d', 'MaxBlurPool2d']
+        >>> up = torch.nn.ConvTranspose1d(1, 1, 3, 2, 1, 1)
+        >>> new, report = convert(up, init="distill", inputs=torch.rand(8, 1, 32), steps=5,
+        ...                       progress=False, return_report=True)
+        >>> report.distillation.steps, type(new).__name__
+        (5, 'ResizeConv1d')
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
