@@ -2,6 +2,8 @@
 
 from checkerscope import analysis, nn
 from checkerscope.analysis import (
+    CheckerboardLoss,
+    checkerboard_loss,
     checkerboard_map,
     checkerboard_score,
     frequency_response,
@@ -20,9 +22,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AuditReport",
+    "CheckerboardLoss",
     "__version__",
     "analysis",
     "audit",
+    "checkerboard_loss",
     "checkerboard_map",
     "checkerboard_score",
     "convert",

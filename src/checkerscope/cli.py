@@ -447,10 +447,7 @@ def audit(
     from checkerscope.files import atomic_write_text, check_output_file
     from checkerscope.weights import load_weights
 
-    try:
-        shape = tuple(int(n) for n in input_shape.replace("x", ",").split(","))
-    except ValueError:
-        fail(f"--input-shape must be integers like 128 or 3,64,64, got {input_shape!r}")
+    shape = _input_shape(input_shape)
     if html is not None:
         check_output_file("--html", html)  # before the audit, whose result it would lose
     model = load_target(target)
@@ -479,6 +476,99 @@ def audit(
         if not json_out:
             typer.echo(f"wrote {printable(html)}")
     raise typer.Exit(code=verdict_code)
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    """``--input-shape`` as a tuple of ints ('128', '3,64,64' or '3x64x64'), or a one-line error."""
+    try:
+        return tuple(int(n) for n in text.replace("x", ",").split(","))
+    except ValueError:
+        fail(f"--input-shape must be integers like 128 or 3,64,64, got {text!r}")
+
+
+@app.command()
+@one_line_errors
+def fix(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="'package.module:attr' or 'path/to/file.py:attr': a module, a module class or "
+            "a factory, called with no arguments."
+        ),
+    ],
+    out: Annotated[Path, typer.Option(help="Write the fixed model's weights here (.safetensors).")],
+    input_shape: str = typer.Option(
+        ..., help="Input shape without the batch axis: '128' (a latent), '3,64,64' (an image)."
+    ),
+    weights: Annotated[
+        Path | None,
+        typer.Option(help="A state dict: .safetensors, or a torch file (read weights_only)."),
+    ] = None,
+    steps: int = typer.Option(200, min=1, help="Distillation steps (Adam)."),
+    lr: float = typer.Option(1e-3, help="Adam's learning rate."),
+    batch: int = typer.Option(16, min=1, help="Random inputs per distillation step."),
+    seeds: int = typer.Option(8, min=1, help="Input draws of the audits before and after."),
+    progress: bool = typer.Option(True, help="Show a progress bar while distilling."),
+) -> None:
+    """Remove a trained model's checkerboard: swap its transposed convolutions for
+    resize-convolutions, train them to reproduce the model's outputs without the checkerboard
+    (checkerscope.convert(model, init="distill") on standard-normal inputs of --input-shape),
+    write the new weights and print the audit before and after.
+
+    The weights load into the converted architecture: fixed = checkerscope.convert(model), then
+    checkerscope.weights.load_weights(fixed, OUT) (or fixed.load_state_dict(
+    safetensors.torch.load_file(OUT))). Exit status: 0 if the fixed model is not flagged, 1 if
+    it still is, 2 on a usage error or any other failure (nothing is written then).
+    """
+    import warnings
+
+    import torch
+    from safetensors.torch import save
+
+    from checkerscope import checks
+    from checkerscope.auditing import audit as run_audit
+    from checkerscope.auditing import load_target
+    from checkerscope.conversion import convert
+    from checkerscope.files import atomic_write_bytes, check_output_file
+    from checkerscope.weights import load_weights
+
+    shape = _input_shape(input_shape)
+    check_output_file("--out", out)  # before the work, whose result it would lose
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out must be a .safetensors file, got {str(out)!r}")
+    checks.positive_number("--lr", lr)
+    model = load_target(target)
+    if weights is not None:
+        load_weights(model, weights)
+    model.eval()
+    before = run_audit(model, shape, seeds, True)
+    noise = torch.Generator().manual_seed(0)
+    dtype = next(model.parameters(), torch.empty(0)).dtype
+
+    def inputs() -> torch.Tensor:
+        return torch.randn(batch, *shape, generator=noise, dtype=dtype)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nothing converted is an error here, said below
+        fixed, conversion = convert(
+            model, init="distill", inputs=inputs, steps=steps, lr=lr, return_report=True,
+            progress=progress,
+        )  # fmt: skip
+    if not conversion.converted:
+        raise ValueError(
+            f"{type(model).__name__} has no stride > 1 ConvTranspose1d/2d/3d layer to fix"
+        )
+    state = {k: t.detach().cpu().contiguous().clone() for k, t in fixed.state_dict().items()}
+    after = run_audit(fixed, shape, seeds, True)
+    typer.echo("before:")
+    _print_audit(before)
+    for line in str(conversion).splitlines():
+        typer.echo(printable(line))
+    typer.echo("after:")
+    _print_audit(after)
+    atomic_write_bytes(out, save(state))
+    typer.echo(f"wrote {printable(out)}: load it into checkerscope.convert(model)")
+    raise typer.Exit(code=EXIT_FLAGGED if after.flagged else EXIT_CLEAN)
 
 
 def _print_audit(report: Any) -> None:

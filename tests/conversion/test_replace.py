@@ -202,7 +202,7 @@ def test_padding_mode_other_than_zeros_is_named() -> None:
     ("kwargs", "message"),
     [
         ({"mode": "bicubic"}, "mode must be one of 'nearest', 'bilinear', got 'bicubic'"),
-        ({"init": "zeros"}, "init must be one of 'fresh', 'project', got 'zeros'"),
+        ({"init": "zeros"}, "init must be one of 'fresh', 'project', 'distill', got 'zeros'"),
         ({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
         ({"kernel_size": (3, -1)}, "kernel_size must be a positive integer, got -1"),
         (

@@ -2,6 +2,7 @@
 
 from checkerscope.analysis.frequency import frequency_response
 from checkerscope.analysis.imbalance import PhaseImbalance, phase_imbalance
+from checkerscope.analysis.loss import CheckerboardLoss, checkerboard_loss
 from checkerscope.analysis.metrics import METRICS, Metric, get_metric
 from checkerscope.analysis.operator import ParameterTying, operator_matrix, parameter_tying
 from checkerscope.analysis.overlap_counts import (
@@ -24,6 +25,7 @@ from checkerscope.analysis.spectra import Spectrum, periodic_smooth, spectrum
 __all__ = [
     "METRICS",
     "AxisOverlap",
+    "CheckerboardLoss",
     "Explanation",
     "Metric",
     "OverlapSummary",
@@ -31,6 +33,7 @@ __all__ = [
     "PhaseImbalance",
     "Spectrum",
     "block_grid",
+    "checkerboard_loss",
     "checkerboard_map",
     "checkerboard_score",
     "explain_score",

@@ -10,14 +10,17 @@
   :class:`BlurredAvgPool`;
 - :mod:`~checkerscope.conversion.subpixel_pairs`: finding convolution -> pixel shuffle pairs
   (:func:`find_subpixel_pairs`); :mod:`~checkerscope.conversion.subpixel`: their fixes;
-- :mod:`~checkerscope.conversion.report`: :class:`ConversionReport`, what was converted.
+- :mod:`~checkerscope.conversion.distillation`: ``init="distill"``, training the new layers to
+  reproduce the original without its checkerboard;
+- :mod:`~checkerscope.conversion.report`: :class:`ConversionReport`, what was converted (and
+  :class:`Distillation`, what distillation did).
 """
 
 from checkerscope.conversion.adapter import ResizeConvAdapter
 from checkerscope.conversion.downsample import BlurredAvgPool
 from checkerscope.conversion.projection import projection_residual
 from checkerscope.conversion.replace import INITS, convert
-from checkerscope.conversion.report import ConversionReport, ConvertedLayer
+from checkerscope.conversion.report import ConversionReport, ConvertedLayer, Distillation
 from checkerscope.conversion.subpixel import SUBPIXEL_FIXES
 from checkerscope.conversion.subpixel_pairs import SubPixelPair, find_subpixel_pairs
 
@@ -27,6 +30,7 @@ __all__ = [
     "BlurredAvgPool",
     "ConversionReport",
     "ConvertedLayer",
+    "Distillation",
     "ResizeConvAdapter",
     "SubPixelPair",
     "convert",

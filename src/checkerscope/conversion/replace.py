@@ -26,6 +26,7 @@ from checkerscope.conversion.adapter import (
     matching_window,
     resize_conv_and_window,
 )
+from checkerscope.conversion.distillation import LR, STEPS, Inputs, distill
 from checkerscope.conversion.downsample import downsampling_replacement, is_strided_downsampler
 from checkerscope.conversion.projection import project_weights, projection_residual
 from checkerscope.conversion.report import ConversionReport, ConvertedLayer
@@ -42,8 +43,9 @@ from checkerscope.functional import resize_conv as R
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
 from checkerscope.surgery import find_modules, replace_modules
 
-INITS = ("fresh", "project")
-"""What ``convert(init=...)`` accepts: a fresh initialization, or the least-squares projection."""
+INITS = ("fresh", "project", "distill")
+"""What ``convert(init=...)`` accepts: a fresh initialization, the least-squares projection, or
+the projection trained to reproduce the model without its checkerboard."""
 
 _RESIZE_CONV = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
 
@@ -235,6 +237,10 @@ def convert(
     transposed: bool = True,
     downsample: bool = False,
     subpixel: str | None = None,
+    inputs: Inputs | None = None,
+    steps: int | None = None,
+    lr: float | None = None,
+    progress: bool = True,
 ) -> nn.Module | tuple[nn.Module, ConversionReport]:
     """Replace the layers of ``model`` that make checkerboards: every ``ConvTranspose1d/2d/3d``
     by a resize-convolution and, on request, strided downsampling layers by anti-aliased ones
@@ -265,6 +271,13 @@ def convert(
             residual ``||A_new - A_old|| / ||A_old||`` is stored on each replacement as
             ``projection_residual`` (0: the deconvolution was already a resize-conv).
             For sub-pixel pairs see ``subpixel``; downsampling swaps always keep the weights.
+            ``"distill"`` starts from the projection, then trains the new layers (the
+            replacements and ICNR-tied convolutions; everything else stays as it was) for
+            ``steps`` Adam steps (``lr``) so that the converted model reproduces ``model``'s
+            outputs on ``inputs`` with :func:`checkerscope.checkerboard_loss` added (see
+            :mod:`~checkerscope.conversion.distillation`, which says why), with a progress bar
+            unless ``progress=False``; the report's ``distillation`` gives the checkerboard
+            score before and after and the PSNR against ``model``'s outputs.
         inplace: ``False`` converts a deep copy; ``True`` swaps layers inside ``model`` and
             returns it.
         kernel_size: kernel of the new resize-convolutions; ``None`` uses each replaced
@@ -289,6 +302,12 @@ def convert(
             (``init="project"``), keeping the model's structure; ``"resize_conv"`` replaces
             each pair by a resize-convolution (the shuffle becomes ``nn.Identity``). ``None``
             (the default) leaves them alone.
+        inputs: ``init="distill"`` only: example inputs of ``model``, as a tensor (N, ...)
+            drawn 16 at a time, an iterable of batches (a list, a DataLoader: a tuple batch
+            gives its first item) or a callable returning a batch (e.g. noise for a generator).
+        steps, lr: ``init="distill"`` only: training steps (default 200) and Adam's learning
+            rate (default 1e-3).
+        progress: ``init="distill"`` only: show a progress bar.
 
     Raises:
         ValueError: naming the layer and attribute, for a layer it cannot convert: groups != 1,
@@ -308,6 +327,11 @@ def convert(
         >>> d = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, 2, 1), torch.nn.MaxPool2d(2))
         >>> [type(m).__name__ for m in convert(d, transposed=False, downsample=True)]
         ['AntiAliasedConv2d', 'MaxBlurPool2d']
+        >>> up = torch.nn.ConvTranspose1d(1, 1, 3, 2, 1, 1)
+        >>> new, report = convert(up, init="distill", inputs=torch.rand(8, 1, 32), steps=5,
+        ...                       progress=False, return_report=True)
+        >>> report.distillation.steps, type(new).__name__
+        (5, 'ResizeConv1d')
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -322,11 +346,21 @@ def convert(
         ("inplace", inplace),
         ("transposed", transposed),
         ("downsample", downsample),
+        ("progress", progress),
     ):
         if not isinstance(flag, bool):
             raise ValueError(f"{name} must be True or False, got {flag!r}")
     if subpixel is not None:
         v.one_of("subpixel", subpixel, SUBPIXEL_FIXES)
+    if init == "distill" and inputs is None:
+        raise ValueError("init='distill' needs inputs: example inputs of the model to train on")
+    given = [n for n, x in (("inputs", inputs), ("steps", steps), ("lr", lr)) if x is not None]
+    if init != "distill" and given:
+        raise ValueError(f"{', '.join(given)} only apply to init='distill', got init={init!r}")
+    if steps is not None:
+        v.positive_int("steps", steps)
+    if lr is not None:
+        v.positive_number("lr", lr)
     if not (transposed or downsample or subpixel):
         raise ValueError(
             "convert() has nothing to do with transposed=False, downsample=False and "
@@ -334,21 +368,30 @@ def convert(
         )
     plan = _Plan()
     _scripted(model, plan)
+    teacher = copy.deepcopy(model) if init == "distill" else None
+    start = "project" if init == "distill" else init
 
     if not inplace:
         model = copy.deepcopy(model)
 
     # Build every replacement before swapping any, so that an error leaves the model intact.
     if transposed:
-        _plan_transposed(model, plan, mode, init, kernel_size, padding_mode, include_stride1)
+        _plan_transposed(model, plan, mode, start, kernel_size, padding_mode, include_stride1)
     if downsample:
         _plan_downsampling(model, plan)
     if subpixel is not None:
-        _plan_subpixel(model, plan, subpixel, mode, init, kernel_size, padding_mode)
-    _apply_icnr(plan, init)
+        _plan_subpixel(model, plan, subpixel, mode, start, kernel_size, padding_mode)
+    _apply_icnr(plan, start)
     root = replace_modules(model, plan.replacements)
 
-    report = ConversionReport(tuple(plan.converted), tuple(plan.skipped), tuple(plan.notes))
+    distillation = None
+    if teacher is not None and plan.converted:
+        layers = [*plan.replacements.values(), *(pair.conv for pair in plan.icnr)]
+        steps, lr = STEPS if steps is None else steps, LR if lr is None else lr
+        distillation = distill(teacher, root, layers, inputs, steps, lr, progress=progress)
+    report = ConversionReport(
+        tuple(plan.converted), tuple(plan.skipped), tuple(plan.notes), distillation
+    )
     if not plan.converted:
         warnings.warn(
             _nothing_converted(model, plan, transposed, downsample, subpixel), stacklevel=2

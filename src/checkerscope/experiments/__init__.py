@@ -41,6 +41,7 @@ MODULES: tuple[str, ...] = (
     "checkerscope.experiments.style_transfer",
     "checkerscope.experiments.architectures",
     "checkerscope.experiments.audio",
+    "checkerscope.experiments.regularizer",
 )
 
 

@@ -56,6 +56,7 @@ BUDGETS: dict[str, dict[str, float]] = {
     "style_transfer": {"quick": 5.0, "default": 120.0},
     "architectures": {"quick": 6.0, "default": 30.0},
     "audio": {"quick": 5.0, "default": 35.0},
+    "regularizer": {"quick": 6.0, "default": 45.0},
 }
 """Experiment id -> scale -> wall seconds on two idle cores (``--jobs 2``). DEVELOPERS.md lists
 them with the budgets kept for the experiments still to come; ``results.json`` records each
@@ -498,6 +499,49 @@ AUDIO = {
         train_seconds=2.0, n_eval=20, eval_seconds=4.0, seconds=2.0, clips=10,
     ),
 }  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class RegularizerConfig:
+    """``regularizer``: removing checkerboards from transposed-convolution generators.
+
+    Regularizer: a generator maps ``image_size / 4`` average-pooled crops back to the crops
+    (``width`` channels, two x2 upsamplers), trained ``steps`` Adam steps (``lr``,
+    ``batch_size`` of ``n_train`` crops) on ``reconstruction`` (``"mse"`` or ``"l1"``). Its
+    variants: deconvolutions of every kernel in ``kernel_sizes``, plain, with
+    ``checkerboard_loss`` at ``loss_weight`` and (kernels in ``durall_kernel_sizes``) with the
+    Durall et al. loss at ``durall_weight``, and nearest resize-convolution; each scored on
+    ``n_eval`` held-out crops. Distillation: the trained deconv GAN of each of ``gan_seeds``
+    seeds, converted with ``init="distill"`` for ``distill_steps`` steps (``distill_lr``) on
+    noise batches of ``distill_batch``, scored on ``n_eval`` samples. Training checkpoints
+    every ``checkpoint_every`` steps and at the end.
+    """
+
+    seeds: int
+    steps: int
+    distill_steps: int
+    gan_seeds: int = 3
+    image_size: int = 32
+    width: int = 32
+    batch_size: int = 16
+    n_train: int = 512
+    n_eval: int = 64
+    lr: float = 2e-3
+    reconstruction: str = "mse"
+    loss_weight: float = 1.0
+    durall_weight: float = 0.1
+    kernel_sizes: tuple[int, ...] = (3, 4)
+    durall_kernel_sizes: tuple[int, ...] = (3,)
+    distill_lr: float = 1e-3
+    distill_batch: int = 16
+    checkpoint_every: int = 1000
+
+
+REGULARIZER = {
+    "quick": RegularizerConfig(seeds=3, steps=60, distill_steps=40, n_eval=32),
+    "default": RegularizerConfig(seeds=5, steps=250, distill_steps=200),
+    "full": RegularizerConfig(seeds=8, steps=3000, distill_steps=2000, n_train=4096, n_eval=256),
+}
 
 
 def check_scale(scale: str) -> str:
