@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The study, reproduced at default scale on the embedded photographs (< 15 min on 2 cores).
+# The study, reproduced at default scale on the embedded photographs (its budget: 10 min on 2 idle cores, start-up and report included).
 demo: $(STAMP)
 	$(VENV)/bin/checkerscope reproduce --scale default --out runs/demo
 

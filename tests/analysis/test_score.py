@@ -315,7 +315,14 @@ def test_metrics_registry_names_units_and_directions() -> None:
     assert not get_metric("block_grid").is_bad(100.0)  # reported, never flagged
     x = torch.rand(1, 3, 32, 32)
     torch.testing.assert_close(score(x), S.checkerboard_score(x))
-    assert {"checkerboard_score", "block_grid", "gradient_checkerboard"} <= set(METRICS)
+    assert {"checkerboard_score", "block_grid", "gradient_checkerboard", "tone_score"} <= set(
+        METRICS
+    )
+    tone = get_metric("tone_score")
+    assert tone.unit == "dB" and tone.threshold == S.THRESHOLD
+    n = torch.arange(8000)
+    buzz = torch.sin(0.05 * n) + 0.1 * torch.cos(torch.pi * n / 2)  # fs / 4: a stride-4 tone
+    assert tone.is_bad(float(tone(buzz[None], sample_rate=8000).score))
     with pytest.raises(ValueError, match=r"metric must be one of .* got 'nope'"):
         get_metric("nope")
     with pytest.raises(ValueError, match="already registered"):

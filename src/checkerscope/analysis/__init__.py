@@ -1,6 +1,6 @@
 """Overlap, operators and scores: the article's arithmetic, pointed at any layer or model."""
 
-from checkerscope.analysis.frequency import frequency_response
+from checkerscope.analysis.frequency import frequency_response, upsampler_response
 from checkerscope.analysis.imbalance import PhaseImbalance, phase_imbalance
 from checkerscope.analysis.loss import CheckerboardLoss, checkerboard_loss
 from checkerscope.analysis.metrics import METRICS, Metric, get_metric
@@ -11,6 +11,7 @@ from checkerscope.analysis.overlap_counts import (
     overlap,
     overlap_summary,
 )
+from checkerscope.analysis.replicas import ReplicaEnergy, replica_energy
 from checkerscope.analysis.score import (
     Explanation,
     block_grid,
@@ -20,7 +21,10 @@ from checkerscope.analysis.score import (
     gradient_checkerboard,
     period_scores,
 )
+from checkerscope.analysis.signal_quality import log_spectral_distance, signal_to_distortion
 from checkerscope.analysis.spectra import Spectrum, periodic_smooth, spectrum
+from checkerscope.analysis.spectrograms import spectrogram
+from checkerscope.analysis.tones import ToneScore, tone_score
 
 __all__ = [
     "METRICS",
@@ -31,7 +35,9 @@ __all__ = [
     "OverlapSummary",
     "ParameterTying",
     "PhaseImbalance",
+    "ReplicaEnergy",
     "Spectrum",
+    "ToneScore",
     "block_grid",
     "checkerboard_loss",
     "checkerboard_map",
@@ -40,6 +46,7 @@ __all__ = [
     "frequency_response",
     "get_metric",
     "gradient_checkerboard",
+    "log_spectral_distance",
     "operator_matrix",
     "overlap",
     "overlap_summary",
@@ -47,5 +54,10 @@ __all__ = [
     "period_scores",
     "periodic_smooth",
     "phase_imbalance",
+    "replica_energy",
+    "signal_to_distortion",
+    "spectrogram",
     "spectrum",
+    "tone_score",
+    "upsampler_response",
 ]

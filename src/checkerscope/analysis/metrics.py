@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checkerscope.analysis import score as S
+from checkerscope.analysis import tones as T
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,17 @@ register(
         "dB",
         True,
         "checkerboard score of the gradient of a model's output with respect to its input",
+        threshold=S.THRESHOLD,
+    )
+)
+register(
+    Metric(
+        "tone_score",
+        T.tone_score,
+        "dB",
+        True,
+        "energy of sound at the tones of stride-2/4/8 upsamplers (a * fs / p) over the median "
+        "of the spectrum around each, the loudest tone named in Hz",
         threshold=S.THRESHOLD,
     )
 )
