@@ -335,15 +335,16 @@ def test_every_registered_experiment_has_a_budget_and_they_fit_the_totals() -> N
     from checkerscope.experiments import registered
 
     experiments = registered()
+    assert set(C.SHARED) <= set(C.BUDGETS)  # a shared artifact's budget counts too
     for scale, total in C.TOTAL_BUDGETS.items():
-        budgets = [e.budget[scale] for e in experiments]
+        budgets = [e.budget[scale] for e in experiments] + [C.BUDGETS[s][scale] for s in C.SHARED]
         assert all(b > 0 for b in budgets)
         assert sum(budgets) + C.OVERHEAD_SECONDS[scale] <= total, scale
     assert all(e.budget == C.BUDGETS[e.id] for e in experiments)
 
 
 def test_every_scale_has_every_config() -> None:
-    for table in (C.DATA, C.GAN_TRAINING):
+    for table in (C.DATA, C.GAN_TRAINING, *C.SHARED.values()):
         assert set(table) == set(C.SCALES)
         assert all(dataclasses.is_dataclass(cfg) for cfg in table.values())
 
