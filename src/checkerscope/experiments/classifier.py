@@ -59,7 +59,7 @@ def held_out_tiles(rows: int, cols: int) -> torch.Tensor:
 
     Example:
         >>> held_out_tiles(2, 3).int().tolist()
-        [[1, 0, 0], [0, 0, 0]]
+        [[1, 0, 0], [0, 0, 1]]
     """
     i, j = torch.arange(rows)[:, None], torch.arange(cols)[None, :]
     return (i + 2 * j) % HOLD_OUT_EVERY == 0
@@ -86,7 +86,7 @@ def crop_positions(height: int, width: int, size: int, tile: int, part: str) -> 
 
     Example:
         >>> crop_positions(4, 6, 2, 2, "held_out").int().tolist()
-        [[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+        [[1, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]]
     """
     if part not in PARTS:
         raise ValueError(f"part must be one of {PARTS}, got {part!r}")

@@ -48,12 +48,17 @@ def gradient_maps(
     return fig
 
 
-def paired_per_seed(panels: Mapping[str, Mapping[str, Sequence[float]]], ylabel: str) -> Figure:
+def paired_per_seed(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    ylabel: str,
+    threshold: float | None = None,
+) -> Figure:
     """Per-seed numbers of several conditions, one line per seed: ``panels[name][condition]``
     holds one value per seed (the same seeds in every condition).
 
     One panel per name, conditions left to right, a grey line joining each seed's values and a
-    black bar at each condition's mean, so a paired effect reads as the slope of the lines.
+    bar at each condition's mean, so a paired effect reads as the slope of the lines; a dotted
+    line marks ``threshold`` (the score's flag threshold, say) when given.
 
     Example:
         >>> fig = paired_per_seed({"net": {"strided": [9.0, 8.0], "antialiased": [3.0, 4.0]}}, "dB")
@@ -69,6 +74,10 @@ def paired_per_seed(panels: Mapping[str, Mapping[str, Sequence[float]]], ylabel:
             ax.hlines(values[i].mean(), i - 0.2, i + 0.2, color=COLORS.get(c, "k"), linewidth=2.5)
         ax.set_xticks(range(len(names)), names, fontsize=9)
         ax.set_xlim(-0.5, len(names) - 0.5)
+        if threshold is not None:
+            ax.axhline(threshold, color="0.4", linestyle=":", linewidth=1)
+            ax.annotate("flag threshold", (len(names) - 0.5, threshold), fontsize=8,
+                        ha="right", va="bottom", color="0.3")  # fmt: skip
         ax.set_title(f"{name} ({values.shape[1]} seeds)", fontsize=10)
         ax.grid(alpha=0.3, axis="y")
     axes[0].set_ylabel(ylabel)
