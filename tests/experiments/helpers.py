@@ -59,13 +59,17 @@ def assert_resumes_exactly(
     return full
 
 
-def run_quick(experiment: Experiment, out: Path, overrides: Mapping[str, Any]) -> dict:
-    """Run ``experiment`` alone at quick scale with ``overrides`` for its config; return the
-    ``results.json`` it wrote, as a reader of the file sees it."""
-    run(
-        [experiment],
-        RunSettings("quick", out, show_progress=False, overrides={experiment.id: overrides}),
-    )
+def run_quick(
+    experiment: Experiment,
+    out: Path,
+    overrides: Mapping[str, Any],
+    shared: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict:
+    """Run ``experiment`` alone at quick scale with ``overrides`` for its config (and
+    ``shared``: artifact name -> overrides for its config); return the ``results.json`` it
+    wrote, as a reader of the file sees it."""
+    every = {experiment.id: overrides, **(shared or {})}
+    run([experiment], RunSettings("quick", out, show_progress=False, overrides=every))
     return json.loads((out / "results.json").read_text())
 
 

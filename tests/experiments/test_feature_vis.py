@@ -4,39 +4,19 @@ import pytest
 import torch
 from PIL import Image
 
-from checkerscope.experiments import config as C
-from checkerscope.experiments.feature_vis import (
-    CLAIM,
-    EXPERIMENT,
-    activations,
-    train_classifier,
-    visualize,
-)
+from checkerscope.experiments.feature_vis import CLAIM, EXPERIMENT, activations, visualize
 from checkerscope.models import StridedClassifier
 
-from .helpers import assert_resumes_exactly, only_claim, run_quick
+from .helpers import only_claim, run_quick
 
-TINY = {
-    "steps": 4, "checkpoint_every": 2, "n_per_image": 4, "n_test_per_image": 2, "width": 4,
-    "channels": 3, "vis_size": 32, "vis_steps": 3, "seeds": 3,
-}  # fmt: skip
-
-
-def test_classifier_training_resumes_exactly(tmp_path) -> None:
-    cfg = C.for_scale(C.FEATURE_VIS, "quick", {"steps": 6, "checkpoint_every": 2, "width": 4})
-    x, y = torch.rand(16, 3, 32, 32) * 2 - 1, torch.arange(16) % 3
-
-    def model() -> StridedClassifier:
-        torch.manual_seed(0)
-        return StridedClassifier(3, 3, cfg.width, cfg.stages)
-
-    full = assert_resumes_exactly(
-        model,
-        lambda net, **kw: train_classifier(net, x, y, cfg, seed=1, **kw),
-        tmp_path,
-        stop_at=4,
-    )
-    assert len(full) == 6
+TINY = {"channels": 3, "vis_size": 32, "vis_steps": 3, "seeds": 3}
+CLASSIFIER = {
+    "steps": 4,
+    "checkpoint_every": 2,
+    "n_per_image": 4,
+    "n_test_per_image": 2,
+    "width": 4,
+}
 
 
 def test_visualization_raises_its_channel_and_jitter_changes_the_result() -> None:
@@ -54,21 +34,22 @@ def test_visualization_raises_its_channel_and_jitter_changes_the_result() -> Non
 
 
 def test_quick_run_decides_the_claim_and_writes_figures(tmp_path) -> None:
-    results = run_quick(EXPERIMENT, tmp_path, TINY)
+    results = run_quick(EXPERIMENT, tmp_path, TINY, {"classifier": CLASSIFIER})
     evidence = only_claim(results, CLAIM.id)
     means = evidence["score_mean_db_per_seed"]
     assert set(means) == {"plain", "jitter", "antialiased"}
-    assert evidence["per_seed"]["values"] == pytest.approx(
-        [
-            min(p - j, p - a)
-            for p, j, a in zip(means["plain"], means["jitter"], means["antialiased"], strict=True)
-        ]
-    )
-    assert len(evidence["test_accuracy_per_seed"]) == 3
+    settings = evidence["per_seed"]["settings"]
+    for other in ("jitter", "antialiased"):
+        assert settings[f"plain - {other}"] == pytest.approx(
+            [p - o for p, o in zip(means["plain"], means[other], strict=True)]
+        )
+    accuracy = evidence["classifier"]["held_out_accuracy_per_seed"]
+    assert len(accuracy["strided"]) == len(accuracy["antialiased"]) == 3
     numbers = results["experiments"]["feature_vis"]
-    assert numbers["classes"] >= 2 and len(numbers["score_db"]) == 3
+    assert numbers["classifier"]["chance_accuracy"] == pytest.approx(1 / 9)
+    assert len(numbers["score_db"]) == 3
     assert all(len(s) == 3 for seed in numbers["score_db"] for s in seed.values())
-    (name,) = numbers["figures"]
-    assert Image.open(tmp_path / name).size[0] > 100
-    seeds = results["experiments"]["feature_vis"]["seeds"]
-    assert (tmp_path / "checkpoints" / "feature_vis" / f"antialiased_seed{seeds[0]}.pt").exists()
+    for name in numbers["figures"]:
+        assert Image.open(tmp_path / name).size[0] > 100
+    # Both classifiers of every seed were trained once and kept in the run's cache.
+    assert len(list((tmp_path / "cache").glob("classifier-*.pt"))) == 6

@@ -126,6 +126,28 @@ def test_the_scale_picks_the_config_and_overrides_replace_fields(tmp_path) -> No
         run([noise_experiment("a")], RunSettings("huge", tmp_path))
 
 
+def test_a_shared_config_has_the_run_overrides_in_every_experiment(tmp_path) -> None:
+    def go(ctx: Context) -> ExperimentResult:
+        ctx.decide(f"{ctx.experiment.id}_small", per_seed=[1.0, 2.0, 3.0])
+        cfg = ctx.shared_config("classifier")
+        return ExperimentResult({"steps": cfg.steps, "base_seed": ctx.settings.seed})
+
+    def experiment(id: str) -> Experiment:
+        claim = Claim(f"{id}_small", "Small.", BELOW_10, EverySeed())
+        return Experiment(id, id, (claim,), TINY, go)
+
+    shared = {"classifier": {"steps": 7}}
+    run(
+        [experiment("a"), experiment("b")],
+        RunSettings("quick", tmp_path, seed=3, show_progress=False, overrides=shared),
+    )
+    numbers = read(tmp_path)["experiments"]
+    assert numbers["a"]["steps"] == numbers["b"]["steps"] == 7
+    assert numbers["a"]["base_seed"] == 3
+    with pytest.raises(ValueError, match=r"unknown experiments \['c'\]; .* shared artifacts"):
+        run([experiment("a")], RunSettings("quick", tmp_path, overrides={"c": {"n": 1}}))
+
+
 def test_an_experiment_gets_the_same_seed_whatever_runs_beside_it(tmp_path) -> None:
     both, alone = tmp_path / "both", tmp_path / "alone"
     run(
@@ -335,15 +357,16 @@ def test_every_registered_experiment_has_a_budget_and_they_fit_the_totals() -> N
     from checkerscope.experiments import registered
 
     experiments = registered()
+    assert set(C.SHARED) <= set(C.BUDGETS)  # a shared artifact's budget counts too
     for scale, total in C.TOTAL_BUDGETS.items():
-        budgets = [e.budget[scale] for e in experiments]
+        budgets = [e.budget[scale] for e in experiments] + [C.BUDGETS[s][scale] for s in C.SHARED]
         assert all(b > 0 for b in budgets)
         assert sum(budgets) + C.OVERHEAD_SECONDS[scale] <= total, scale
     assert all(e.budget == C.BUDGETS[e.id] for e in experiments)
 
 
 def test_every_scale_has_every_config() -> None:
-    for table in (C.DATA, C.GAN_TRAINING):
+    for table in (C.DATA, C.GAN_TRAINING, *C.SHARED.values()):
         assert set(table) == set(C.SCALES)
         assert all(dataclasses.is_dataclass(cfg) for cfg in table.values())
 

@@ -49,6 +49,7 @@ def train_on_batches(
     checkpoint: Path,
     bar: Bar | None = None,
     name: str = "net",
+    lr_factor: Callable[[int], float] | None = None,
 ) -> list[float]:
     """Train ``net`` with Adam(lr=``cfg.lr``) for ``cfg.steps`` steps; return the loss per step.
 
@@ -56,11 +57,13 @@ def train_on_batches(
     ``seed`` and minimises ``batch_loss(index)``. Every ``cfg.checkpoint_every`` steps (and at
     the end) ``net`` (under the key ``name``), the optimiser, the generator, the global random
     states and the losses are saved to ``checkpoint``; a run finding it continues from it.
-    ``cfg`` is a frozen config dataclass with those fields.
+    ``cfg`` is a frozen config dataclass with those fields. ``lr_factor(step)`` (step counted
+    from 0), when given, multiplies the learning rate of that step: a schedule that is a
+    function of the step alone, so a resumed run follows it exactly.
 
     Example:
         >>> import tempfile, pathlib
-        >>> cfg = C.for_scale(C.FEATURE_VIS, "quick", {"steps": 2, "batch_size": 3})
+        >>> cfg = C.for_scale(C.CLASSIFIER, "quick", {"steps": 2, "batch_size": 3})
         >>> net, x = nn.Linear(2, 1), torch.rand(5, 2)
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.pt"
         >>> len(train_on_batches(net, lambda i: net(x[i]).square().mean(), 5, cfg, seed=0,
@@ -78,6 +81,9 @@ def train_on_batches(
         bar.advance(step)
     net.train()
     while step < cfg.steps:
+        if lr_factor is not None:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step)
         loss = batch_loss(torch.randint(n, (cfg.batch_size,), generator=stream))
         opt.zero_grad(set_to_none=True)
         loss.backward()

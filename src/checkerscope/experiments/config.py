@@ -51,16 +51,18 @@ BUDGETS: dict[str, dict[str, float]] = {
     "gan_training": {"quick": 12.0, "default": 110.0},
     "trained_upsamplers": {"quick": 8.0, "default": 50.0},
     "strided_discriminator": {"quick": 6.0, "default": 40.0},
+    "classifier": {"quick": 6.0, "default": 40.0},
     "gradients": {"quick": 3.0, "default": 20.0},
-    "feature_vis": {"quick": 5.0, "default": 40.0},
+    "feature_vis": {"quick": 4.0, "default": 30.0},
     "style_transfer": {"quick": 5.0, "default": 120.0},
     "architectures": {"quick": 6.0, "default": 30.0},
     "audio": {"quick": 5.0, "default": 35.0},
     "regularizer": {"quick": 6.0, "default": 45.0},
 }
-"""Experiment id -> scale -> wall seconds on two idle cores (``--jobs 2``). DEVELOPERS.md lists
-them with the budgets kept for the experiments still to come; ``results.json`` records each
-experiment's measured ``seconds`` beside its ``budget_seconds``."""
+"""Experiment id (or shared artifact, :data:`SHARED`) -> scale -> wall seconds on two idle cores
+(``--jobs 2``). DEVELOPERS.md lists them with the budgets kept for the experiments still to
+come; ``results.json`` records each experiment's measured ``seconds`` beside its
+``budget_seconds`` (a shared artifact's time is spent in the experiment that builds it)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -309,57 +311,90 @@ STRONG_COLORS = {
 
 
 @dataclasses.dataclass(frozen=True)
-class GradientsConfig:
-    """``gradients``: input gradients of random DCGAN discriminators, strided vs anti-aliased.
+class ClassifierConfig:
+    """The shared trained classifier (``experiments/classifier.py``), not an experiment.
 
-    ``seeds`` discriminators per variant, each differentiated at the same ``n_crops`` crops
-    (the first ``n_scored`` also get checkerboard scores); ``period`` and ``margin`` (border
-    pixels dropped) define the phase ratio.
+    Self-supervised: which photograph an ``image_size`` crop comes from. Each photograph is
+    cut into ``tile`` x ``tile`` tiles; every fifth tile (spread over the image) is held out:
+    ``n_per_image`` training crops never touch a held-out tile, ``n_test_per_image`` held-out
+    crops lie inside one. A :class:`~checkerscope.models.StridedClassifier` (``width``,
+    ``stages`` 3x3 stride-2 stages) and its anti-aliased twin (conv + blur-pool) each train
+    ``steps`` Adam steps (``lr``, cosine decay to 0) on batches of ``batch_size`` with random
+    horizontal flips, checkpointing every ``checkpoint_every`` steps.
     """
 
     image_size: int
-    ndf: int
+    width: int
+    steps: int
+    n_per_image: int
+    n_test_per_image: int
+    checkpoint_every: int
+    stages: int = 3
+    batch_size: int = 32
+    lr: float = 4e-3
+    tile: int = 64
+
+
+CLASSIFIER = {
+    "quick": ClassifierConfig(
+        image_size=32, width=8, steps=150, n_per_image=128, n_test_per_image=32,
+        checkpoint_every=50,
+    ),
+    "default": ClassifierConfig(
+        image_size=32, width=8, steps=800, n_per_image=512, n_test_per_image=64,
+        checkpoint_every=200,
+    ),
+    "full": ClassifierConfig(
+        image_size=64, width=32, steps=20000, n_per_image=1024, n_test_per_image=256,
+        checkpoint_every=1000, batch_size=64, lr=2e-3, tile=128,
+    ),
+}  # fmt: skip
+
+SHARED = {"classifier": CLASSIFIER}
+"""Configurations of the artifacts several experiments share (``ctx.shared_config(name)``),
+by name; run overrides may name them as they name experiments."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientsConfig:
+    """``gradients``: input gradients of trained networks, strided vs anti-aliased.
+
+    ``seeds`` independently trained pairs of the shared classifier (and, from the GAN, of
+    discriminators: ``gan_variants`` names the strided and the anti-aliased one), each
+    differentiated at ``n_crops`` held-out crops per photograph; ``period`` and ``margin``
+    (border pixels dropped) define the phase ratio; ``shown`` crops go in the figure.
+    """
+
     seeds: int
     n_crops: int
-    n_scored: int = 8
     period: int = 2
-    margin: int = 4
+    margin: int = 2
     shown: int = 4
-    variants: tuple[str, ...] = ("strided_k3", "strided_k4", "antialiased", "avgpool")
+    gan_variants: tuple[str, str] = ("strided", "antialiased")
 
 
 GRADIENTS = {
-    "quick": GradientsConfig(image_size=64, ndf=16, seeds=6, n_crops=8, n_scored=4),
-    "default": GradientsConfig(image_size=64, ndf=16, seeds=20, n_crops=32),
-    "full": GradientsConfig(image_size=64, ndf=64, seeds=32, n_crops=128),
+    "quick": GradientsConfig(seeds=3, n_crops=8),
+    "default": GradientsConfig(seeds=5, n_crops=16),
+    "full": GradientsConfig(seeds=5, n_crops=64),
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class FeatureVisConfig:
-    """``feature_vis``: classifiers trained to tell the photographs apart, then visualized.
+    """``feature_vis``: feature visualization of the shared classifier, plain and jittered.
 
-    Training: ``steps`` Adam steps (``lr``) on ``n_per_image`` crops of ``image_size`` per
-    photograph. Visualization: ``channels`` channels of the last stage, each maximized for
-    ``vis_steps`` normalized gradient steps (``vis_lr``) on a ``vis_size`` image starting
-    from 0.5 plus noise of std ``init_std``; jitter rolls by 0 to ``jitter - 1`` pixels per axis.
-    Scores leave out ``margin`` pixels at every border, where padding paints frames. The whole
-    study (both classifiers, every visualization) runs once per seed, ``seeds`` times.
+    For each of ``seeds`` independently trained classifier pairs: ``channels`` channels of the
+    last stage (the most active on held-out crops), each maximized for ``vis_steps``
+    normalized gradient steps (``vis_lr``) on a ``vis_size`` image starting from mid-grey plus
+    noise of std ``init_std``; jitter rolls by 0 to ``jitter - 1`` pixels per axis. Scores
+    leave out ``margin`` pixels at every border, where padding paints frames.
     """
 
     seeds: int
-    image_size: int
-    width: int
-    stages: int
-    batch_size: int
-    steps: int
-    n_per_image: int
-    n_test_per_image: int
-    checkpoint_every: int
     channels: int
     vis_size: int
     vis_steps: int
-    lr: float = 2e-3
     vis_lr: float = 0.02
     jitter: int = 8
     init_std: float = 0.01
@@ -367,19 +402,10 @@ class FeatureVisConfig:
 
 
 FEATURE_VIS = {
-    "quick": FeatureVisConfig(
-        seeds=3, image_size=32, width=8, stages=3, batch_size=32, steps=30, n_per_image=16,
-        n_test_per_image=8, checkpoint_every=10, channels=6, vis_size=32, vis_steps=30,
-    ),
-    "default": FeatureVisConfig(
-        seeds=5, image_size=32, width=16, stages=3, batch_size=32, steps=200, n_per_image=64,
-        n_test_per_image=16, checkpoint_every=50, channels=16, vis_size=48, vis_steps=60,
-    ),
-    "full": FeatureVisConfig(
-        seeds=5, image_size=64, width=32, stages=3, batch_size=64, steps=3000, n_per_image=512,
-        n_test_per_image=64, checkpoint_every=500, channels=16, vis_size=128, vis_steps=300,
-    ),
-}  # fmt: skip
+    "quick": FeatureVisConfig(seeds=3, channels=6, vis_size=32, vis_steps=30),
+    "default": FeatureVisConfig(seeds=5, channels=16, vis_size=64, vis_steps=60),
+    "full": FeatureVisConfig(seeds=5, channels=32, vis_size=128, vis_steps=300),
+}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from checkerscope.audiofiles import Audio
 from checkerscope.data import ImageSource
+from checkerscope.experiments import config as C
 from checkerscope.experiments import distributed, parallel
 from checkerscope.experiments.artifacts import ArtifactCache
 from checkerscope.experiments.decision import Claim, Values, decide
@@ -104,6 +105,7 @@ class Context:
     ) -> None:
         self.experiment = experiment
         self.config = config
+        self.settings = settings
         self.scale = settings.scale
         self.jobs = settings.jobs
         self.seed = seed
@@ -165,6 +167,17 @@ class Context:
                 self.task_seconds += done.seconds
                 bar.advance()
         return [results[i] for i in range(len(items))]
+
+    def shared_config(self, name: str) -> Any:
+        """The configuration of shared artifact ``name`` (a table in :data:`config.SHARED`) at
+        this run's scale, with the run's overrides for ``name`` applied: the same in every
+        experiment, so every experiment asking for the artifact asks for the same one.
+
+        Example:
+            >>> ctx.shared_config("classifier").steps  # doctest: +SKIP
+            800
+        """
+        return C.for_scale(C.SHARED[name], self.scale, self.settings.overrides.get(name))
 
     def cached(
         self, name: str, key: Mapping[str, Any], build: Callable[[Path], Mapping[str, Any]]

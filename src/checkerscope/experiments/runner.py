@@ -134,9 +134,12 @@ def run(experiments: Sequence[Experiment], settings: RunSettings) -> dict[str, A
         if unknown:
             raise ValueError(f"only names unknown experiments {unknown}; known: {known}")
         experiments = [e for e in experiments if e.id in settings.only]
-    bad = sorted(set(settings.overrides) - set(known))
+    bad = sorted(set(settings.overrides) - set(known) - set(C.SHARED))
     if bad:
-        raise ValueError(f"overrides name unknown experiments {bad}; known: {known}")
+        raise ValueError(
+            f"overrides name unknown experiments {bad}; known: {known} and the shared "
+            f"artifacts {sorted(C.SHARED)}"
+        )
     configs = {
         e.id: C.with_overrides(e.configs[settings.scale], settings.overrides.get(e.id))
         for e in experiments

@@ -352,9 +352,9 @@ def trained_gan(
     return TrainedGan(G.to(ctx.device).train(), D.to(ctx.device).train(), art["history"])
 
 
-def gan_seeds(ctx: Context, n: int) -> list[int]:
-    """The first ``n`` seeds of ``gan_training`` in this run (whichever experiment asks), to
-    reuse its trained GANs with :func:`trained_gan`.
+def gan_seeds(ctx: Context, n: int, experiment: str = GAN_TRAINING_ID) -> list[int]:
+    """The first ``n`` seeds of ``experiment`` (``gan_training`` by default) in this run
+    (whichever experiment asks), to reuse its trained GANs with :func:`trained_gan`.
 
     Example:
         >>> gan_seeds(ctx, 3)  # doctest: +SKIP
@@ -362,5 +362,5 @@ def gan_seeds(ctx: Context, n: int) -> list[int]:
     """
     from checkerscope.experiments.runner import experiment_seed
 
-    first = experiment_seed(ctx.base_seed, GAN_TRAINING_ID)
+    first = experiment_seed(ctx.base_seed, experiment)
     return [first + SEED_STRIDE * k for k in range(v.positive_int("n", n))]

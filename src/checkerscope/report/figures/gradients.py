@@ -48,25 +48,39 @@ def gradient_maps(
     return fig
 
 
-def phase_ratios(ratios: Mapping[str, Sequence[float]]) -> Figure:
-    """Phase ratio (max/min gradient energy over the pixel phases), one dot per network.
+def paired_per_seed(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    ylabel: str,
+    threshold: float | None = None,
+) -> Figure:
+    """Per-seed numbers of several conditions, one line per seed: ``panels[name][condition]``
+    holds one value per seed (the same seeds in every condition).
+
+    One panel per name, conditions left to right, a grey line joining each seed's values and a
+    bar at each condition's mean, so a paired effect reads as the slope of the lines; a dotted
+    line marks ``threshold`` (the score's flag threshold, say) when given.
 
     Example:
-        >>> fig = phase_ratios({"strided_k3": [3.9, 4.2], "avgpool": [1.0, 1.05]})
+        >>> fig = paired_per_seed({"net": {"strided": [9.0, 8.0], "antialiased": [3.0, 4.0]}}, "dB")
     """
-    fig = Figure(figsize=(6, 3.6), layout="constrained")
-    ax = fig.subplots()
-    rng = np.random.default_rng(0)
-    for i, (name, values) in enumerate(ratios.items()):
-        v = np.asarray(values, dtype=float)
-        ax.scatter(i + rng.uniform(-0.15, 0.15, v.size), v, s=14, color=COLORS.get(name, f"C{i}"))
-        ax.hlines(v.mean(), i - 0.3, i + 0.3, color="k", linewidth=1.5)
-    ax.axhline(1.0, color="0.5", linestyle=":", linewidth=1)
-    ax.set_xticks(range(len(ratios)), list(ratios), fontsize=9)
-    ax.set_yscale("log")
-    ax.set_ylabel("phase ratio of gradient energy")
-    ax.set_title("How unevenly pixels get gradient (1 = even)")
-    ax.grid(alpha=0.3, axis="y")
+    fig = Figure(figsize=(2.0 + 1.4 * sum(len(c) for c in panels.values()), 3.6),
+                 layout="constrained")  # fmt: skip
+    axes = np.asarray(fig.subplots(1, len(panels), squeeze=False, sharey=True))[0]
+    for ax, (name, conditions) in zip(axes, panels.items(), strict=True):
+        names = list(conditions)
+        values = np.asarray([conditions[c] for c in names], dtype=float)  # (conditions, seeds)
+        ax.plot(range(len(names)), values, color="0.6", marker="o", markersize=3, linewidth=1)
+        for i, c in enumerate(names):
+            ax.hlines(values[i].mean(), i - 0.2, i + 0.2, color=COLORS.get(c, "k"), linewidth=2.5)
+        ax.set_xticks(range(len(names)), names, fontsize=9)
+        ax.set_xlim(-0.5, len(names) - 0.5)
+        if threshold is not None:
+            ax.axhline(threshold, color="0.4", linestyle=":", linewidth=1)
+            ax.annotate("flag threshold", (len(names) - 0.5, threshold), fontsize=8,
+                        ha="right", va="bottom", color="0.3")  # fmt: skip
+        ax.set_title(f"{name} ({values.shape[1]} seeds)", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].set_ylabel(ylabel)
     return fig
 
 
