@@ -253,7 +253,7 @@ def run(ctx: Context) -> ExperimentResult:
         tasks,
         "train networks",
     )  # fmt: skip
-    per = {v: [r for (_, name), r in zip(tasks, done) if name == v] for v in VARIANTS}
+    per = {v: [r for (_, name), r in zip(tasks, done, strict=True) if name == v] for v in VARIANTS}
 
     def each(variant: str, key: str, when: str | None = None) -> list[float]:
         return [(r[when] if when else r)[key] for r in per[variant]]
@@ -263,10 +263,10 @@ def run(ctx: Context) -> ExperimentResult:
     content_r = {v: each(v, "content_ratio") for v in VARIANTS}
 
     def worst(a: str, b: str, values: dict[str, list[float]]) -> list[float]:
-        return [max(x, y) for x, y in zip(values[a], values[b])]
+        return [max(x, y) for x, y in zip(values[a], values[b], strict=True)]
 
     def gap(a: str, b: str, values: dict[str, list[float]]) -> list[float]:
-        return [abs(x - y) for x, y in zip(values[a], values[b])]
+        return [abs(x - y) for x, y in zip(values[a], values[b], strict=True)]
 
     controls = _controls(grader, photograph, held_out, cfg, ctx.seed + 2, strong)
     common = {
@@ -374,8 +374,10 @@ def _result(
     common: dict[str, Any],
 ) -> ExperimentResult:
     first = {v: per[v][0] for v in VARIANTS}
-    labels = {v: f"{v}\nstyle {first[v]['style_ratio']:.2f}\ncontent {first[v]['content_ratio']:.2f}"
-              for v in VARIANTS}  # fmt: skip
+    labels = {
+        v: f"{v}\nstyle {first[v]['style_ratio']:.2f}\ncontent {first[v]['content_ratio']:.2f}"
+        for v in VARIANTS
+    }
     stand_in = (
         "VGG-16 features (user weights)"
         if cfg.vgg_weights
@@ -388,8 +390,11 @@ def _result(
         "score_db": {v: [r["score_db"] for r in per[v]] for v in VARIANTS},
         "score_mean_db": {v: mean(measured["score_db_per_seed"][v]) for v in VARIANTS},
         "loss_curves": {v: first[v]["curve"] for v in VARIANTS},
-        "guards": {"stylized_at_most": STYLIZED, "content_kept_at_most": CONTENT_KEPT,
-                   "comparable_within": COMPARABLE},  # fmt: skip
+        "guards": {
+            "stylized_at_most": STYLIZED,
+            "content_kept_at_most": CONTENT_KEPT,
+            "comparable_within": COMPARABLE,
+        },
     }
     figures = {
         "outputs": stylized(

@@ -303,7 +303,10 @@ class StyleGrader:
         grams = self._grams(images)
         return {
             kind: torch.stack(
-                [(a - b).square().sum(dim=(1, 2)) for a, b in zip(grams[kind], self.style[kind])]
+                [
+                    (a - b).square().sum(dim=(1, 2))
+                    for a, b in zip(grams[kind], self.style[kind], strict=True)
+                ]
             ).sum(0)
             for kind in ("texture", "gram")
         }
@@ -334,7 +337,7 @@ class StyleGrader:
         n = outputs.shape[0]
         d = sum(
             torch.cdist(fy.flatten(1).double(), fx.flatten(1).double()).square() / fy[0].numel()
-            for fy, fx in zip(self._maps(outputs), self._maps(contents))
+            for fy, fx in zip(self._maps(outputs), self._maps(contents), strict=True)
         )
         assert isinstance(d, torch.Tensor)
         own = d.diagonal()

@@ -63,13 +63,13 @@ def per_seed_measures(
     same order, for every network); ``limits``: measure name -> a bound drawn dashed.
 
     Example:
-        >>> fig = per_seed_measures({"score (dB)": {"deconv": [9.0, 8.0], "resize_conv": [2.0, 3.0]}},
-        ...                         {"score (dB)": 5.0})
+        >>> scores = {"deconv": [9.0, 8.0], "resize_conv": [2.0, 3.0]}
+        >>> fig = per_seed_measures({"score (dB)": scores}, {"score (dB)": 5.0})
     """
     limits = limits or {}
     fig = Figure(figsize=(4.2 * len(panels), 3.8), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
-    for ax, (title, by_network) in zip(axes, panels.items()):
+    for ax, (title, by_network) in zip(axes, panels.items(), strict=True):
         names = list(by_network)
         values = np.asarray([by_network[n] for n in names], dtype=float)  # (networks, seeds)
         ax.plot(range(len(names)), values, color="0.6", linewidth=0.8, zorder=1)
