@@ -156,6 +156,9 @@ def test_quick_run_decides_both_claims_and_writes_figures(tmp_path) -> None:
     assert tv["per_seed"]["values"] == pytest.approx(
         [a - b for a, b in zip(scores["deconv"], scores["deconv_tv"], strict=True)]
     )
+    assert tv["score_deconv_tv_minus_resize_conv_db_per_seed"] == pytest.approx(
+        [a - b for a, b in zip(scores["deconv_tv"], scores["resize_conv"], strict=True)]
+    )
     assert set(tv["style_ratio_per_seed"]) == {"deconv", "deconv_tv"}
     assert len(tv["rule_result"]["guards"]) == 3
     # Same seed, same initialization: the TV network differs from deconv only by its loss.

@@ -313,6 +313,10 @@ def run(ctx: Context) -> ExperimentResult:
         evidence={
             **common,
             "tv_weight": cfg.tv_weight,
+            "tv_settings_tried": [cfg.tv_weight],
+            "score_deconv_tv_minus_resize_conv_db_per_seed": differences(
+                score["deconv_tv"], score["resize_conv"]
+            ),
             **{k: {v: x[v] for v in tv_pair} for k, x in measured.items()},
         },
     )
