@@ -79,6 +79,14 @@ WASHED = 0.3
 """The control wash-out: contents pulled to mid-grey, keeping this fraction of their contrast."""
 BLUR_TAPS = 5
 """The control blur: a binomial filter of this many taps (standard deviation 1 pixel)."""
+SETTINGS_TRIED = (
+    "the config of this run (lr 1e-3, tv_weight 0.1, style_weight 1), quick and default, base "
+    "seeds 0 and 1",
+    "lr 1e-2 at quick, base seed 0 only: no network kept its content (content ratio 0.86-1.07) "
+    "and deconv did not stylize (style ratio 0.89-1.14); both claims did not hold; not adopted",
+)
+"""Every setting tried while this experiment was written, whatever it gave (recorded in the
+evidence of both claims)."""
 
 STYLE_GUARDS = (
     Guard("style distance ratio, the less stylized of the two networks", at_most=STYLIZED),
@@ -273,6 +281,7 @@ def run(ctx: Context) -> ExperimentResult:
         "features": "vgg16" if cfg.vgg_weights else "random_filter_bank",
         "style_image": cfg.style_image,
         "steps": cfg.steps,
+        "settings_tried": list(SETTINGS_TRIED),
         "loss_weights": _weights_evidence(weights, cfg),
         "grader": f"RandomMultiScaleCNN(widths={list(cfg.grader_widths)}, "
         f"seed={cfg.grader_seed}) on images averaged over {LATTICE}x{LATTICE} windows",
