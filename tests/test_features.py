@@ -10,6 +10,7 @@ from safetensors.torch import save_file
 from checkerscope.features import (
     VGG16_LAYERS,
     PooledFeatures,
+    RandomFilterBank,
     RandomMultiScaleCNN,
     VGG16Features,
     gram_matrix,
@@ -213,3 +214,32 @@ def test_vgg_rejects_missing_files_and_unknown_layers(tmp_path: Path) -> None:
         VGG16Features.from_file(tmp_path / "nope.pt")
     with pytest.raises(ValueError, match=r"layers must be one of .* got 'relu9_9'"):
         VGG16Features(layers=("relu9_9",))
+
+
+def test_random_filter_bank_is_one_relu_layer_of_glorot_filters_fixed_by_its_seed() -> None:
+    bank = RandomFilterBank(sizes=(3, 5), filters=4, seed=2)
+    assert not list(bank.parameters())
+    again = RandomFilterBank(sizes=(3, 5), filters=4, seed=2)
+    other = RandomFilterBank(sizes=(3, 5), filters=4, seed=3)
+    assert torch.equal(bank.weight5, again.weight5) and not torch.equal(bank.weight5, other.weight5)
+    bound = (6.0 / (3 * 25 + 4 * 25)) ** 0.5
+    assert float(bank.weight5.abs().max()) <= bound and bank.weight3.shape == (4, 3, 3, 3)
+    x = torch.rand(2, 3, 12, 12)
+    (maps,) = bank(x)
+    h = x - bank.mean
+    expected = [
+        F.relu(F.conv2d(F.pad(h, (k // 2,) * 4, mode="reflect"), getattr(bank, f"weight{k}")))
+        for k in (3, 5)
+    ]
+    assert torch.allclose(maps, torch.cat(expected, dim=1))
+
+
+def test_random_filter_bank_rejects_bad_sizes_and_small_images() -> None:
+    with pytest.raises(ValueError, match="sizes must be odd"):
+        RandomFilterBank(sizes=(3, 4))
+    with pytest.raises(ValueError, match="sizes must be a non-empty tuple"):
+        RandomFilterBank(sizes=())
+    with pytest.raises(ValueError, match="mean must have one value per input channel"):
+        RandomFilterBank(in_channels=1, sizes=(3,), filters=2)
+    with pytest.raises(ValueError, match="larger than 3 pixels"):
+        RandomFilterBank(sizes=(7,), filters=2)(torch.rand(1, 3, 3, 8))

@@ -6,9 +6,11 @@ Zisserman 2015): Gram matrices of several layers for style, one layer's maps for
 No weights can be downloaded here, so :class:`VGG16Features` loads them from a file the user
 has (torchvision's ``vgg16`` layout), and :class:`RandomMultiScaleCNN` is the stand-in that
 needs none: Ustyuzhaninov, Brendel, Gatys & Bethge (2017), "What does it take to generate
-natural textures?", show that Gram matrices of a shallow network with *random* weights
-already synthesise convincing textures. Both map images (N, 3, H, W) to a list of feature
-maps with ``features(x)``; neither is ever trained (their weights are buffers or frozen
+natural textures?" (ICLR), show that the Gram matrix of a *single* layer of random filters of
+several sizes already synthesises natural textures (:class:`RandomFilterBank`, their
+multi-scale model). :class:`RandomMultiScaleCNN` is a small stacked random CNN (the fixed
+features of KID, and an independent texture grader). All map images (N, 3, H, W) to a list of
+feature maps with ``features(x)``; none is ever trained (their weights are buffers or frozen
 parameters). :class:`PooledFeatures` turns the maps into one vector per image, as KID reads
 them (:mod:`checkerscope.analysis.kid`).
 """
@@ -92,10 +94,10 @@ class RandomMultiScaleCNN(FeatureExtractor):
     ``torch.Generator().manual_seed(seed)``, stage by stage, with zero biases, held as
     buffers, so the same seed gives the same network everywhere and nothing is trained.
 
-    One network, two uses: random shallow networks suffice for Gram-matrix texture synthesis
-    (Ustyuzhaninov et al. 2017), the style-transfer stand-in for VGG-16; and the spatial means
-    of its stages (:class:`PooledFeatures`) are the fixed features KID compares
-    (:mod:`checkerscope.analysis.kid`).
+    One network, two uses: the spatial means of its stages (:class:`PooledFeatures`) are the
+    fixed features KID compares (:mod:`checkerscope.analysis.kid`), and the Gram matrices of
+    its stages grade style transfer independently of the loss it was trained with (a
+    :class:`RandomFilterBank`).
 
     Example:
         >>> [f.shape[1:] for f in RandomMultiScaleCNN(widths=(8, 16))(torch.rand(1, 3, 32, 32))]
@@ -171,6 +173,83 @@ class RandomMultiScaleCNN(FeatureExtractor):
         )
 
 
+class RandomFilterBank(FeatureExtractor):
+    """One convolutional layer of random filters of several sizes and a ReLU: a texture model.
+
+    Ustyuzhaninov, Brendel, Gatys & Bethge (2017), "What does it take to generate natural
+    textures?" (ICLR): the Gram matrix of one layer of random filters synthesises natural
+    textures, best when the layer holds filters of many sizes side by side (their multi-scale
+    model, in their code ``random-texture-synthesis``: sizes 3, 5, 7, 11, 15, 23, 37, 55 with
+    128 filters each, Glorot-uniform weights, zero biases, a ReLU, one Gram matrix over all
+    maps), and only with the non-linearity. Those are the defaults here. Inputs in [0, 1] have
+    ``mean`` subtracted per channel (their code subtracts the mean pixel). Borders are padded
+    by reflection, not zeros as in their code: on the small images used here a zero frame
+    would be a large share of every map, a statistic of its own.
+
+    ``features(x)`` returns one map, (N, len(sizes) * filters, H, W), the concatenation of
+    every size's maps in the order of ``sizes``. Weights are drawn from
+    ``torch.Generator().manual_seed(seed)`` size by size and held as buffers: nothing is
+    trained, and the same seed gives the same bank everywhere.
+
+    Example:
+        >>> bank = RandomFilterBank(sizes=(3, 5), filters=4)
+        >>> [f.shape for f in bank(torch.rand(2, 3, 16, 16))]
+        [torch.Size([2, 8, 16, 16])]
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        sizes: tuple[int, ...] = (3, 5, 7, 11, 15, 23, 37, 55),
+        filters: int = 128,
+        seed: int = 0,
+        mean: tuple[float, ...] = IMAGENET_MEAN,
+    ) -> None:
+        super().__init__()
+        self.in_channels = v.positive_int("in_channels", in_channels)
+        if not isinstance(sizes, tuple | list) or not sizes:
+            raise ValueError(f"sizes must be a non-empty tuple of odd ints, got {sizes!r}")
+        self.sizes = tuple(v.positive_int("sizes", k) for k in sizes)
+        if any(k % 2 == 0 for k in self.sizes):
+            raise ValueError(f"sizes must be odd (centred filters), got {sizes!r}")
+        self.filters = v.positive_int("filters", filters)
+        self.seed = v.nonnegative_int("seed", seed)
+        if len(mean) != self.in_channels:
+            raise ValueError(
+                f"mean must have one value per input channel ({self.in_channels}), got {mean!r}"
+            )
+        mean_t = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+        self.register_buffer("mean", mean_t, persistent=False)
+        g = torch.Generator().manual_seed(self.seed)
+        for k in self.sizes:
+            fan_in, fan_out = self.in_channels * k * k, self.filters * k * k
+            bound = math.sqrt(6.0 / (fan_in + fan_out))  # Glorot & Bengio (2010), uniform
+            weight = (torch.rand(self.filters, self.in_channels, k, k, generator=g) * 2 - 1) * bound
+            self.register_buffer(f"weight{k}", weight)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        v.check_input("x", x, dims=2, channels=self.in_channels)
+        half = max(self.sizes) // 2
+        if min(x.shape[-2:]) <= half:
+            raise ValueError(
+                f"x must be larger than {half} pixels on each side for filters of size "
+                f"{max(self.sizes)} (reflection padding), got shape {tuple(x.shape)}"
+            )
+        h = x.to(self.mean.dtype) - self.mean
+        maps = []
+        for k in self.sizes:
+            p = k // 2
+            padded = F.pad(h, (p, p, p, p), mode="reflect")
+            maps.append(F.relu(F.conv2d(padded, getattr(self, f"weight{k}"))))
+        return [torch.cat(maps, dim=1)]
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_channels={self.in_channels}, sizes={self.sizes}, filters={self.filters}, "
+            f"seed={self.seed}"
+        )
+
+
 class PooledFeatures(nn.Module):
     """The spatial mean of every feature map of ``extractor``, concatenated: one vector per image.
 
@@ -187,7 +266,8 @@ class PooledFeatures(nn.Module):
         super().__init__()
         if not isinstance(extractor, FeatureExtractor):
             raise ValueError(
-                f"extractor must be a FeatureExtractor (RandomMultiScaleCNN, VGG16Features), "
+                f"extractor must be a FeatureExtractor (RandomMultiScaleCNN, RandomFilterBank, "
+                f"VGG16Features), "
                 f"got {type(extractor).__name__}"
             )
         self.extractor = extractor

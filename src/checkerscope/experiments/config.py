@@ -54,7 +54,7 @@ BUDGETS: dict[str, dict[str, float]] = {
     "classifier": {"quick": 6.0, "default": 40.0},
     "gradients": {"quick": 3.0, "default": 20.0},
     "feature_vis": {"quick": 4.0, "default": 30.0},
-    "style_transfer": {"quick": 5.0, "default": 120.0},
+    "style_transfer": {"quick": 9.0, "default": 125.0},
     "architectures": {"quick": 6.0, "default": 30.0},
     "audio": {"quick": 5.0, "default": 35.0},
     "regularizer": {"quick": 6.0, "default": 45.0},
@@ -410,14 +410,21 @@ FEATURE_VIS = {
 
 @dataclasses.dataclass(frozen=True)
 class StyleTransferConfig:
-    """``style_transfer``: Johnson et al.'s network trained with deconv and with resize-conv.
+    """``style_transfer``: Johnson et al.'s network trained with deconv, resize-conv, and deconv
+    with a total-variation term.
 
-    ``steps`` Adam steps (``lr``, Johnson's 1e-3) of ``batch_size`` crops (``image_size``)
-    drawn from ``n_train``; scored on ``n_eval`` held-out crops. Loss:
-    ``content_weight * content + style_weight * style`` on the features of
-    ``RandomMultiScaleCNN(feature_widths, feature_seed)``, or of VGG-16 loaded from
-    ``vgg_weights`` (a .safetensors or torch file) when given. Both networks are trained once
-    per seed, ``seeds`` times.
+    Data: ``n_train`` training and ``n_eval`` held-out crops of ``zoom * image_size`` pixels,
+    shrunk to ``image_size`` (so a crop shows a scene, not a patch of texture), from every
+    photograph but the style image; the style image (``style_image``: an embedded photograph's
+    name or an image file) is shrunk by ``zoom`` too, so style and content share one scale.
+    Training: ``steps`` Adam steps (``lr``, Johnson's 1e-3) of ``batch_size`` crops, once per
+    network and seed, ``seeds`` times. Loss: content + ``style_weight`` x style (+
+    ``tv_weight`` x total variation for the TV network), each term in units of its magnitude
+    on the first ``n_reference`` training crops (see
+    :func:`checkerscope.experiments.stylization.calibrate`), on the features of
+    ``RandomFilterBank(texture_sizes, texture_filters, feature_seed)``, or of VGG-16 loaded
+    from ``vgg_weights`` (a .safetensors or torch file) when given. Graded in
+    ``RandomMultiScaleCNN(grader_widths, grader_seed)``.
     """
 
     seeds: int
@@ -429,29 +436,34 @@ class StyleTransferConfig:
     n_train: int
     n_eval: int
     checkpoint_every: int
-    style_size: int
-    content_weight: float = 1.0
-    style_weight: float = 1e3
+    texture_sizes: tuple[int, ...]
+    texture_filters: int
+    zoom: int = 3
+    style_image: str = "ihc"
+    style_weight: float = 1.0
+    tv_weight: float = 0.1
     lr: float = 1e-3
-    feature_widths: tuple[int, ...] = (32, 64, 128)
+    n_reference: int = 32
     feature_seed: int = 0
+    grader_widths: tuple[int, ...] = (32, 64, 128)
+    grader_seed: int = 1
     vgg_weights: str | None = None
     shown: int = 4
-    variants: tuple[str, ...] = ("deconv", "resize_conv")
 
 
 STYLE_TRANSFER = {
     "quick": StyleTransferConfig(
-        seeds=3, image_size=32, width=8, blocks=1, batch_size=4, steps=40, n_train=64, n_eval=16,
-        checkpoint_every=20, style_size=64,
+        seeds=3, image_size=32, width=8, blocks=1, batch_size=2, steps=150, n_train=64, n_eval=8,
+        checkpoint_every=50, texture_sizes=(3, 5, 7), texture_filters=8,
     ),
     "default": StyleTransferConfig(
-        seeds=5, image_size=48, width=16, blocks=2, batch_size=4, steps=150, n_train=256, n_eval=24,
-        checkpoint_every=50, style_size=96,
+        seeds=5, image_size=48, width=16, blocks=2, batch_size=2, steps=500, n_train=256,
+        n_eval=16, checkpoint_every=100, texture_sizes=(3, 5, 7, 11, 15), texture_filters=16,
     ),
     "full": StyleTransferConfig(
-        seeds=5, image_size=256, width=32, blocks=5, batch_size=4, steps=20000, n_train=20000,
-        n_eval=128, checkpoint_every=500, style_size=512,
+        seeds=5, image_size=256, width=32, blocks=5, batch_size=4, steps=20000, n_train=2048,
+        n_eval=64, checkpoint_every=500, texture_sizes=(3, 5, 7, 11, 15, 23, 37, 55),
+        texture_filters=128, zoom=1, n_reference=64,
     ),
 }  # fmt: skip
 

@@ -13,6 +13,7 @@ COLORS = {
     "subpixel": "tab:orange",
     "subpixel_icnr": "tab:green",
     "resize_conv": "tab:blue",
+    "deconv_tv": "tab:pink",  # deconv trained with a total-variation term
     "bilinear_resize_conv": "tab:purple",
     # downsamplers
     "strided_k3": "darkred",

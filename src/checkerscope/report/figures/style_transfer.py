@@ -53,6 +53,38 @@ def stylized(
     return fig
 
 
+def per_seed_measures(
+    panels: Mapping[str, Mapping[str, Sequence[float]]],
+    limits: Mapping[str, float] | None = None,
+) -> Figure:
+    """One panel per measure: each network's value in every seed, a line joining one seed.
+
+    ``panels``: measure name -> network name -> one value per seed (the same seeds, in the
+    same order, for every network); ``limits``: measure name -> a bound drawn dashed.
+
+    Example:
+        >>> scores = {"deconv": [9.0, 8.0], "resize_conv": [2.0, 3.0]}
+        >>> fig = per_seed_measures({"score (dB)": scores}, {"score (dB)": 5.0})
+    """
+    limits = limits or {}
+    fig = Figure(figsize=(4.2 * len(panels), 3.8), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(panels)))
+    for ax, (title, by_network) in zip(axes, panels.items(), strict=True):
+        names = list(by_network)
+        values = np.asarray([by_network[n] for n in names], dtype=float)  # (networks, seeds)
+        ax.plot(range(len(names)), values, color="0.6", linewidth=0.8, zorder=1)
+        for i, name in enumerate(names):
+            color = COLORS.get(name, f"C{i}")
+            ax.scatter([i] * values.shape[1], values[i], s=18, color=color, zorder=2)
+            ax.plot([i - 0.25, i + 0.25], [values[i].mean()] * 2, color=color, linewidth=2.5)
+        if title in limits:
+            ax.axhline(limits[title], color="k", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(names)), names, rotation=15)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
 def loss_curves(curves: Mapping[str, Sequence[float]]) -> Figure:
     """Training loss per step of each variant (log scale), smoothed over 10 steps.
 
@@ -68,7 +100,7 @@ def loss_curves(curves: Mapping[str, Sequence[float]]) -> Figure:
         ax.plot(np.arange(k, v.size + 1), smooth, color=COLORS.get(name, f"C{i}"), label=name)
     ax.set_yscale("log")
     ax.set_xlabel("training step")
-    ax.set_ylabel("content + style loss")
+    ax.set_ylabel("training loss")
     ax.grid(alpha=0.3)
     ax.legend()
     return fig
