@@ -15,6 +15,8 @@ Padding and alignment: a filter of size n pads ``(n-1)//2`` before and ``n-1-(n-
 after each axis (as ``padding="same"`` in torch), then the result is sampled at
 0, stride, 2*stride, ...; so a spatial size L becomes ``ceil(L / stride)`` and, for odd n,
 output i is centred on input ``stride * i``. Even n puts the centre half a sample later.
+The padding is :func:`checkerscope.functional.padding.pad`, whose gradient is deterministic
+on CUDA (torch's reflect padding's is not).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from checkerscope.functional.padding import pad
 
 PADDING_MODES = ("reflect", "replicate", "zeros")
 
@@ -74,15 +78,7 @@ def pad_for_filter(
     x: torch.Tensor, kernel_size: tuple[int, ...], padding_mode: str
 ) -> torch.Tensor:
     """Pad the spatial axes of (N, C, *S) ``x`` by ``(n-1)//2`` before, the rest after."""
-    pads: list[int] = []
-    for n in reversed(kernel_size):  # F.pad takes the last axis first
-        before = (n - 1) // 2
-        pads.extend((before, n - 1 - before))
-    if not any(pads):
-        return x
-    if padding_mode == "zeros":
-        return F.pad(x, pads)
-    return F.pad(x, pads, mode=padding_mode)
+    return pad(x, [((n - 1) // 2, n - 1 - (n - 1) // 2) for n in kernel_size], padding_mode)
 
 
 def check_padding_fits(

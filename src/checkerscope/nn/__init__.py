@@ -3,7 +3,7 @@
 from checkerscope.nn.blurpool import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
 from checkerscope.nn.factory import DOWNSAMPLERS, UPSAMPLERS, downsampler, upsampler
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d, ResizeConvNd
-from checkerscope.nn.subpixel import SubPixelConv2d
+from checkerscope.nn.subpixel import SubPixelConv1d, SubPixelConv2d, SubPixelConv3d, SubPixelConvNd
 
 __all__ = [
     "DOWNSAMPLERS",
@@ -16,7 +16,10 @@ __all__ = [
     "ResizeConv2d",
     "ResizeConv3d",
     "ResizeConvNd",
+    "SubPixelConv1d",
     "SubPixelConv2d",
+    "SubPixelConv3d",
+    "SubPixelConvNd",
     "downsampler",
     "upsampler",
 ]
