@@ -196,6 +196,7 @@ class TestResizeConv3d(ResizeConvTester):
     layer = ResizeConv3d
     dims = 3
     slow_configs = ("nearest-fused",)
+    onnx_configs = ("nearest-fused", "bilinear-fused", "bilinear-replicate", "bilinear-reference")
     wrong_rank_message = (
         "input must have shape (N, C, D, H, W) with 5 dimensions, got a tensor of shape "
         "(3, 5, 4, 3)"

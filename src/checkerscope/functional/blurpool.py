@@ -110,7 +110,9 @@ def blur(
         torch.Size([1, 4, 5, 5])
     """
     dims = kernel.dim()
-    channels = x.shape[1]
+    # The channel count is fixed by the layer, never a dynamic size: as a Python int it keeps
+    # the depthwise kernel's shape known to torch.jit.trace and the ONNX exporters.
+    channels = int(x.shape[1])
     weight = kernel.to(dtype=x.dtype, device=x.device).expand(channels, 1, *kernel.shape)
     padded = pad_for_filter(x, tuple(kernel.shape), padding_mode)
     return _CONV[dims](padded, weight, stride=stride, groups=channels)

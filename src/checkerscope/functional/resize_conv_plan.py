@@ -29,6 +29,8 @@ import functools
 from fractions import Fraction
 from typing import NamedTuple
 
+import torch
+
 Coefficients = dict[int, int]  # input sample index -> weight, in units of 1/(2s)
 Table = tuple[tuple[tuple[float, ...], ...], ...]  # (count, strip, k)
 
@@ -195,7 +197,9 @@ def _blocks_equal_difference(
     return placed == _difference(k, s, mode, padding_mode, length)
 
 
+# Dynamo would trace this pure-Python arithmetic (through the cache); it is a constant.
 @functools.cache
+@torch.compiler.assume_constant_result
 def axis_plan(k: int, s: int, mode: str, padding_mode: str) -> AxisPlan:
     """The plan of one axis with kernel size ``k`` and scale ``s``.
 

@@ -73,6 +73,7 @@ def _kron(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
 
 
 @functools.cache
+@torch.compiler.assume_constant_result  # dynamo would trace the loops below; a constant
 def program(plans: tuple[AxisPlan, ...]) -> Program:
     """The terms of these axis plans and the matrix that maps ``w`` to all the kernels."""
     fixed = [a for a, p in enumerate(plans) if not p.exact]
@@ -171,13 +172,6 @@ def _conv(prog: Program, term: Term) -> _Conv:
     )
 
 
-def _at_most(limit: int, size: Any) -> Any:
-    """min(limit, size) for an int, a symbolic int, or a size tensor of torch.jit.trace."""
-    if isinstance(size, torch.Tensor):
-        return size.clamp(max=limit)
-    return torch.sym_min(limit, size)
-
-
 def _x_block(prog: Program, term: Term, x: torch.Tensor) -> list[tuple[int, Any, int]]:
     """(dim, start, length) of the input block the term reads."""
     out = []
@@ -191,13 +185,17 @@ def _y_block(prog: Program, term: Term, y_shape: Any) -> list[tuple[int, Any, An
     """(dim, start in the term, start in y, length): the term's rows that exist in y.
 
     On an input shorter than a block, rows past the output are dropped (replicate padding
-    of a one-sample axis still has a block of several rows).
+    of a one-sample axis still has a block of several rows). Sizes are compared only for the
+    blocks that can be longer than the shortest output: a comparison of a symbolic size is a
+    guard, and a symbolic minimum would be a size no exporter can bound.
     """
     out = []
     for a, side in zip(term.axes, term.sides, strict=True):
         count = prog.block(a, side).count
+        plan = prog.plans[a]
         size = y_shape[2 + a]
-        length = _at_most(count, size)
+        short = count > plan.scale_factor * plan.min_size and count > size
+        length = size if short else count
         if side:
             out.append((2 + a, count - length, size - length, length))
         else:
@@ -209,6 +207,18 @@ def _narrow(t: torch.Tensor, spans: list) -> torch.Tensor:
     for dim, start, length in spans:
         t = t.narrow(dim, start, length)
     return t
+
+
+def _index(t: torch.Tensor, spans: list) -> tuple[slice, ...]:
+    """The basic index of the block ``spans`` of ``t``, for ``t[index] += ...``.
+
+    Written as slicing rather than ``narrow(...).add_``: torch's TorchScript-based ONNX
+    exporter turns in-place updates of slices into scatters, but not of narrowed views.
+    """
+    index = [slice(None)] * t.dim()
+    for dim, start, length in spans:
+        index[dim] = slice(start, start + length)
+    return tuple(index)
 
 
 def _fold(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
@@ -255,7 +265,7 @@ def _place_(
         spans = _y_block(prog, term, y.shape)
         block = _unfold(out, term.axes, c_out, counts)
         block = _narrow(block, [(d, a, n) for d, a, _, n in spans])
-        _narrow(y, [(d, b, n) for d, _, b, n in spans]).add_(block)
+        y[_index(y, [(d, b, n) for d, _, b, n in spans])] += block
     return y
 
 

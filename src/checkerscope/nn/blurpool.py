@@ -153,17 +153,22 @@ class _AntiAliasedConvNd(nn.Module):
         return self.blur(self._convolve(x))
 
     def _convolve(self, x: torch.Tensor) -> torch.Tensor:
-        """``self.conv(x)``, with non-zero padding done by :func:`pad` (whose gradient is
-        deterministic on CUDA, unlike torch's reflect padding inside ``nn.Conv2d``)."""
+        """``self.conv(x)`` with its padding spelled out: non-zero modes by :func:`pad`
+        (whose gradient is deterministic on CUDA, unlike torch's reflect padding), zeros as
+        explicit amounts (ONNX runtimes reject "same" padding with dilation)."""
         conv = self.conv
-        if self.padding_mode == "zeros":
-            return conv(x)
         pads = []
         for k, d, p in zip(self.kernel_size, self.dilation, self._padding_values(), strict=True):
             total = d * (k - 1) if p is None else 2 * p
             pads.append((total // 2, total - total // 2))
-        x = pad(x, pads, self.padding_mode)
-        return _CONV_FN[self.dims](x, conv.weight, conv.bias, 1, 0, conv.dilation, conv.groups)
+        padding: tuple[int, ...] = (0,) * self.dims
+        if self.padding_mode == "zeros" and all(a == b for a, b in pads):
+            padding = tuple(a for a, _ in pads)
+        else:
+            x = pad(x, pads, self.padding_mode)
+        return _CONV_FN[self.dims](
+            x, conv.weight, conv.bias, 1, padding, conv.dilation, conv.groups
+        )
 
     def _padding_values(self) -> tuple[int | None, ...]:
         """Per axis: the padding each side, or None for "same"."""
