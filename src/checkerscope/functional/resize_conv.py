@@ -114,7 +114,9 @@ def fused_supported(
 ) -> bool:
     """Whether :func:`resize_conv_fused` takes its fused path for this kernel and input size.
 
-    The fused path is exact from :attr:`AxisPlan.min_size
+    It is exact on every input where the input extended by replicated samples gives the
+    resize-convolution (replicate padding; nearest with zeros; nearest with reflect padding
+    narrower than s), and otherwise from :attr:`AxisPlan.min_size
     <checkerscope.functional.resize_conv_plan.AxisPlan.min_size>` samples an axis: 1 except
     for reflect padding, where the two ends of a very short input reflect into each other
     (at most 4 samples for k <= 11, s <= 5). Shorter inputs run the reference.
@@ -125,10 +127,12 @@ def fused_supported(
         >>> fused_supported((3, 3), (1, 8), 2, "bilinear", "reflect")
         False
     """
-    for k, size in zip(kernel_size, sizes, strict=True):
-        shortest = axis_plan(k, scale_factor, mode, padding_mode).min_size
+    plans = [axis_plan(k, scale_factor, mode, padding_mode) for k in kernel_size]
+    if all(p.ghost_exact for p in plans):  # exact on any length
+        return True
+    for p, size in zip(plans, sizes, strict=True):
         # Compared only where it can fail: a comparison of a symbolic size is a guard.
-        if shortest > 1 and size < shortest:
+        if p.min_size > 1 and size < p.min_size:
             return False
     return True
 

@@ -111,6 +111,14 @@ class AxisPlan(NamedTuple):
     left: BorderBlock
     right: BorderBlock
     min_size: int  # shortest input for which T plus the two blocks equals E
+    # Replicate samples ("ghosts") that, added at each end of x, make the transposed
+    # convolution of the extended input equal E on every input length (ghost_exact), and the
+    # transposed convolution's padding, output padding and trim for the extended input.
+    ghost: int
+    ghost_exact: bool
+    ghost_padding: int
+    ghost_output_padding: int
+    ghost_trim: int
 
     @property
     def exact(self) -> bool:
@@ -173,6 +181,33 @@ def _table(count: int, strip: int, k: int, s: int, entries: dict) -> Table:
     )
 
 
+def _ghosts_exact(k: int, s: int, mode: str, padding_mode: str, length: int, ghost: int) -> bool:
+    """Whether E is the transposed convolution of x extended by ``ghost`` replicated samples."""
+    left = same_padding(k)[0]
+    low, high = _support(s, mode)
+    for n in range(s * length):
+        for j in range(k):
+            m = n + j - left
+            entry = dict(padded(m, length, s, mode, padding_mode))
+            for i in range(-(-(m - high) // s), (m - low) // s + 1):
+                if -ghost <= i < length + ghost:
+                    near = min(max(i, 0), length - 1)
+                    entry[near] = entry.get(near, 0) - _impulse(m - s * i, s, mode)
+            if any(entry.values()):
+                return False
+    return True
+
+
+def _geometry(t_min: int, t_max: int, s: int, ghost: int) -> tuple[int, int, int]:
+    """(padding, output_padding, trim) cropping the full transposed convolution of an input
+    with ``ghost`` extra samples at each end to the s*L outputs of the real ones."""
+    crop_left, crop_right = -t_min + s * ghost, t_max + 1 - s + s * ghost
+    if crop_left - crop_right < s:
+        return crop_left, crop_left - crop_right, 0
+    # s = 1 and an even kernel: crop the extra sample on the left by hand
+    return crop_right, 0, crop_left - crop_right
+
+
 def _reflect_fits(k: int, s: int, length: int, padding_mode: str) -> bool:
     return padding_mode != "reflect" or max(same_padding(k)) < s * length
 
@@ -217,11 +252,13 @@ def axis_plan(k: int, s: int, mode: str, padding_mode: str) -> AxisPlan:
         tuple(_impulse(t + j - left, s, mode) / (2 * s) for j in range(k))
         for t in range(t_min, t_max + 1)
     )
-    crop_left, crop_right = -t_min, t_max + 1 - s
-    if crop_left - crop_right < s:
-        padding, output_padding, trim = crop_left, crop_left - crop_right, 0
-    else:  # s = 1 and an even kernel: crop the extra sample on the left by hand
-        padding, output_padding, trim = crop_right, 0, crop_left - crop_right
+    # Interpolation clamps at the ends, so inside [0, s*L) the upsampled signal is that of x
+    # extended by replication (nearest with zero padding needs the zero extension: none).
+    ghost = (
+        0
+        if (mode, padding_mode) == ("nearest", "zeros")
+        else max(0, t_max // s, (s - 1 - t_min) // s)
+    )
 
     # Read the blocks off an axis long enough for the two ends not to meet, then find the
     # shortest axis on which they are still the whole difference.
@@ -241,15 +278,21 @@ def axis_plan(k: int, s: int, mode: str, padding_mode: str) -> AxisPlan:
         if not _blocks_equal_difference(k, s, mode, padding_mode, length, blocks):
             break
         min_size = length
+    exact = all(
+        _ghosts_exact(k, s, mode, padding_mode, length, ghost)
+        for length in range(1, long + 1)
+        if _reflect_fits(k, s, length, padding_mode)
+    )
     (cl, sl, le), (cr, sr, ri) = blocks
     return AxisPlan(
         k,
         s,
         lift,
-        padding,
-        output_padding,
-        trim,
+        *_geometry(t_min, t_max, s, 0),
         BorderBlock(cl, sl, _table(cl, sl, k, s, le)),
         BorderBlock(cr, sr, _table(cr, sr, k, s, ri)),
         min_size,
+        ghost,
+        exact,
+        *_geometry(t_min, t_max, s, ghost),
     )

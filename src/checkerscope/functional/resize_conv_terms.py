@@ -38,33 +38,61 @@ _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
 
 class Term(NamedTuple):
-    """One border term: the folded axes (increasing) and the end of each (0 left, 1 right)."""
+    """One convolution of the fused path: the main one (no folded axes) or a border term.
+
+    The term folds ``axes`` (increasing) at their ``sides`` (0 left, 1 right): the input
+    block of ``strips`` samples there joins the channels, the output block of ``counts``
+    rows is what the term adds to ``y``. Over the other axes (``conv_axes``) it is a
+    transposed convolution with this stride, padding, output padding and left ``trim``;
+    with no axes left, a matrix product.
+    """
 
     axes: tuple[int, ...]
     sides: tuple[int, ...]
+    counts: tuple[int, ...]
+    strips: tuple[int, ...]
+    conv_axes: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+    output_padding: tuple[int, ...]
+    trim: tuple[int, ...]
+    # The kernel from its column block of w @ M: reshape (C_out, C_in, *block_shape), permute
+    # by ``order`` to (C_in, *strips, C_out, *counts, *taps).
+    block_shape: tuple[int, ...]
+    order: tuple[int, ...]
 
 
 class Program(NamedTuple):
-    """Every convolution of the fused path for one set of axis plans; closed-form data."""
+    """Every convolution of the fused path for one set of axis plans; closed-form data.
+
+    When every axis is ``ghost_exact``, the forward is the main kernel's transposed
+    convolution of x extended by replicated ghost samples (``main_ghosted``), and the terms
+    serve only the weight gradient (see :class:`FusedTerms`).
+    """
 
     plans: tuple[AxisPlan, ...]
+    main: Term
+    main_ghosted: Term
     terms: tuple[Term, ...]
     matrix: tuple[tuple[float, ...], ...]  # (prod k, columns): kernels = w @ matrix
     widths: tuple[int, ...]  # columns of the main kernel, then of each term's
 
-    def block(self, axis: int, side: int) -> BorderBlock:
-        plan = self.plans[axis]
-        return plan.right if side else plan.left
+    @property
+    def ghosted(self) -> bool:
+        return all(p.ghost_exact for p in self.plans)
+
+    @property
+    def ghosts(self) -> tuple[int, ...]:
+        return tuple(p.ghost for p in self.plans)
 
 
 def _axis_matrix(plan: AxisPlan, block: BorderBlock | None) -> list[list[float]]:
     """(k, columns): the lift (columns: taps) or a border block (columns: count x strip)."""
     if block is None:
         return [list(col) for col in zip(*plan.lift, strict=True)]
-    k = plan.kernel_size
     return [
         [block.table[n][i][j] for n in range(block.count) for i in range(block.strip)]
-        for j in range(k)
+        for j in range(plan.kernel_size)
     ]
 
 
@@ -72,8 +100,45 @@ def _kron(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
     return [[x * y for x in ra for y in rb] for ra in a for rb in b]
 
 
+def _term(
+    plans: tuple[AxisPlan, ...],
+    axes: tuple[int, ...],
+    sides: tuple[int, ...],
+    ghosted: bool = False,
+) -> Term:
+    ends = dict(zip(axes, sides, strict=True))
+    blocks = [plans[a].right if ends[a] else plans[a].left for a in axes]
+    conv_axes = tuple(a for a in range(len(plans)) if a not in ends)
+    rest = [plans[a] for a in conv_axes]
+    block_shape: list[int] = []
+    strips, counts, taps = [], [], []
+    for a, p in enumerate(plans):
+        if a in ends:
+            block = blocks[axes.index(a)]
+            counts.append(2 + len(block_shape))
+            strips.append(3 + len(block_shape))
+            block_shape += [block.count, block.strip]
+        else:
+            taps.append(2 + len(block_shape))
+            block_shape.append(p.taps)
+    return Term(
+        axes,
+        sides,
+        tuple(b.count for b in blocks),
+        tuple(b.strip for b in blocks),
+        conv_axes,
+        tuple(p.scale_factor for p in rest),
+        tuple(p.ghost_padding if ghosted else p.padding for p in rest),
+        tuple(p.ghost_output_padding if ghosted else p.output_padding for p in rest),
+        tuple(p.ghost_trim if ghosted else p.trim for p in rest),
+        tuple(block_shape),
+        (1, *strips, 0, *counts, *taps),
+    )
+
+
+# Dynamo would trace the loops below through the cache; the program is a constant.
 @functools.cache
-@torch.compiler.assume_constant_result  # dynamo would trace the loops below; a constant
+@torch.compiler.assume_constant_result
 def program(plans: tuple[AxisPlan, ...]) -> Program:
     """The terms of these axis plans and the matrix that maps ``w`` to all the kernels."""
     fixed = [a for a, p in enumerate(plans) if not p.exact]
@@ -81,13 +146,12 @@ def program(plans: tuple[AxisPlan, ...]) -> Program:
     for size in range(1, len(fixed) + 1):
         for axes in itertools.combinations(fixed, size):
             for sides in itertools.product((0, 1), repeat=size):
-                if all(
-                    plans[a].right.count if e else plans[a].left.count
-                    for a, e in zip(axes, sides, strict=True)
-                ):
-                    terms.append(Term(axes, sides))
+                pairs = zip(axes, sides, strict=True)
+                if all((plans[a].right if e else plans[a].left).count for a, e in pairs):
+                    terms.append(_term(plans, axes, sides))
+    main = _term(plans, (), ())
     columns: list[list[list[float]]] = []
-    for term in (Term((), ()), *terms):
+    for term in (main, *terms):
         ends = dict(zip(term.axes, term.sides, strict=True))
         matrix = [[1.0]]
         for a, p in enumerate(plans):
@@ -95,7 +159,8 @@ def program(plans: tuple[AxisPlan, ...]) -> Program:
             matrix = _kron(matrix, _axis_matrix(p, block))
         columns.append(matrix)
     joined = tuple(tuple(v for m in columns for v in m[row]) for row in range(len(columns[0])))
-    return Program(plans, tuple(terms), joined, tuple(len(m[0]) for m in columns))
+    widths = tuple(len(m[0]) for m in columns)
+    return Program(plans, main, _term(plans, (), (), True), tuple(terms), joined, widths)
 
 
 _MATRICES: dict[tuple[Program, torch.device, torch.dtype], torch.Tensor] = {}
@@ -115,7 +180,7 @@ def _matrix(prog: Program, device: torch.device, dtype: torch.dtype) -> torch.Te
 
 
 def kernels(prog: Program, weight: torch.Tensor) -> list[torch.Tensor]:
-    """The transposed-convolution kernels (C_in', C_out', *taps) of the main path and terms.
+    """The kernels (C_in', C_out', *taps) of the main convolution and of each term.
 
     Computed in at least float32 (taps are sums of several weights), returned in the
     weight's dtype; all from one matrix product, so autograd sees one small node.
@@ -124,61 +189,23 @@ def kernels(prog: Program, weight: torch.Tensor) -> list[torch.Tensor]:
     c_out, c_in = weight.shape[:2]
     flat = weight.to(compute).reshape(c_out * c_in, -1) @ _matrix(prog, weight.device, compute)
     out = []
-    for term, part in zip((Term((), ()), *prog.terms), flat.split(prog.widths, 1), strict=True):
-        folded = dict(zip(term.axes, term.sides, strict=True))
-        shape: list[int] = [c_out, c_in]
-        strips, counts, taps = [], [], []
-        for a, p in enumerate(prog.plans):
-            if a in folded:
-                block = prog.block(a, folded[a])
-                counts.append(len(shape))
-                strips.append(len(shape) + 1)
-                shape += [block.count, block.strip]
-            else:
-                taps.append(len(shape))
-                shape.append(p.taps)
-        kernel = part.reshape(shape).permute(1, *strips, 0, *counts, *taps)
-        sizes = kernel.shape
-        fold = len(strips)
-        kernel = kernel.reshape(c_in * math.prod(sizes[1 : 1 + fold]), -1, *sizes[2 + 2 * fold :])
+    for term, part in zip((prog.main, *prog.terms), flat.split(prog.widths, 1), strict=True):
+        kernel = part.reshape(c_out, c_in, *term.block_shape).permute(term.order)
+        taps = [term.block_shape[i - 2] for i in term.order[2 + 2 * len(term.axes) :]]
+        kernel = kernel.reshape(c_in * math.prod(term.strips), -1, *taps)
         out.append(kernel.to(weight.dtype))
     return out
 
 
-# ----------------------------------------------------------------------- geometry of one term
+# ----------------------------------------------------------------------- one term at a time
 
 
-class _Conv(NamedTuple):
-    """A transposed convolution over the axes a term does not fold (a dummy axis if none)."""
-
-    axes: tuple[int, ...]
-    stride: tuple[int, ...]
-    padding: tuple[int, ...]
-    output_padding: tuple[int, ...]
-    trim: tuple[int, ...]
-
-
-def _conv(prog: Program, term: Term) -> _Conv:
-    axes = tuple(a for a in range(len(prog.plans)) if a not in term.axes)
-    plans = [prog.plans[a] for a in axes]
-    if not plans:
-        return _Conv((), (1,), (0,), (0,), (0,))
-    return _Conv(
-        axes,
-        tuple(p.scale_factor for p in plans),
-        tuple(p.padding for p in plans),
-        tuple(p.output_padding for p in plans),
-        tuple(p.trim for p in plans),
-    )
-
-
-def _x_block(prog: Program, term: Term, x: torch.Tensor) -> list[tuple[int, Any, int]]:
+def _x_block(term: Term, x: torch.Tensor) -> list[tuple[int, Any, int]]:
     """(dim, start, length) of the input block the term reads."""
-    out = []
-    for a, side in zip(term.axes, term.sides, strict=True):
-        strip = prog.block(a, side).strip
-        out.append((2 + a, x.shape[2 + a] - strip if side else 0, strip))
-    return out
+    return [
+        (2 + a, x.shape[2 + a] - strip if side else 0, strip)
+        for a, side, strip in zip(term.axes, term.sides, term.strips, strict=True)
+    ]
 
 
 def _y_block(prog: Program, term: Term, y_shape: Any) -> list[tuple[int, Any, Any, Any]]:
@@ -190,16 +217,12 @@ def _y_block(prog: Program, term: Term, y_shape: Any) -> list[tuple[int, Any, An
     guard, and a symbolic minimum would be a size no exporter can bound.
     """
     out = []
-    for a, side in zip(term.axes, term.sides, strict=True):
-        count = prog.block(a, side).count
+    for a, side, count in zip(term.axes, term.sides, term.counts, strict=True):
         plan = prog.plans[a]
         size = y_shape[2 + a]
         short = count > plan.scale_factor * plan.min_size and count > size
         length = size if short else count
-        if side:
-            out.append((2 + a, count - length, size - length, length))
-        else:
-            out.append((2 + a, 0, 0, length))
+        out.append((2 + a, count - length if side else 0, size - length if side else 0, length))
     return out
 
 
@@ -212,8 +235,8 @@ def _narrow(t: torch.Tensor, spans: list) -> torch.Tensor:
 def _index(t: torch.Tensor, spans: list) -> tuple[slice, ...]:
     """The basic index of the block ``spans`` of ``t``, for ``t[index] += ...``.
 
-    Written as slicing rather than ``narrow(...).add_``: torch's TorchScript-based ONNX
-    exporter turns in-place updates of slices into scatters, but not of narrowed views.
+    For tracing: torch's TorchScript-based ONNX exporter turns in-place updates of slices
+    into scatters, but not in-place updates of narrowed views.
     """
     index = [slice(None)] * t.dim()
     for dim, start, length in spans:
@@ -223,37 +246,78 @@ def _index(t: torch.Tensor, spans: list) -> tuple[slice, ...]:
 
 def _fold(t: torch.Tensor, dims: tuple[int, ...]) -> torch.Tensor:
     """(N, C, *spatial) -> (N, C * prod(sizes of dims), *other spatial), dims moved in order."""
+    if not dims:
+        return t
     moved = t.movedim([2 + a for a in dims], list(range(2, 2 + len(dims))))
     return moved.reshape(moved.shape[0], -1, *moved.shape[2 + len(dims) :])
 
 
-def _unfold(t: torch.Tensor, dims: tuple[int, ...], channels: int, sizes: list) -> torch.Tensor:
+def _unfold(t: torch.Tensor, dims: tuple[int, ...], channels: int, sizes: tuple) -> torch.Tensor:
     """The inverse of :func:`_fold` for a tensor of ``channels`` and folded ``sizes``."""
     t = t.reshape(t.shape[0], channels, *sizes, *t.shape[2:])
     return t.movedim(list(range(2, 2 + len(dims))), [2 + a for a in dims])
 
 
 def _convolve(
-    x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None, conv: _Conv
+    x: torch.Tensor, kernel: torch.Tensor, bias: torch.Tensor | None, term: Term
 ) -> torch.Tensor:
-    if not conv.axes:
-        return _CONV_T[1](x.unsqueeze(-1), kernel.unsqueeze(-1), bias).squeeze(-1)
-    y = _CONV_T[len(conv.axes)](
+    if not term.conv_axes:  # a corner: nothing left to convolve over
+        return x @ kernel
+    y = _CONV_T[len(term.conv_axes)](
         x,
         kernel,
         bias,
-        stride=conv.stride,
-        padding=conv.padding,
-        output_padding=conv.output_padding,
+        stride=term.stride,
+        padding=term.padding,
+        output_padding=term.output_padding,
     )
-    for i, t in enumerate(conv.trim):
+    for i, t in enumerate(term.trim):
         if t:
             y = y.narrow(2 + i, t, y.shape[2 + i] - t)
     return y
 
 
+def _convolve_backward(
+    grad: torch.Tensor,
+    x: torch.Tensor,
+    kernel: torch.Tensor,
+    bias: torch.Tensor | None,
+    term: Term,
+    mask: list[bool],
+) -> tuple[torch.Tensor | None, ...]:
+    """Gradients of :func:`_convolve` for input, kernel and bias, by torch's own kernels."""
+    if not term.conv_axes:
+        return (
+            grad @ kernel.t() if mask[0] else None,
+            x.t() @ grad if mask[1] else None,
+            None,
+        )
+    if any(term.trim):  # put back the cropped samples, which received no gradient
+        full = list(grad.shape)
+        for i, t in enumerate(term.trim):
+            full[2 + i] += t
+        padded = grad.new_zeros(full)
+        padded[_index(padded, [(2 + i, t, grad.shape[2 + i]) for i, t in enumerate(term.trim)])] = (
+            grad
+        )
+        grad = padded
+    return torch.ops.aten.convolution_backward(
+        grad,
+        x,
+        kernel,
+        None if bias is None else [bias.shape[0]],
+        list(term.stride),
+        list(term.padding),
+        [1] * len(term.stride),
+        True,
+        list(term.output_padding),
+        1,
+        mask,
+    )
+
+
 def _term_inputs(prog: Program, x: torch.Tensor) -> list[torch.Tensor]:
-    return [_fold(_narrow(x, _x_block(prog, t, x)), t.axes) for t in prog.terms]
+    return [_fold(_narrow(x, _x_block(t, x)), t.axes) for t in prog.terms]
 
 
 def _place_(
@@ -261,25 +325,34 @@ def _place_(
 ) -> torch.Tensor:
     """Add each term's output into its border block of ``y``, in place."""
     for term, out in zip(prog.terms, outputs, strict=True):
-        counts = [prog.block(a, e).count for a, e in zip(term.axes, term.sides, strict=True)]
         spans = _y_block(prog, term, y.shape)
-        block = _unfold(out, term.axes, c_out, counts)
+        block = _unfold(out, term.axes, c_out, term.counts)
         block = _narrow(block, [(d, a, n) for d, a, _, n in spans])
-        y[_index(y, [(d, b, n) for d, _, b, n in spans])] += block
+        target = [(d, b, n) for d, _, b, n in spans]
+        if torch.jit.is_tracing():
+            y[_index(y, target)] += block
+        else:  # one pass over the (strided) block instead of an update and a copy back
+            _narrow(y, target).add_(block)
     return y
+
+
+def _ghost(prog: Program, x: torch.Tensor) -> torch.Tensor:
+    """``x`` extended by each axis's replicated ghost samples."""
+    if not any(prog.ghosts):
+        return x
+    return F.pad(x, [g for g in reversed(prog.ghosts) for _ in range(2)], mode="replicate")
 
 
 def _forward(
     prog: Program, x: torch.Tensor, bias: torch.Tensor | None, kernels: list[torch.Tensor]
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """The output and the folded input blocks the terms read."""
+    """The output and the folded input blocks the terms read (none when ghosted)."""
     main, *rest = kernels
-    y = _convolve(x, main, bias, _conv(prog, Term((), ())))
+    if prog.ghosted:
+        return _convolve(_ghost(prog, x), main, bias, prog.main_ghosted), []
+    y = _convolve(x, main, bias, prog.main)
     inputs = _term_inputs(prog, x)
-    outputs = [
-        _convolve(inp, k, None, _conv(prog, t))
-        for t, inp, k in zip(prog.terms, inputs, rest, strict=True)
-    ]
+    outputs = [_convolve(i, k, None, t) for t, i, k in zip(prog.terms, inputs, rest, strict=True)]
     return _place_(prog, y, outputs, main.shape[1]), inputs
 
 
@@ -288,44 +361,6 @@ def run(
 ) -> torch.Tensor:
     """The fused resize-convolution by plain differentiable ops (see the module docstring)."""
     return _forward(prog, x, bias, kernels)[0]
-
-
-def _conv_backward(
-    grad: torch.Tensor,
-    x: torch.Tensor,
-    kernel: torch.Tensor,
-    bias: torch.Tensor | None,
-    conv: _Conv,
-    mask: list[bool],
-) -> tuple[torch.Tensor | None, ...]:
-    """Gradients of :func:`_convolve` for input, kernel and bias, by torch's own kernels."""
-    if not conv.axes:
-        grad, x, kernel = grad.unsqueeze(-1), x.unsqueeze(-1), kernel.unsqueeze(-1)
-    elif any(conv.trim):  # put back the cropped samples, which received no gradient
-        full = list(grad.shape)
-        for i, t in enumerate(conv.trim):
-            full[2 + i] += t
-        padded = grad.new_zeros(full)
-        spans = [(2 + i, t, grad.shape[2 + i]) for i, t in enumerate(conv.trim)]
-        _narrow(padded, spans).copy_(grad)
-        grad = padded
-    gx, gk, gb = torch.ops.aten.convolution_backward(
-        grad,
-        x,
-        kernel,
-        None if bias is None else [bias.shape[0]],
-        list(conv.stride),
-        list(conv.padding),
-        [1] * len(conv.stride),
-        True,
-        list(conv.output_padding),
-        1,
-        mask,
-    )
-    if not conv.axes:
-        gx = None if gx is None else gx.squeeze(-1)
-        gk = None if gk is None else gk.squeeze(-1)
-    return gx, gk, gb
 
 
 class FusedTerms(torch.autograd.Function):
@@ -355,31 +390,89 @@ class FusedTerms(torch.autograd.Function):
         prog: Program = ctx.prog
         x, bias, *saved = ctx.saved_tensors
         main, *rest = saved[: ctx.kernels]
-        term_inputs = saved[ctx.kernels :]
         need_x, need_bias = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         need_k = any(ctx.needs_input_grad[3:])
-        gx, g_main, g_bias = _conv_backward(
-            grad, x, main, bias, _conv(prog, Term((), ())), [need_x, need_k, need_bias]
+        if prog.ghosted:
+            return _ghosted_backward(prog, grad, x, bias, main, rest, need_x, need_bias, need_k)
+        inputs = saved[ctx.kernels :]
+        gx, g_main, g_bias = _convolve_backward(
+            grad, x, main, bias, prog.main, [need_x, need_k, need_bias]
         )
         g_kernels = [g_main]
-        for term, inp, kernel in zip(prog.terms, term_inputs, rest, strict=True):
-            counts = [prog.block(a, e).count for a, e in zip(term.axes, term.sides, strict=True)]
-            spans = _y_block(prog, term, grad.shape)
-            block = _narrow(grad, [(d, b, n) for d, _, b, n in spans])
-            if any(n != c for (_, _, _, n), c in zip(spans, counts, strict=True)):
-                shape = list(block.shape)
-                for (d, _, _, _), c in zip(spans, counts, strict=True):
-                    shape[d] = c
-                whole = block.new_zeros(shape)
-                _narrow(whole, [(d, a, n) for d, a, _, n in spans]).copy_(block)
-                block = whole
-            g_out = _fold(block, term.axes)
-            g_in, g_k, _ = _conv_backward(
-                g_out, inp, kernel, None, _conv(prog, term), [need_x, need_k, False]
+        for term, inp, kernel in zip(prog.terms, inputs, rest, strict=True):
+            g_in, g_k, _ = _convolve_backward(
+                _term_grad(prog, term, grad), inp, kernel, None, term, [need_x, need_k, False]
             )
             g_kernels.append(g_k)
             if need_x:
-                strips = [n for _, _, n in _x_block(prog, term, x)]
-                g_in = _unfold(g_in, term.axes, x.shape[1], strips)
-                _narrow(gx, _x_block(prog, term, x)).add_(g_in)
+                g_in = _unfold(g_in, term.axes, x.shape[1], term.strips)
+                _narrow(gx, _x_block(term, x)).add_(g_in)
         return (gx, g_bias, None, *g_kernels)
+
+
+def _term_grad(prog: Program, term: Term, grad: torch.Tensor) -> torch.Tensor:
+    """The output gradient of one term: its block of ``grad``, folded (zeros for the rows
+    that a short input drops)."""
+    spans = _y_block(prog, term, grad.shape)
+    block = _narrow(grad, [(d, b, n) for d, _, b, n in spans])
+    if any(n != c for (_, _, _, n), c in zip(spans, term.counts, strict=True)):
+        shape = list(block.shape)
+        for (d, _, _, _), c in zip(spans, term.counts, strict=True):
+            shape[d] = c
+        whole = block.new_zeros(shape)
+        whole[_index(whole, [(d, a, n) for d, a, _, n in spans])] = block
+        block = whole
+    return _fold(block, term.axes)
+
+
+def _sum_ghosts(ghosts: torch.Tensor, dim: int) -> torch.Tensor:
+    return ghosts if ghosts.shape[dim] == 1 else ghosts.sum(dim, keepdim=True)
+
+
+def _ghosted_backward(
+    prog: Program,
+    grad: torch.Tensor,
+    x: torch.Tensor,
+    bias: torch.Tensor | None,
+    main: torch.Tensor,
+    rest: list[torch.Tensor],
+    need_x: bool,
+    need_bias: bool,
+    need_k: bool,
+) -> tuple[torch.Tensor | None, ...]:
+    """The backward of the ghosted forward.
+
+    The input gradient is that of the extended input (the same transposed convolution's
+    backward), each ghost's gradient summed into the sample it copies. The weight gradient
+    is not that of the extended input's convolution, whose backward-weights kernel is much
+    slower in that geometry on oneDNN: it is the unextended convolution's plus the border
+    terms' (which are the ghosts' contributions), as in the forward of :func:`run`'s
+    unghosted form.
+    """
+    gx = g_bias = None
+    if need_x:
+        ghosts = (0, 0, *prog.ghosts)
+        extended = x.new_empty([n + 2 * g for n, g in zip(x.shape, ghosts, strict=True)])
+        mask = [True, False, False]
+        gx = _convolve_backward(grad, extended, main, None, prog.main_ghosted, mask)[0]
+        for a, g in enumerate(prog.ghosts):  # each ghost's gradient to the sample it copies
+            if g:
+                dim, n = 2 + a, x.shape[2 + a]
+                inner = gx.narrow(dim, g, n)
+                inner.narrow(dim, 0, 1).add_(_sum_ghosts(gx.narrow(dim, 0, g), dim))
+                inner.narrow(dim, n - 1, 1).add_(_sum_ghosts(gx.narrow(dim, n + g, g), dim))
+                gx = inner
+    g_kernels: list[torch.Tensor | None] = [None] * (1 + len(rest))
+    if need_k:  # with the bias: on oneDNN it comes almost free with the weights' kernel
+        mask = [False, True, need_bias]
+        _, g_kernels[0], g_bias = _convolve_backward(grad, x, main, bias, prog.main, mask)
+        for i, (term, inp, kernel) in enumerate(
+            zip(prog.terms, _term_inputs(prog, x), rest, strict=True)
+        ):
+            g_out = _term_grad(prog, term, grad)
+            g_kernels[1 + i] = _convolve_backward(
+                g_out, inp, kernel, None, term, [False, True, False]
+            )[1]
+    elif need_bias:
+        g_bias = grad.sum([d for d in range(grad.dim()) if d != 1])
+    return (gx, g_bias, None, *g_kernels)
