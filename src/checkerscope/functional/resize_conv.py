@@ -175,12 +175,10 @@ def resize_conv_fused(
     kernel_size = tuple(int(k) for k in weight.shape[2:])
     if not fused_supported(kernel_size, tuple(x.shape[2:]), scale_factor, mode, padding_mode):
         return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
-    plans = tuple(axis_plan(k, scale_factor, mode, padding_mode) for k in kernel_size)
-    prog = terms.program(plans)
-    kernels = terms.kernels(prog, weight)
+    prog = terms.program(kernel_size, scale_factor, mode, padding_mode)
     if _custom_backward(x, weight, bias):
-        return terms.FusedTerms.apply(x, bias, prog, *kernels)[0]
-    return terms.run(prog, x, bias, kernels)
+        return terms.FusedTerms.apply(x, weight, bias, prog)[0]
+    return terms.run(prog, x, bias, terms.kernels(prog, weight))
 
 
 def auto_impl(kernel_size: tuple[int, ...], scale_factor: int, mode: str) -> str:

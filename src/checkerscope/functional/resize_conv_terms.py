@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import torch
 import torch.nn.functional as F
 
-from checkerscope.functional.resize_conv_plan import AxisPlan, BorderBlock
+from checkerscope.functional.resize_conv_plan import AxisPlan, BorderBlock, axis_plan
 
 _CONV_T = {1: F.conv_transpose1d, 2: F.conv_transpose2d, 3: F.conv_transpose3d}
 
@@ -79,7 +79,10 @@ class Program(NamedTuple):
 
     @property
     def ghosted(self) -> bool:
-        return all(p.ghost_exact for p in self.plans)
+        # In 1-D the border terms are two small matrix products, which cost less than the
+        # extended input's copy and its wider forward (measured on oneDNN, 16 x 128 x 1024:
+        # about 1% against 12% of a ConvTranspose1d); in 2-D and 3-D the ghosts cost less.
+        return len(self.plans) > 1 and all(p.ghost_exact for p in self.plans)
 
     @property
     def ghosts(self) -> tuple[int, ...]:
@@ -136,11 +139,16 @@ def _term(
     )
 
 
-# Dynamo would trace the loops below through the cache; the program is a constant.
+# Dynamo would trace the loops below through the cache; the program is a constant. Keyed
+# by the layer's few numbers, not by the plans: hashing those nested tables on every call
+# would cost more than a small convolution.
 @functools.cache
 @torch.compiler.assume_constant_result
-def program(plans: tuple[AxisPlan, ...]) -> Program:
-    """The terms of these axis plans and the matrix that maps ``w`` to all the kernels."""
+def program(
+    kernel_size: tuple[int, ...], scale_factor: int, mode: str, padding_mode: str
+) -> Program:
+    """The terms of the axis plans and the matrix that maps ``w`` to all the kernels."""
+    plans = tuple(axis_plan(k, scale_factor, mode, padding_mode) for k in kernel_size)
     fixed = [a for a, p in enumerate(plans) if not p.exact]
     terms = []
     for size in range(1, len(fixed) + 1):
@@ -163,38 +171,63 @@ def program(plans: tuple[AxisPlan, ...]) -> Program:
     return Program(plans, main, _term(plans, (), (), True), tuple(terms), joined, widths)
 
 
-_MATRICES: dict[tuple[Program, torch.device, torch.dtype], torch.Tensor] = {}
+_MATRICES: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
 
 
 def _matrix(prog: Program, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
     # Built from Python numbers each time while tracing or compiling (a cached tensor made
     # under a fake-tensor mode would leak out of it); cached in eager, as building it costs
-    # more than a small convolution.
+    # more than a small convolution. Programs live in program()'s cache, so id() is a key.
     if torch.jit.is_tracing() or torch.compiler.is_compiling():
         return torch.tensor(prog.matrix, dtype=dtype, device=device)
-    key = (prog, device, dtype)
+    key = (id(prog), device, dtype)
     if key not in _MATRICES:
         with torch.inference_mode(False), torch.no_grad():
             _MATRICES[key] = torch.tensor(prog.matrix, dtype=dtype, device=device)
     return _MATRICES[key]
 
 
-def kernels(prog: Program, weight: torch.Tensor) -> list[torch.Tensor]:
+def _compute_dtype(weight: torch.Tensor) -> torch.dtype:
+    # Taps are sums of several weights: at least float32.
+    return weight.dtype if weight.dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _kernel_shape(term: Term, c_out: int, c_in: int) -> list[int]:
+    """(C_in * prod strips, C_out * prod counts, *taps) of a term's kernel."""
+    taps = [term.block_shape[i - 2] for i in term.order[2 + 2 * len(term.axes) :]]
+    return [c_in * math.prod(term.strips), c_out * math.prod(term.counts), *taps]
+
+
+def kernels(prog: Program, weight: torch.Tensor, count: int | None = None) -> list[torch.Tensor]:
     """The kernels (C_in', C_out', *taps) of the main convolution and of each term.
 
-    Computed in at least float32 (taps are sums of several weights), returned in the
-    weight's dtype; all from one matrix product, so autograd sees one small node.
+    The first ``count`` of them (all by default), in the weight's dtype, from one matrix
+    product with the program's matrix.
     """
-    compute = weight.dtype if weight.dtype in (torch.float32, torch.float64) else torch.float32
     c_out, c_in = weight.shape[:2]
-    flat = weight.to(compute).reshape(c_out * c_in, -1) @ _matrix(prog, weight.device, compute)
+    convs = (prog.main, *prog.terms)[:count]
+    compute = _compute_dtype(weight)
+    matrix = _matrix(prog, weight.device, compute)[:, : sum(prog.widths[: len(convs)])]
+    flat = weight.to(compute).reshape(c_out * c_in, -1) @ matrix
     out = []
-    for term, part in zip((prog.main, *prog.terms), flat.split(prog.widths, 1), strict=True):
+    for term, part in zip(convs, flat.split(prog.widths[: len(convs)], 1), strict=True):
         kernel = part.reshape(c_out, c_in, *term.block_shape).permute(term.order)
-        taps = [term.block_shape[i - 2] for i in term.order[2 + 2 * len(term.axes) :]]
-        kernel = kernel.reshape(c_in * math.prod(term.strips), -1, *taps)
-        out.append(kernel.to(weight.dtype))
+        out.append(kernel.reshape(_kernel_shape(term, c_out, c_in)).to(weight.dtype))
     return out
+
+
+def _weight_grad(prog: Program, weight: torch.Tensor, grads: list[torch.Tensor]) -> torch.Tensor:
+    """The gradient of the weight, from those of all the kernels: :func:`kernels` backwards."""
+    c_out, c_in = weight.shape[:2]
+    compute = _compute_dtype(weight)
+    parts = []
+    for term, grad in zip((prog.main, *prog.terms), grads, strict=True):
+        permuted = [(c_out, c_in, *term.block_shape)[i] for i in term.order]
+        inverse = sorted(range(len(term.order)), key=term.order.__getitem__)
+        part = grad.to(compute).reshape(permuted).permute(inverse)
+        parts.append(part.reshape(c_out * c_in, -1))
+    flat = torch.cat(parts, 1) @ _matrix(prog, weight.device, compute).t()
+    return flat.reshape(weight.shape).to(weight.dtype)
 
 
 # ----------------------------------------------------------------------- one term at a time
@@ -364,50 +397,55 @@ def run(
 
 
 class FusedTerms(torch.autograd.Function):
-    """:func:`run` as one autograd node.
+    """:func:`run` as one autograd node: ``apply(x, weight, bias, prog)``.
 
-    ``apply(x, bias, prog, *kernels)`` returns the output, then the terms' input blocks
-    (kept for the backward, not differentiable).
+    It returns the output, then what the backward keeps: the kernels and the terms' input
+    blocks (not differentiable). The backward is written out: the transposed convolutions'
+    own backward, the border gradients added into the input gradient in place, and the
+    kernels' gradients mapped back to the weight by one matrix product.
     """
 
     @staticmethod
     def forward(
-        x: torch.Tensor, bias: torch.Tensor | None, prog: Program, *kernels: torch.Tensor
+        x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, prog: Program
     ) -> tuple[torch.Tensor, ...]:
-        y, inputs = _forward(prog, x, bias, list(kernels))
-        return (y, *inputs)
+        # Ghosted, the forward needs only the main kernel (the terms serve the backward).
+        convs = kernels(prog, weight, 1 if prog.ghosted else None)
+        y, inputs = _forward(prog, x, bias, convs)
+        return (y, *convs, *inputs)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
-        x, bias, prog, *kernels = inputs
+        x, weight, bias, prog = inputs
         ctx.mark_non_differentiable(*output[1:])
-        ctx.save_for_backward(x, bias, *kernels, *output[1:])
+        ctx.save_for_backward(x, weight, bias, *output[1:])
         ctx.prog = prog
-        ctx.kernels = len(kernels)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor, *_: Any) -> tuple[torch.Tensor | None, ...]:
         prog: Program = ctx.prog
-        x, bias, *saved = ctx.saved_tensors
-        main, *rest = saved[: ctx.kernels]
-        need_x, need_bias = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        need_k = any(ctx.needs_input_grad[3:])
+        x, weight, bias, *saved = ctx.saved_tensors
+        need_x, need_w, need_bias = ctx.needs_input_grad[:3]
         if prog.ghosted:
-            return _ghosted_backward(prog, grad, x, bias, main, rest, need_x, need_bias, need_k)
-        inputs = saved[ctx.kernels :]
-        gx, g_main, g_bias = _convolve_backward(
-            grad, x, main, bias, prog.main, [need_x, need_k, need_bias]
-        )
-        g_kernels = [g_main]
-        for term, inp, kernel in zip(prog.terms, inputs, rest, strict=True):
-            g_in, g_k, _ = _convolve_backward(
-                _term_grad(prog, term, grad), inp, kernel, None, term, [need_x, need_k, False]
+            gx, g_bias, g_kernels = _ghosted_backward(
+                prog, grad, x, weight, bias, saved[0], need_x, need_w, need_bias
             )
-            g_kernels.append(g_k)
-            if need_x:
-                g_in = _unfold(g_in, term.axes, x.shape[1], term.strips)
-                _narrow(gx, _x_block(term, x)).add_(g_in)
-        return (gx, g_bias, None, *g_kernels)
+        else:
+            convs, inputs = saved[: 1 + len(prog.terms)], saved[1 + len(prog.terms) :]
+            gx, g_main, g_bias = _convolve_backward(
+                grad, x, convs[0], bias, prog.main, [need_x, need_w, need_bias]
+            )
+            g_kernels = [g_main]
+            for term, inp, kernel in zip(prog.terms, inputs, convs[1:], strict=True):
+                g_in, g_k, _ = _convolve_backward(
+                    _term_grad(prog, term, grad), inp, kernel, None, term, [need_x, need_w, False]
+                )
+                g_kernels.append(g_k)
+                if need_x:
+                    g_in = _unfold(g_in, term.axes, x.shape[1], term.strips)
+                    _narrow(gx, _x_block(term, x)).add_(g_in)
+        g_weight = _weight_grad(prog, weight, g_kernels) if need_w else None
+        return (gx, g_weight, g_bias, None)
 
 
 def _term_grad(prog: Program, term: Term, grad: torch.Tensor) -> torch.Tensor:
@@ -433,21 +471,20 @@ def _ghosted_backward(
     prog: Program,
     grad: torch.Tensor,
     x: torch.Tensor,
+    weight: torch.Tensor,
     bias: torch.Tensor | None,
     main: torch.Tensor,
-    rest: list[torch.Tensor],
     need_x: bool,
+    need_w: bool,
     need_bias: bool,
-    need_k: bool,
-) -> tuple[torch.Tensor | None, ...]:
-    """The backward of the ghosted forward.
+) -> tuple[torch.Tensor | None, torch.Tensor | None, list[torch.Tensor]]:
+    """(input, bias and kernel gradients) of the ghosted forward.
 
     The input gradient is that of the extended input (the same transposed convolution's
-    backward), each ghost's gradient summed into the sample it copies. The weight gradient
-    is not that of the extended input's convolution, whose backward-weights kernel is much
-    slower in that geometry on oneDNN: it is the unextended convolution's plus the border
-    terms' (which are the ghosts' contributions), as in the forward of :func:`run`'s
-    unghosted form.
+    backward), each ghost's gradient summed into the sample it copies. The kernels'
+    gradients are not that of the extended input's convolution, whose backward-weights
+    kernel is much slower in that geometry on oneDNN: they are the unextended convolution's
+    and the border terms' (which are the ghosts' contributions), as in the unghosted form.
     """
     gx = g_bias = None
     if need_x:
@@ -462,17 +499,17 @@ def _ghosted_backward(
                 inner.narrow(dim, 0, 1).add_(_sum_ghosts(gx.narrow(dim, 0, g), dim))
                 inner.narrow(dim, n - 1, 1).add_(_sum_ghosts(gx.narrow(dim, n + g, g), dim))
                 gx = inner
-    g_kernels: list[torch.Tensor | None] = [None] * (1 + len(rest))
-    if need_k:  # with the bias: on oneDNN it comes almost free with the weights' kernel
+    g_kernels = []
+    if need_w:  # with the bias: on oneDNN it comes almost free with the weights' kernel
         mask = [False, True, need_bias]
-        _, g_kernels[0], g_bias = _convolve_backward(grad, x, main, bias, prog.main, mask)
-        for i, (term, inp, kernel) in enumerate(
-            zip(prog.terms, _term_inputs(prog, x), rest, strict=True)
-        ):
+        _, g_main, g_bias = _convolve_backward(grad, x, main, bias, prog.main, mask)
+        g_kernels.append(g_main)
+        c_out, c_in = weight.shape[:2]
+        for term, inp in zip(prog.terms, _term_inputs(prog, x), strict=True):
+            shape_only = x.new_empty(_kernel_shape(term, c_out, c_in))  # its values are unused
             g_out = _term_grad(prog, term, grad)
-            g_kernels[1 + i] = _convolve_backward(
-                g_out, inp, kernel, None, term, [False, True, False]
-            )[1]
+            mask = [False, True, False]
+            g_kernels.append(_convolve_backward(g_out, inp, shape_only, None, term, mask)[1])
     elif need_bias:
         g_bias = grad.sum([d for d in range(grad.dim()) if d != 1])
-    return (gx, g_bias, None, *g_kernels)
+    return gx, g_bias, g_kernels
