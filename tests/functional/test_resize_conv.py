@@ -17,6 +17,7 @@ from torch.overrides import TorchFunctionMode
 from checkerscope.functional.resize_conv import (
     MODES,
     PADDING_MODES,
+    auto_impl,
     fused_supported,
     resize_conv,
     resize_conv_fused,
@@ -294,6 +295,22 @@ def test_auto_is_fused_and_reference_is_the_definition() -> None:
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", impl="auto"), fused)
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "fused"), fused)
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "reference"), reference)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_auto_runs_the_path_auto_impl_names(dims: int, mode: str) -> None:
+    """Bit for bit the fused or the reference path, as ``auto_impl`` says, for every
+    kernel and scale of the benchmark grid; scale 1 is always the reference."""
+    gen = torch.Generator().manual_seed(dims)
+    x = torch.randn(1, 2, *(6, 5, 4)[:dims], generator=gen)
+    for k, s in itertools.product((1, 3, 5), (1, 2, 4)):
+        w = torch.randn(3, 2, *(k,) * dims, generator=gen)
+        impl = auto_impl((k,) * dims, s, mode)
+        assert impl in ("fused", "reference")
+        assert impl == "reference" or s > 1
+        want = resize_conv(x, w, None, s, mode, "replicate", impl)
+        assert torch.equal(resize_conv(x, w, None, s, mode, "replicate", "auto"), want)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,8 @@ upsampling from the convolution gives a weight-tied linear operator that is bias
 checkerboard artifacts. ``impl="reference"`` below is the definition; the fused path computes
 the same operator as one transposed convolution on the low-resolution input, the cost of
 the ``ConvTransposeNd`` it replaces, plus border terms whose work is proportional to the
-border (:mod:`checkerscope.functional.resize_conv_plan`, ``resize_conv_terms``).
+border (:mod:`checkerscope.functional.resize_conv_plan`: one axis; ``resize_conv_program``:
+all axes; ``resize_conv_terms``: running it).
 
 Both paths use only operations with a deterministic CUDA implementation (the padding and the
 linear interpolation are written out in :mod:`checkerscope.functional.padding` and
@@ -21,9 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from checkerscope import checks as v
-from checkerscope.functional import resize_conv_terms as terms
 from checkerscope.functional.padding import pad
 from checkerscope.functional.resize_conv_plan import axis_plan, same_padding
+from checkerscope.functional.resize_conv_program import kernels, program
+from checkerscope.functional.resize_conv_terms import FusedTerms, run
 from checkerscope.functional.upsampling import upsample
 
 MODES = ("nearest", "bilinear")
@@ -159,10 +161,13 @@ def resize_conv_fused(
 
     Equal to :func:`resize_conv_reference` (values and gradients) without materializing the
     upsampled tensor: for k=3, s=2, nearest it is one ``conv_transpose`` with a 4-tap kernel
-    per axis, ``ConvTranspose2d(kernel_size=4, stride=2, padding=1)``, plus border terms that
-    read and write one sample at each end of each axis. Inputs shorter than the border terms
-    need (:func:`fused_supported`) run the reference. Shapes as :func:`resize_conv_reference`;
-    the arguments are not checked here, :func:`resize_conv` checks them.
+    per axis, the work of ``ConvTranspose2d(kernel_size=4, stride=2, padding=1)``. At the
+    borders, either the input is extended by a replicated sample at each end (where that is
+    exact: replicate padding, nearest with zeros or with reflect padding narrower than s; in
+    2-D and 3-D), or small border terms are added (:mod:`resize_conv_program`); inputs shorter
+    than those terms need (:func:`fused_supported`) run the reference. Shapes as
+    :func:`resize_conv_reference`; the arguments are not checked here, :func:`resize_conv`
+    checks them.
 
     Example:
         >>> x, w = torch.randn(1, 3, 8, 8), torch.randn(4, 3, 3, 3)
@@ -175,10 +180,10 @@ def resize_conv_fused(
     kernel_size = tuple(int(k) for k in weight.shape[2:])
     if not fused_supported(kernel_size, tuple(x.shape[2:]), scale_factor, mode, padding_mode):
         return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
-    prog = terms.program(kernel_size, scale_factor, mode, padding_mode)
+    prog = program(kernel_size, scale_factor, mode, padding_mode)
     if _custom_backward(x, weight, bias):
-        return terms.FusedTerms.apply(x, weight, bias, prog)[0]
-    return terms.run(prog, x, bias, terms.kernels(prog, weight))
+        return FusedTerms.apply(x, weight, bias, prog)[0]
+    return run(prog, x, bias, kernels(prog, weight))
 
 
 def auto_impl(kernel_size: tuple[int, ...], scale_factor: int, mode: str) -> str:
