@@ -1,74 +1,149 @@
-"""Forward+backward time and peak memory of the upsampling layers, measured side by side.
+"""Speed and memory of the resize-convolution against the transposed convolution it replaces.
 
-Compares the fused ResizeConv2d, its reference (interpolate, pad, convolve),
-``nn.ConvTranspose2d(128, 64, 4, 2, 1)`` and SubPixelConv2d at batch 16, 128 -> 64 channels,
-32 -> 64 pixels (plus 128 -> 256 pixels on CUDA), and prints whether the targets hold:
-on CPU float32, fused <= 1.25x the ConvTranspose2d time, >= 2x faster than the reference, and
-with a lower peak memory than the reference.
+Forward + backward of ``ResizeConvNd`` (fused, reference and ``impl="auto"``) and of
+``ConvTransposeNd(kernel 2s, stride s)``, as ratios measured side by side in one run:
 
-Timing runs every layer in one process, in rotating order, one fwd+bwd each per round, so
-that the machine's load falls on all of them alike; the median over rounds is reported.
-Peak memory on CPU is the growth of the peak resident set (VmHWM) over one fwd+bwd,
-each layer in a fresh subprocess; on CUDA it is ``torch.cuda.max_memory_allocated``.
+* targets: nearest, k=3, s=2 in 1-D, 2-D and 3-D at three shapes each (the benchmark shape;
+  larger batch and channels; larger images); fused/deconv time (target <= 1.05), reference/
+  fused (target >= 2), fused/deconv peak memory (target <= 1.05);
+* grid: kernel 3 and 5, scale 2 and 4, nearest and bilinear, 1-D to 3-D at batch 8 (1-D,
+  2-D) or 1 (3-D), smaller than the targets' so that the reference at s=4, k=5 stays
+  affordable: fused/deconv, reference/fused, auto/best (``impl="auto"`` against the faster of the
+  two paths; the rule is ``checkerscope.functional.resize_conv.auto_impl``), peak memory.
 
-    python benchmarks/layers.py [--device cpu|cuda] [--repeats 15] [--threads N]
+Timing runs every layer of a case in one process, in rotating order, one fwd+bwd each per
+round, so that the machine's load falls on all of them alike; a ratio is the median over
+rounds of the two layers' times in the same round. With one thread it is the thread's CPU
+time (``time.thread_time``), which other processes disturb less than the wall clock; with
+more, wall time. "noise" is a second, identical ConvTransposeNd against the first: ratios
+closer to 1 than it are not resolved. By default glibc is told to keep freed memory
+(``--malloc retain``): otherwise the large tensors of each pass are returned to the system
+and faulted back in, which adds more jitter than the differences measured here.
+Peak memory on CPU is the growth of the peak resident set (VmHWM) over one fwd+bwd, each
+case in a fresh subprocess; on CUDA, ``torch.cuda.max_memory_allocated``.
+
+    python benchmarks/layers.py [--threads 1] [--rounds 11] [--device cpu|cuda]
+                                [--dtype float32|bfloat16] [--markdown FILE] [--quick]
+
+``--device cuda`` times with CUDA synchronization (float32 or bfloat16, against cuDNN's
+transposed convolution); it needs a GPU, and has not been run in this repository yet.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import platform
 import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
-from checkerscope.nn import ResizeConv2d, SubPixelConv2d
+from checkerscope.functional.resize_conv import auto_impl
+from checkerscope.nn import ResizeConv1d, ResizeConv2d, ResizeConv3d
 
-FUSED_VS_CONVT_MAX = 1.25  # fused time / ConvTranspose2d time
+FUSED_VS_DECONV_MAX = 1.05  # fused time (and peak memory) / ConvTransposeNd's
 REFERENCE_VS_FUSED_MIN = 2.0  # reference time / fused time
+RETAIN = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**36)}
+
+_RESIZE = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
+_DECONV = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 
 
 @dataclass(frozen=True)
-class Shape:
+class Case:
+    """One layer configuration and input shape (``size`` along every spatial axis)."""
+
+    dims: int
     batch: int
     in_channels: int
     out_channels: int
-    size: int  # input height and width; the output is twice that
+    size: int
+    kernel: int = 3
+    scale: int = 2
+    mode: str = "nearest"
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
+        s = self.size
         return (
-            f"batch {self.batch}, {self.in_channels}->{self.out_channels} channels, "
-            f"{self.size}->{2 * self.size} pixels"
+            f"{self.dims}-D, batch {self.batch}, {self.in_channels}->{self.out_channels} ch, "
+            f"{s}->{self.scale * s}{' px' if self.dims == 2 else ''}"
         )
 
+    def layers(self) -> dict[str, Callable[[], nn.Module]]:
+        """Name -> constructor of every layer timed for this case."""
+        c_in, c_out, s = self.in_channels, self.out_channels, self.scale
 
-def layers(shape: Shape) -> dict[str, Callable[[], nn.Module]]:
-    """Name -> constructor of every layer compared, all upsampling by 2."""
-    c_in, c_out = shape.in_channels, shape.out_channels
+        def resize(impl: str) -> Callable[[], nn.Module]:
+            return lambda: _RESIZE[self.dims](c_in, c_out, self.kernel, s, self.mode, impl=impl)
+
+        def deconv() -> nn.Module:
+            return _DECONV[self.dims](c_in, c_out, 2 * s, s, s // 2)
+
+        return {
+            "deconv": deconv,
+            "fused": resize("fused"),
+            "reference": resize("reference"),
+            "auto": resize("auto"),
+            "deconv again": deconv,
+        }
+
+    def auto_choice(self) -> str:
+        return auto_impl((self.kernel,) * self.dims, self.scale, self.mode)
+
+
+def grid_shape(dims: int, quick: bool) -> tuple[int, int, int, int]:
+    """(batch, in, out, size) of the grid in ``dims`` dimensions."""
+    if quick:
+        return shapes(quick)[dims][0][1]
+    return {1: (8, 64, 32, 1024), 2: (8, 64, 32, 32), 3: (1, 32, 16, 12)}[dims]
+
+
+def shapes(quick: bool) -> dict[int, list[tuple[str, tuple[int, int, int, int]]]]:
+    """Per dims: (label, (batch, in, out, size)); the first is the benchmark shape."""
+    if quick:
+        return {d: [("quick", (2, 8, 4, {1: 64, 2: 12, 3: 6}[d]))] for d in (1, 2, 3)}
     return {
-        "ResizeConv2d fused": lambda: ResizeConv2d(c_in, c_out, impl="fused"),
-        "ResizeConv2d reference": lambda: ResizeConv2d(c_in, c_out, impl="reference"),
-        "ConvTranspose2d(k=4, s=2)": lambda: nn.ConvTranspose2d(c_in, c_out, 4, 2, 1),
-        "SubPixelConv2d": lambda: SubPixelConv2d(c_in, c_out, 3, 2, init="icnr", blur=False),
+        1: [
+            ("benchmark", (16, 128, 64, 1024)),
+            ("batch and channels", (32, 256, 128, 1024)),
+            ("long signals", (4, 64, 32, 16384)),
+        ],
+        2: [
+            ("benchmark", (16, 128, 64, 32)),
+            ("batch and channels", (32, 256, 128, 32)),
+            ("128->256 px", (4, 64, 32, 128)),
+        ],
+        3: [
+            ("benchmark", (2, 64, 32, 16)),
+            ("batch and channels", (4, 128, 64, 16)),
+            ("larger volumes", (1, 32, 16, 48)),
+        ],
     }
 
 
-def setup(name: str, shape: Shape, device: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+# ------------------------------------------------------------------------------ timing
+
+
+def setup(
+    make: Callable[[], nn.Module], case: Case, device: str, dtype: torch.dtype
+) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     """The layer, an input that wants its gradient, and the gradient to send back."""
     torch.manual_seed(0)
-    layer = layers(shape)[name]().to(device)
-    x = torch.randn(shape.batch, shape.in_channels, shape.size, shape.size, device=device)
-    x.requires_grad_()
-    grad = torch.randn(shape.batch, shape.out_channels, 2 * shape.size, 2 * shape.size)
-    return layer, x, grad.to(device)
+    layer = make().to(device=device, dtype=dtype)
+    spatial = (case.size,) * case.dims
+    x = torch.randn(case.batch, case.in_channels, *spatial, device=device, dtype=dtype)
+    out = (case.batch, case.out_channels, *(case.scale * n for n in spatial))
+    grad = torch.randn(out, device=device, dtype=dtype)
+    return layer, x.requires_grad_(), grad
 
 
 def step(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
@@ -78,48 +153,44 @@ def step(layer: nn.Module, x: torch.Tensor, grad: torch.Tensor) -> None:
     layer(x).backward(grad)
 
 
-def sync(device: str) -> None:
+def clock(device: str) -> Callable[[], float]:
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
+
+        def synced() -> float:
+            torch.cuda.synchronize()
+            return time.perf_counter()
+
+        return synced
+    return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
 
 
 def time_side_by_side(
-    shape: Shape, device: str, repeats: int, warmup: int
+    case: Case, device: str, dtype: torch.dtype, rounds: int, warmup: int
 ) -> dict[str, list[float]]:
-    """Seconds per fwd+bwd of each layer, interleaved round by round."""
-    cases = {name: setup(name, shape, device) for name in layers(shape)}
-    for case in cases.values():
+    """Seconds per fwd+bwd of each layer of ``case``, interleaved round by round."""
+    runs = {name: setup(make, case, device, dtype) for name, make in case.layers().items()}
+    for run in runs.values():
         for _ in range(warmup):
-            step(*case)
-    names = list(cases)
+            step(*run)
+    names = list(runs)
+    now = clock(device)
     seconds: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(repeats):
+    for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            sync(device)
-            start = time.perf_counter()
-            step(*cases[name])
-            sync(device)
-            seconds[name].append(time.perf_counter() - start)
+            start = now()
+            step(*runs[name])
+            seconds[name].append(now() - start)
     return seconds
 
 
-def peak_bytes_here(name: str, shape: Shape, device: str) -> int:
-    """Bytes a fwd+bwd needs beyond the layer, input and output gradient (this process)."""
-    layer, x, grad = setup(name, shape, device)
-    if device.startswith("cuda"):
-        step(layer, x, grad)  # warm-up: cuDNN workspaces and the allocator's first blocks
-        layer.zero_grad(set_to_none=True)
-        x.grad = None
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        before = torch.cuda.memory_allocated()
-        step(layer, x, grad)
-        torch.cuda.synchronize()
-        return torch.cuda.max_memory_allocated() - before
-    # No warm-up on CPU: the peak resident set of this fresh process is what one pass needs.
-    before = reset_resident_peak()
-    step(layer, x, grad)
-    return resident_peak() - before
+def paired(seconds: dict[str, list[float]], a: str, b: str | list[str]) -> float:
+    """Median over rounds of time(a) / time(b) (b: the faster of several, per round)."""
+    bs = [b] if isinstance(b, str) else b
+    per_round = zip(seconds[a], *(seconds[n] for n in bs), strict=True)
+    return statistics.median(ta / min(rest) for ta, *rest in per_round)
+
+
+# ------------------------------------------------------------------------------ memory
 
 
 def resident_peak() -> int:
@@ -144,80 +215,208 @@ def reset_resident_peak() -> int:
     return resident_peak()
 
 
-def peak_bytes(name: str, shape: Shape, device: str, threads: int) -> int:
-    """Peak memory of one fwd+bwd: on CPU in a fresh subprocess, so no layer sees another's."""
+def peaks_here(case: Case, device: str, dtype: torch.dtype, names: list[str]) -> list[int]:
+    """Bytes one fwd+bwd of each named layer needs beyond its layer, input and gradient."""
+    out = []
+    for name in names:
+        layer, x, grad = setup(case.layers()[name], case, device, dtype)
+        if device.startswith("cuda"):
+            step(layer, x, grad)  # warm-up: cuDNN workspaces and the allocator's first blocks
+            layer.zero_grad(set_to_none=True)
+            x.grad = None
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            before = torch.cuda.memory_allocated()
+            step(layer, x, grad)
+            torch.cuda.synchronize()
+            out.append(torch.cuda.max_memory_allocated() - before)
+        else:
+            before = reset_resident_peak()
+            step(layer, x, grad)
+            out.append(resident_peak() - before)
+        del layer, x, grad
+    return out
+
+
+def peaks(
+    case: Case, device: str, dtype: torch.dtype, names: list[str], threads: int
+) -> dict[str, int]:
+    """Peak memory of one fwd+bwd per layer; on CPU in a fresh subprocess per case."""
     if device.startswith("cuda"):
-        return peak_bytes_here(name, shape, device)
-    job = json.dumps({"name": name, "shape": shape.__dict__, "device": device})
-    # A fixed mmap threshold makes glibc return large blocks at once, so RSS tracks live memory.
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    out = subprocess.run(
-        [sys.executable, __file__, "--threads", str(threads), "--memory-job", job],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
+        return dict(zip(names, peaks_here(case, device, dtype, names), strict=True))
+    job = json.dumps({"case": asdict(case), "names": names, "dtype": str(dtype)})
+    # A small mmap threshold makes glibc return large blocks at once, so RSS tracks live memory.
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+    command = [sys.executable, __file__, "--threads", str(threads), "--memory-job", job]
+    out = subprocess.run(command, check=True, capture_output=True, text=True, env=env)
+    return dict(zip(names, json.loads(out.stdout.strip().splitlines()[-1]), strict=True))
+
+
+# ------------------------------------------------------------------------------ report
+
+
+@dataclass(frozen=True)
+class Row:
+    case: Case
+    fused_vs_deconv: float
+    reference_vs_fused: float
+    auto_vs_best: float
+    noise: float
+    memory_vs_deconv: float
+    deconv_ms: float
+
+
+def measure(
+    case: Case, device: str, dtype: torch.dtype, rounds: int, warmup: int, threads: int
+) -> Row:
+    seconds = time_side_by_side(case, device, dtype, rounds, warmup)
+    memory = peaks(case, device, dtype, ["deconv", "fused"], threads)
+    return Row(
+        case,
+        paired(seconds, "fused", "deconv"),
+        paired(seconds, "reference", "fused"),
+        paired(seconds, "auto", ["fused", "reference"]),
+        paired(seconds, "deconv again", "deconv"),
+        memory["fused"] / max(memory["deconv"], 1),
+        1e3 * statistics.median(seconds["deconv"]),
     )
-    return int(out.stdout.strip().splitlines()[-1])
 
 
 def verdict(holds: bool) -> str:
-    return "holds" if holds else "DOES NOT HOLD"
+    return "yes" if holds else "**no**"
 
 
-def report(shape: Shape, device: str, repeats: int, warmup: int, threads: int) -> None:
-    seconds = time_side_by_side(shape, device, repeats, warmup)
-    peaks = {name: peak_bytes(name, shape, device, threads) for name in seconds}
-    median = {name: statistics.median(s) for name, s in seconds.items()}
-    print(f"\n{shape} | {device} float32 | {repeats} rounds, median of fwd+bwd")
-    print(f"{'layer':<28}{'median ms':>11}{'min ms':>9}{'max ms':>9}{'peak MiB':>11}")
-    for name, s in seconds.items():
-        print(
-            f"{name:<28}{1e3 * median[name]:>11.1f}{1e3 * min(s):>9.1f}{1e3 * max(s):>9.1f}"
-            f"{peaks[name] / 2**20:>11.1f}"
+def target_table(rows: list[tuple[str, Row]]) -> list[str]:
+    lines = [
+        "| shape | deconv ms | fused / deconv | reference / fused | peak memory fused / "
+        "deconv | noise | targets hold |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, r in rows:
+        holds = (
+            r.fused_vs_deconv <= FUSED_VS_DECONV_MAX
+            and r.reference_vs_fused >= REFERENCE_VS_FUSED_MIN
+            and r.memory_vs_deconv <= FUSED_VS_DECONV_MAX
         )
-    best = {name: min(s) for name, s in seconds.items()}
-    fused, ref = median["ResizeConv2d fused"], median["ResizeConv2d reference"]
-    convt = median["ConvTranspose2d(k=4, s=2)"]
-    fused_mem, ref_mem = peaks["ResizeConv2d fused"], peaks["ResizeConv2d reference"]
-    note = "" if device == "cpu" else "  (the targets are set for CPU float32; shown for reference)"
-    # The verdicts use medians; the ratio of the fastest rounds shows what noise hides.
-    fused_best = best["ResizeConv2d fused"]
-    best_convt = fused_best / best["ConvTranspose2d(k=4, s=2)"]
-    best_ref = best["ResizeConv2d reference"] / fused_best
-    print(
-        f"fused / ConvTranspose2d time: {fused / convt:.2f}x median, {best_convt:.2f}x fastest "
-        f"(target <= {FUSED_VS_CONVT_MAX}x: {verdict(fused / convt <= FUSED_VS_CONVT_MAX)}){note}"
-    )
-    print(
-        f"reference / fused time:       {ref / fused:.2f}x median, {best_ref:.2f}x fastest "
-        f"(target >= {REFERENCE_VS_FUSED_MIN}x: {verdict(ref / fused >= REFERENCE_VS_FUSED_MIN)})"
-    )
-    print(
-        f"peak memory fused vs reference: {fused_mem / 2**20:.1f} vs {ref_mem / 2**20:.1f} MiB "
-        f"(target fused < reference: {verdict(fused_mem < ref_mem)})"
+        lines.append(
+            f"| {r.case.describe()} ({label}) | {r.deconv_ms:.1f} | {r.fused_vs_deconv:.3f} | "
+            f"{r.reference_vs_fused:.2f} | {r.memory_vs_deconv:.3f} | {r.noise:.3f} | "
+            f"{verdict(holds)} |"
+        )
+    return lines
+
+
+def grid_table(rows: list[Row]) -> list[str]:
+    lines = [
+        "| dims | mode | k | s | fused / deconv | reference / fused | auto takes | auto / best "
+        "| peak memory fused / deconv | noise |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        c = r.case
+        lines.append(
+            f"| {c.dims}-D | {c.mode} | {c.kernel} | {c.scale} | {r.fused_vs_deconv:.3f} | "
+            f"{r.reference_vs_fused:.2f} | {c.auto_choice()} | {r.auto_vs_best:.3f} | "
+            f"{r.memory_vs_deconv:.3f} | {r.noise:.3f} |"
+        )
+    return lines
+
+
+def machine(args: argparse.Namespace) -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            names = [line.split(":", 1)[1].strip() for line in info if "model name" in line]
+        cpu = f"{names[0]} ({len(names)} logical CPUs)" if names else cpu
+    except OSError:
+        pass
+    load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    clocked = "thread CPU time" if args.threads == 1 else "wall time"
+    return (
+        f"{datetime.date.today()}, torch {torch.__version__}, {cpu}, device {args.device} "
+        f"{args.dtype}, {args.threads} torch thread(s), {clocked}, load average {load} "
+        f"(1/5/15 min) at the start, malloc {args.malloc}, {args.rounds} rounds"
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--repeats", type=int, default=15, help="timed rounds per layer")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda when a GPU is present")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument("--rounds", type=int, default=11, help="timed rounds per case")
     parser.add_argument("--warmup", type=int, default=2, help="untimed passes per layer")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--malloc", default="retain", choices=["retain", "default"])
+    parser.add_argument("--tables", default="targets,grid", help="targets, grid or both")
+    parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the script")
+    parser.add_argument("--markdown", help="also write the tables to this markdown file")
     parser.add_argument("--memory-job", help=argparse.SUPPRESS)  # the subprocess's work
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
     if args.memory_job:
         job = json.loads(args.memory_job)
-        print(peak_bytes_here(job["name"], Shape(**job["shape"]), job["device"]))
+        case = Case(**job["case"])
+        print(
+            json.dumps(
+                peaks_here(case, args.device, getattr(torch, job["dtype"][6:]), job["names"])
+            )
+        )
         return
-    print(f"torch {torch.__version__}, {args.threads} CPU threads, device {args.device}")
-    shapes = [Shape(16, 128, 64, 32)]
-    if args.device.startswith("cuda"):
-        shapes.append(Shape(16, 128, 64, 128))
-    for shape in shapes:
-        report(shape, args.device, args.repeats, args.warmup, args.threads)
+    if args.malloc == "retain" and any(os.environ.get(k) != v for k, v in RETAIN.items()):
+        os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **RETAIN})
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda needs a GPU, and torch sees none")
+    rounds, warmup = (2, 1) if args.quick else (args.rounds, args.warmup)
+    command = "python benchmarks/layers.py " + " ".join(sys.argv[1:])
+    out = [f"`{command}`: {machine(args)}.", ""]
+    print(out[0], flush=True)
+    tables = args.tables.split(",")
+    by_dims = shapes(args.quick)
+    if "targets" in tables:
+        rows = []
+        for dims, labelled in by_dims.items():
+            for label, (batch, c_in, c_out, size) in labelled:
+                row = measure(
+                    Case(dims, batch, c_in, c_out, size),
+                    args.device,
+                    dtype,
+                    rounds,
+                    warmup,
+                    args.threads,
+                )
+                rows.append((label, row))
+                print(target_table([(label, row)])[-1], flush=True)
+        out += [
+            "Nearest, k=3, s=2 (targets: fused / deconv <= 1.05 in time and memory, "
+            "reference / fused >= 2):",
+            "",
+            *target_table(rows),
+            "",
+        ]
+    if "grid" in tables:
+        rows = []
+        for dims in (1, 2, 3):
+            batch, c_in, c_out, size = grid_shape(dims, args.quick)
+            for mode in ("nearest", "bilinear"):
+                for kernel in (3, 5):
+                    for scale in (2, 4):
+                        case = Case(dims, batch, c_in, c_out, size, kernel, scale, mode)
+                        row = measure(case, args.device, dtype, rounds, warmup, args.threads)
+                        rows.append(row)
+                        print(grid_table([row])[-1], flush=True)
+        shown = ", ".join(Case(d, *grid_shape(d, args.quick)).describe() for d in (1, 2, 3))
+        out += [
+            f"Every dimension, mode, kernel and scale ({shown}; deconv: kernel 2s, stride s):",
+            "",
+            *grid_table(rows),
+            "",
+        ]
+    text = "\n".join(out)
+    print("\n" + text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
 
 
 if __name__ == "__main__":

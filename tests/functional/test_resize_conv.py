@@ -17,6 +17,7 @@ from torch.overrides import TorchFunctionMode
 from checkerscope.functional.resize_conv import (
     MODES,
     PADDING_MODES,
+    auto_impl,
     fused_supported,
     resize_conv,
     resize_conv_fused,
@@ -156,13 +157,14 @@ def test_fused_supported_says_which_path_runs_and_the_fallback_is_the_reference(
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("padding_mode", PADDING_MODES)
 def test_fallback_is_for_small_inputs_that_need_border_strips(mode: str, padding_mode: str) -> None:
-    """Replicate padding (and nearest with zeros) never needs the strips, so never falls
-    back; the others fall back only on inputs under 8 samples an axis for k <= 7."""
+    """Replicate and zero padding never fall back (their border blocks stay exact on a
+    one-sample axis); reflect padding falls back only on inputs under 4 samples an axis
+    for k <= 7, where its two ends reflect into each other."""
     kernels_scales = list(itertools.product(range(1, 8), range(1, 5)))
-    never = padding_mode == "replicate" or (mode, padding_mode) == ("nearest", "zeros")
+    never = padding_mode != "reflect"
     for n in range(1, 9):
         supported = [fused_supported((k,), (n,), s, mode, padding_mode) for k, s in kernels_scales]
-        if never or n >= 8:
+        if never or n >= 4:
             assert all(supported), n
     small = [fused_supported((k,), (1,), s, mode, padding_mode) for k, s in kernels_scales]
     assert all(small) == never
@@ -293,6 +295,22 @@ def test_auto_is_fused_and_reference_is_the_definition() -> None:
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", impl="auto"), fused)
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "fused"), fused)
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "reference"), reference)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("mode", MODES)
+def test_auto_runs_the_path_auto_impl_names(dims: int, mode: str) -> None:
+    """Bit for bit the fused or the reference path, as ``auto_impl`` says, for every
+    kernel and scale of the benchmark grid; scale 1 is always the reference."""
+    gen = torch.Generator().manual_seed(dims)
+    x = torch.randn(1, 2, *(6, 5, 4)[:dims], generator=gen)
+    for k, s in itertools.product((1, 3, 5), (1, 2, 4)):
+        w = torch.randn(3, 2, *(k,) * dims, generator=gen)
+        impl = auto_impl((k,) * dims, s, mode)
+        assert impl in ("fused", "reference")
+        assert impl == "reference" or s > 1
+        want = resize_conv(x, w, None, s, mode, "replicate", impl)
+        assert torch.equal(resize_conv(x, w, None, s, mode, "replicate", "auto"), want)
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,19 @@ test_gradcheck                             float64 gradients of input and every 
 test_module_equals_functional              the layer equals its functional counterpart
 test_state_dict_is_the_plain_conv          keys and shapes of the plain ``nn.ConvNd``; loads both
 test_constant_input_gives_constant_output  away from zero-padded borders (anti-artifact configs)
+test_deterministic_on_cuda                 no operator without a deterministic CUDA kernel,
+                                           forward and backward, every scale and grid point;
+                                           runs under use_deterministic_algorithms(True)
 test_trace_equals_eager                    ``torch.jit.trace`` on a fresh input of the same shape
+test_trace_on_new_sizes_right_or_raises    a traced layer on other sizes equals eager or raises
 test_compile_equals_eager (slow)           ``torch.compile(fullgraph=True)``, ``slow_configs`` only
 test_onnx_runs_the_same (slow)             ONNX export run in onnxruntime, ``slow_configs`` only
+test_export_dynamic_sizes (slow)           ``torch.export`` with dynamic spatial sizes == eager
+                                           at several odd sizes
+test_onnx_dynamic_sizes (slow)             both ONNX exporters with dynamic axes, onnxruntime
+                                           == eager at several sizes
+test_compile_dynamic_compiles_once (slow)  ``torch.compile(dynamic=True)``: one graph for
+                                           six sizes, each == eager
 test_wrong_rank_and_channels               the exact error texts for the common mistakes
 test_bad_inputs                            exact texts for the class's own bad inputs
 test_bad_arguments                         exact texts for bad constructor arguments
@@ -32,6 +42,7 @@ id). Checks compare in float64 unless they are about another dtype.
 from __future__ import annotations
 
 import copy
+import io
 import itertools
 import warnings
 from typing import Any, ClassVar
@@ -39,6 +50,8 @@ from typing import Any, ClassVar
 import pytest
 import torch
 from torch import nn
+
+from .dispatch_log import NONDETERMINISTIC_ON_CUDA, deterministic_algorithms, forward_backward_ops
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 SIZES = {1: ((5,), (10,)), 2: ((5, 4), (7, 10)), 3: ((5, 4, 3), (3, 2, 4))}
@@ -51,6 +64,15 @@ Grid = dict[str, tuple[Any, ...]]  # constructor keyword -> values to try
 
 SLOW_CHECKS = ("test_compile_equals_eager", "test_onnx_runs_the_same")
 CONSTANT_CHECK = "test_constant_input_gives_constant_output"
+# Dynamic sizes: the size to trace, export or compile at, then sizes to run at (odd sizes,
+# and no axis under 5, which the layers' reflect padding and filters need at kernel 5).
+DYNAMIC_EXAMPLE = {1: (9,), 2: (9, 7), 3: (7, 5, 6)}
+DYNAMIC_SIZES = {
+    1: ((5,), (13,), (6,)),
+    2: ((5, 11), (13, 6), (8, 8)),
+    3: ((5, 7, 6), (9, 5, 8), (6, 6, 5)),
+}
+SMALL_SIZES = {1: ((1,), (2,), (3,)), 2: ((1, 4), (2, 3), (3, 2)), 3: ((1, 3, 2), (2, 2, 3))}
 
 
 def channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -87,6 +109,9 @@ class LayerTester:
     upsamples: ClassVar[bool]  # size s*n; otherwise ceil(n / s)
     configs: ClassVar[Configs]
     slow_configs: ClassVar[tuple[str, ...]]  # the configs that compile and ONNX also run
+    # The configs the dynamic-size ONNX check runs (all when None): exporting a 3-D fused
+    # resize-convolution with the dynamo exporter takes tens of seconds.
+    onnx_configs: ClassVar[tuple[str, ...] | None] = None
     checkerboard_configs: ClassVar[tuple[str, ...]] = ()  # exempt from the constant check
     grid: ClassVar[Grid] = {}  # more keywords for the shape grid
     scales: ClassVar[tuple[int, ...]] = (1, 2, 3)  # upsampling factors or strides to try
@@ -131,6 +156,8 @@ class LayerTester:
             ids = list(self.configs)
             if name in SLOW_CHECKS:
                 ids = list(self.slow_configs)
+            elif name == "test_onnx_dynamic_sizes" and self.onnx_configs is not None:
+                ids = list(self.onnx_configs)
             elif name == CONSTANT_CHECK:
                 ids = [i for i in ids if i not in self.checkerboard_configs]
             metafunc.parametrize("config", ids)
@@ -281,6 +308,20 @@ class LayerTester:
                 msg=lambda m, e=extra, s=scale: f"{e} scale {s}: {m}",
             )
 
+    def test_deterministic_on_cuda(self, config: str, device: str) -> None:
+        """Every operator of forward and backward has a deterministic CUDA implementation
+        (recorded on any device; on CUDA the pass also runs in deterministic mode)."""
+        for scale, extra in itertools.product(self.scales, self.grid_points()):
+            torch.manual_seed(0)
+            c_in, c_out = self.channels[-1]
+            keywords = {**self.configs[config], **extra}
+            layer = self.make(keywords, c_in, c_out, scale, dtype=torch.float64, device=device)
+            x = self.input(device=device)
+            found = forward_backward_ops(layer, x) & NONDETERMINISTIC_ON_CUDA
+            assert not found, (extra, scale, sorted(found))
+            with deterministic_algorithms():
+                forward_backward_ops(layer, x)
+
     # ------------------------------------------------------------------ trace, compile, ONNX
 
     # Shape checks become constants of the trace, as intended; torch deprecates TorchScript.
@@ -291,6 +332,27 @@ class LayerTester:
         traced = torch.jit.trace(layer, x)
         fresh = torch.randn(x.shape)  # not the input it was traced with
         torch.testing.assert_close(traced(fresh), layer(fresh))
+
+    @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
+    def test_trace_on_new_sizes_right_or_raises(self, config: str) -> None:
+        """Sizes are traced as values, so a traced layer follows the input's size; where the
+        trace's path no longer applies (inputs shorter than the border terms need), it raises
+        rather than silently returning the traced size."""
+        layer = self.build(config).eval()
+        traced = torch.jit.trace(layer, self.sized_input(DYNAMIC_EXAMPLE[self.dims]))
+        for size in DYNAMIC_SIZES[self.dims] + SMALL_SIZES[self.dims]:
+            x = self.sized_input(size)
+            try:
+                want = layer(x)
+            except ValueError:  # too small for the layer: the trace must not answer either
+                with pytest.raises(RuntimeError):
+                    traced(x)
+                continue
+            try:
+                got = traced(x)
+            except RuntimeError:
+                continue
+            torch.testing.assert_close(got, want, msg=lambda m, s=size: f"{s}: {m}")
 
     @pytest.mark.slow
     @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch's own TorchScript internals
@@ -321,6 +383,84 @@ class LayerTester:
         (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
         with torch.no_grad():
             torch.testing.assert_close(torch.from_numpy(got), layer(x), atol=1e-5, rtol=1e-5)
+
+    def sized_input(self, size: tuple[int, ...]) -> torch.Tensor:
+        """A seeded float32 (2, C_in, *size) input for the layer that ``build`` makes."""
+        gen = torch.Generator().manual_seed(sum(size))
+        return torch.randn(2, self.channels[-1][0], *size, generator=gen)
+
+    @pytest.mark.slow
+    def test_export_dynamic_sizes(self, config: str) -> None:
+        layer = self.build(config).eval()
+        dynamic = {2 + a: torch.export.Dim.DYNAMIC for a in range(self.dims)}
+        example = self.sized_input(DYNAMIC_EXAMPLE[self.dims])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exported = torch.export.export(layer, (example,), dynamic_shapes=(dynamic,)).module()
+        for size in DYNAMIC_SIZES[self.dims]:
+            x = self.sized_input(size)
+            with torch.no_grad():
+                torch.testing.assert_close(exported(x), layer(x), msg=lambda m, s=size: f"{s}: {m}")
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("dynamo", [True, False], ids=["dynamo", "torchscript"])
+    def test_onnx_dynamic_sizes(self, config: str, dynamo: bool) -> None:
+        import onnxruntime
+
+        layer = self.build(config).eval()
+        example = self.sized_input(DYNAMIC_EXAMPLE[self.dims])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if dynamo:
+                dynamic = {2 + a: torch.export.Dim.DYNAMIC for a in range(self.dims)}
+                program = torch.onnx.export(
+                    layer, (example,), dynamo=True, dynamic_shapes=(dynamic,), verbose=False
+                )
+                model = program.model_proto.SerializeToString()
+            else:
+                buffer = io.BytesIO()
+                axes = {f"{a}": {2 + i: f"{a}{i}" for i in range(self.dims)} for a in "xy"}
+                torch.onnx.export(
+                    layer,
+                    (example,),
+                    buffer,
+                    dynamo=False,
+                    input_names=["x"],
+                    output_names=["y"],
+                    dynamic_axes=axes,
+                )
+                model = buffer.getvalue()
+        session = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+        for size in DYNAMIC_SIZES[self.dims]:
+            x = self.sized_input(size)
+            (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+            with torch.no_grad():
+                want = layer(x)
+            torch.testing.assert_close(
+                torch.from_numpy(got),
+                want,
+                atol=1e-5,
+                rtol=1e-5,
+                msg=lambda m, s=size: f"{s}: {m}",
+            )
+
+    @pytest.mark.slow
+    def test_compile_dynamic_compiles_once(self, config: str) -> None:
+        """Counted by a backend that records each graph dynamo hands it (torch.compile's
+        public ``backend=`` hook), so a recompilation for a new size would show."""
+        layer = self.build(config).eval()
+        graphs = []
+
+        def backend(gm: torch.fx.GraphModule, example_inputs: list) -> Any:
+            graphs.append(gm)
+            return gm.forward
+
+        torch.compiler.reset()
+        compiled = torch.compile(layer, backend=backend, dynamic=True, fullgraph=True)
+        for size in (DYNAMIC_EXAMPLE[self.dims], *DYNAMIC_SIZES[self.dims]):
+            x = self.sized_input(size)
+            torch.testing.assert_close(compiled(x), layer(x), msg=lambda m, s=size: f"{s}: {m}")
+        assert len(graphs) == 1
 
     # ------------------------------------------------------------------ errors and repr
 

@@ -16,7 +16,10 @@ from checkerscope.nn import (
     BlurPool2d,
     ResizeConv1d,
     ResizeConv2d,
+    ResizeConv3d,
+    SubPixelConv1d,
     SubPixelConv2d,
+    SubPixelConv3d,
     downsampler,
     upsampler,
 )
@@ -26,9 +29,9 @@ UP_DIMS = {
     "deconv": (1, 2, 3),
     "resize_conv": (1, 2, 3),
     "bilinear_resize_conv": (1, 2, 3),
-    "subpixel": (2,),
-    "subpixel_icnr": (2,),
-    "subpixel_blur": (2,),
+    "subpixel": (1, 2, 3),
+    "subpixel_icnr": (1, 2, 3),
+    "subpixel_blur": (1, 2, 3),
 }
 DOWN_DIMS = {"strided_conv": (1, 2, 3), "antialiased": (1, 2), "blurpool": (1, 2)}
 SIZES = (6, 5, 7)  # one size per spatial axis, not all equal, so axes cannot be swapped
@@ -122,6 +125,25 @@ def test_kinds_build_the_layers_they_name() -> None:
     assert isinstance(downsampler("blurpool", 2, 2), BlurPool2d)
 
 
+def test_subpixel_kinds_exist_in_every_dimension() -> None:
+    layers = [upsampler("subpixel_icnr", 2, 3, dims=d) for d in (1, 2, 3)]
+    assert [type(m) for m in layers] == [SubPixelConv1d, SubPixelConv2d, SubPixelConv3d]
+    assert all(m.init == "icnr" for m in layers)
+    assert upsampler("subpixel_blur", 2, 3, dims=3).blur
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_resize_conv_accepts_its_own_mode_by_any_name(dims: int) -> None:
+    """"nearest-exact" is "nearest" at an integer scale, so the nearest kind takes it."""
+    for mode in ("nearest", "nearest-exact"):
+        layer = upsampler("resize_conv", 2, 3, dims=dims, mode=mode)
+        assert isinstance(layer, (ResizeConv1d, ResizeConv2d, ResizeConv3d)[dims - 1])
+        assert layer.mode == "nearest"
+    assert upsampler("bilinear_resize_conv", 2, 3, mode="bilinear").mode == "bilinear"
+    with pytest.raises(ValueError, match="got mode='nearest-exact'"):
+        upsampler("bilinear_resize_conv", 2, 3, mode="nearest-exact")
+
+
 def test_keyword_arguments_reach_the_layer() -> None:
     layer = upsampler("resize_conv", 2, 3, kernel_size=5, padding_mode="zeros", bias=False)
     assert layer.kernel_size == (5, 5) and layer.padding_mode == "zeros" and layer.bias is None
@@ -148,8 +170,8 @@ def test_unknown_kind_lists_the_kinds() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: upsampler("subpixel", 2, 3, dims=1), "no upsampler kind='subpixel' with dims=1"),
-        (lambda: upsampler("subpixel_blur", 2, 3, dims=3), "dims=3: it exists for dims=2"),
+        (lambda: downsampler("antialiased", 2, 3, dims=3), "no downsampler kind='antialiased'"),
+        (lambda: downsampler("antialiased", 2, 3, dims=3), "dims=3: it exists for dims=1, 2"),
         (lambda: downsampler("blurpool", 2, 2, dims=3), "no downsampler kind='blurpool'"),
         (lambda: upsampler("deconv", 2, 3, dims=4), "dims must be one of 1, 2, 3, got 4"),
         (lambda: upsampler("deconv", 0, 3), "in_channels must be a positive integer, got 0"),

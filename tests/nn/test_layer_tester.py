@@ -44,6 +44,7 @@ def test_testers_are_complete() -> None:
     for cls in layer_testers():
         assert cls.configs, cls
         assert set(cls.slow_configs) <= set(cls.configs), cls
+        assert cls.onnx_configs is None or set(cls.onnx_configs) <= set(cls.configs), cls
         assert 1 <= len(cls.slow_configs) <= 2, cls  # compile and ONNX are slow
         assert set(cls.checkerboard_configs) < set(cls.configs), cls
         assert cls.bad_arguments and cls.reprs, cls

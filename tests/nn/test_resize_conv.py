@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from checkerscope.functional.resize_conv import (
@@ -31,6 +32,7 @@ from .layer_tester import (
 )
 
 CONVS = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+LAYERS = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
 
 
 def pair(**kwargs: object) -> tuple[ResizeConv2d, ResizeConv2d]:
@@ -62,6 +64,7 @@ class ResizeConvTester(LayerTester):
             for pad in ("replicate", "zeros")
         },
         "no-bias": {"mode": "bilinear", "bias": False, "impl": "fused"},
+        "nearest-exact": {"mode": "nearest-exact", "impl": "fused"},
     }
     grid: ClassVar[Grid] = {"kernel_size": (1, 2, 3)}
     bad_arguments = (
@@ -196,6 +199,7 @@ class TestResizeConv3d(ResizeConvTester):
     layer = ResizeConv3d
     dims = 3
     slow_configs = ("nearest-fused",)
+    onnx_configs = ("nearest-fused", "bilinear-fused", "bilinear-replicate", "bilinear-reference")
     wrong_rank_message = (
         "input must have shape (N, C, D, H, W) with 5 dimensions, got a tensor of shape "
         "(3, 5, 4, 3)"
@@ -264,6 +268,21 @@ def test_backward_reaches_every_parameter() -> None:
     reference(x).square().sum().backward()
     for name, p in fused.named_parameters():
         torch.testing.assert_close(p.grad, reference.get_parameter(name).grad, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+@pytest.mark.parametrize("s", [1, 2, 3, 4])
+def test_nearest_exact_is_nearest_at_integer_scales(dims: int, s: int) -> None:
+    """torch's own "nearest-exact" upsampling, then the same padding and convolution, is the
+    layer built with mode="nearest-exact" (which it stores as "nearest")."""
+    torch.manual_seed(s)
+    layer = LAYERS[dims](3, 2, 3, s, mode="nearest-exact", dtype=torch.float64)
+    assert layer.mode == "nearest" and "mode='nearest'" in repr(layer)
+    x = torch.randn(2, 3, *(5, 4, 3)[:dims], dtype=torch.float64)
+    up = F.interpolate(x, scale_factor=float(s), mode="nearest-exact")
+    padded = F.pad(up, (1, 1) * dims, mode="reflect")
+    want = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}[dims](padded, layer.weight, layer.bias)
+    torch.testing.assert_close(layer(x), want)
 
 
 def test_resize_conv_at_scale_1_is_a_same_conv() -> None:

@@ -12,17 +12,32 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.nn.utils import parametrizations
 
 from checkerscope.functional.resize_conv import resize_conv_reference
 from checkerscope.functional.subpixel import (
     icnr_,
     icnr_weight,
     nearest_resize_conv_weight,
+    pixel_shuffle,
+    subpixel_conv,
     subpixel_conv2d,
+    subpixel_conv_reference,
 )
-from checkerscope.nn import ResizeConv2d, SubPixelConv2d
+from checkerscope.nn import (
+    ResizeConv1d,
+    ResizeConv2d,
+    ResizeConv3d,
+    SubPixelConv1d,
+    SubPixelConv2d,
+    SubPixelConv3d,
+)
 
 from .layer_tester import Configs, Grid, LayerTester, crop
+
+SUBPIXEL = {1: SubPixelConv1d, 2: SubPixelConv2d, 3: SubPixelConv3d}
+RESIZE = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
+CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 
 
 def sub_kernel_and_bias(layer: SubPixelConv2d) -> tuple[torch.Tensor, torch.Tensor]:
@@ -204,6 +219,115 @@ def test_blur_is_a_2x2_mean_after_a_plain_conv2d() -> None:
     torch.testing.assert_close(layer(x), expected)
 
 
+# ---------------------------------------------------------------- 1-D and 3-D, and the reference
+
+
+def phases_equal(weight: torch.Tensor, phases: int) -> bool:
+    """Whether every group of ``phases`` output channels holds one sub-kernel (ICNR)."""
+    grouped = weight.reshape(-1, phases, *weight.shape[1:])
+    return bool(torch.equal(grouped, grouped[:, :1].expand_as(grouped)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dims=st.integers(1, 3),
+    s=st.integers(1, 3),
+    data=st.data(),
+    padding_mode=st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    blur=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_subpixel_conv_equals_its_reference(
+    dims: int, s: int, data: st.DataObject, padding_mode: str, blur: bool, seed: int
+) -> None:
+    """The reshape-and-permute shuffle against one strided write per phase: values and
+    the gradients of input, weight and bias, 1-D to 3-D."""
+    kernel = tuple(data.draw(st.lists(st.integers(1, 4), min_size=dims, max_size=dims)))
+    sizes = tuple(data.draw(st.lists(st.integers(3, 6), min_size=dims, max_size=dims)))
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 3, *sizes, generator=gen, dtype=torch.float64)
+    w = torch.randn(2 * s**dims, 3, *kernel, generator=gen, dtype=torch.float64)
+    b = torch.randn(2 * s**dims, generator=gen, dtype=torch.float64)
+    grad_out = torch.randn(2, 2, *(s * n for n in sizes), generator=gen, dtype=torch.float64)
+    results = []
+    for fn in (subpixel_conv, subpixel_conv_reference):
+        leaves = [t.clone().requires_grad_() for t in (x, w, b)]
+        y = fn(*leaves, s, padding_mode, blur)
+        results.append((y.detach(), *torch.autograd.grad(y, leaves, grad_out)))
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("s", [1, 2, 3])
+def test_pixel_shuffle_is_torchs_in_2d(s: int) -> None:
+    x = torch.randn(2, 3 * s * s, 4, 5)
+    assert torch.equal(pixel_shuffle(x, s), F.pixel_shuffle(x, s))
+
+
+@pytest.mark.parametrize("dims", [1, 3])
+@pytest.mark.parametrize("s", [2, 3])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_icnr_nd_equals_nearest_upsample_of_conv_and_the_resize_conv(
+    dims: int, s: int, k: int
+) -> None:
+    """ICNR in 1-D and 3-D: at initialization the layer is ``nearest(conv(x, w0))``, which
+    is also the nearest resize-convolution with ``w0`` dilated by s."""
+    torch.manual_seed(k + s)
+    layer = SUBPIXEL[dims](3, 2, kernel_size=k, scale_factor=s, padding_mode="zeros")
+    phases = s**dims
+    w0, b0 = layer.conv.weight[::phases].detach(), layer.conv.bias[::phases].detach()
+    x = torch.randn(2, 3, *(4, 3, 5)[:dims])
+    with warnings.catch_warnings():  # even k: torch warns that "same" pads a copy
+        warnings.simplefilter("ignore", UserWarning)
+        expected = F.interpolate(CONV[dims](x, w0, b0, padding="same"), scale_factor=s)
+        got = layer(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    hr = nearest_resize_conv_weight(w0, s)
+    resize = RESIZE[dims](3, 2, hr.shape[2:], s, padding_mode="zeros", impl="reference")
+    with torch.no_grad():
+        resize.weight.copy_(hr)
+        resize.bias.copy_(b0)
+    torch.testing.assert_close(got, resize(x), atol=1e-5, rtol=1e-5)
+
+
+def test_init_callable_is_the_base_of_icnr() -> None:
+    torch.manual_seed(0)
+    layer = SubPixelConv2d(4, 3, init=nn.init.kaiming_normal_)
+    assert phases_equal(layer.conv.weight, 4)
+    assert layer.conv.weight.min() < -1 / math.sqrt(4 * 9)  # beyond kaiming_uniform(sqrt 5)
+    ones = SubPixelConv3d(2, 2, init=nn.init.ones_)
+    assert torch.equal(ones.conv.weight, torch.ones_like(ones.conv.weight))
+    assert "init=ones_" in repr(ones)
+
+
+@pytest.mark.parametrize("norm", ["weight_norm", "spectral_norm"])
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_reset_parameters_reapplies_icnr_under_parametrizations(norm: str, dims: int) -> None:
+    """The fastai bug: under weight_norm, writing ICNR into ``conv.weight`` changes nothing
+    (it is recomputed from the parametrization's originals); it must reach them."""
+    torch.manual_seed(dims)
+    layer = SUBPIXEL[dims](3, 2, kernel_size=3, scale_factor=2)
+    getattr(parametrizations, norm)(layer.conv)
+    with torch.no_grad():  # training moves the originals away from ICNR
+        for p in layer.conv.parametrizations.weight.parameters():
+            p.add_(torch.randn_like(p))
+    before = layer.conv.weight.detach().clone()
+    assert not phases_equal(before, 2**dims)
+    layer.reset_parameters()
+    after = layer.conv.weight.detach()
+    assert not torch.equal(after, before)
+    grouped = after.reshape(-1, 2**dims, *after.shape[1:])
+    torch.testing.assert_close(grouped, grouped[:, :1].expand_as(grouped))
+
+
+def test_reset_parameters_default_init_under_weight_norm_changes_the_weight() -> None:
+    layer = SubPixelConv2d(3, 2, init="default")
+    parametrizations.weight_norm(layer.conv)
+    before = layer.conv.weight.detach().clone()
+    layer.reset_parameters()
+    assert not torch.equal(layer.conv.weight.detach(), before)
+
+
 # ---------------------------------------------------------------- shared layer checks
 
 
@@ -213,9 +337,7 @@ def bad(keywords: dict[str, Any], message: str) -> tuple[dict[str, Any], str]:
 
 # Even kernels: torch warns that padding="same" pads a copy of the input.
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
-class TestSubPixelConv2d(LayerTester):
-    layer = SubPixelConv2d
-    dims = 2
+class SubPixelTester(LayerTester):
     upsamples = True
     configs: ClassVar[Configs] = {
         "icnr": {},
@@ -226,12 +348,67 @@ class TestSubPixelConv2d(LayerTester):
         "icnr-reflect": {"padding_mode": "reflect"},
         "icnr-replicate": {"padding_mode": "replicate"},
         "icnr-circular": {"padding_mode": "circular"},
+        "icnr-kaiming-normal": {"init": nn.init.kaiming_normal_},
         "no-bias": {"bias": False},
     }
     slow_configs = ("default-blur",)
     checkerboard_configs = ("default",)  # test_default_init_maps_a_constant_to_a_checkerboard
-    grid: ClassVar[Grid] = {"kernel_size": (1, 3, 4, (3, 5))}
     scales = (1, 2, 3, 4)
+    bad_arguments = (
+        bad({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
+        bad({"out_channels": -1}, "out_channels must be a positive integer, got -1"),
+        bad({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
+        bad({"scale_factor": 0}, "scale_factor must be an integer >= 1, got 0"),
+        bad({"scale_factor": 1.5}, "scale_factor must be an integer >= 1, got 1.5"),
+        bad({"init": "orthogonal"}, "init must be one of 'icnr', 'default', got 'orthogonal'"),
+        bad({"blur": "yes"}, "blur must be True or False, got 'yes'"),
+        bad(
+            {"padding_mode": "mirror"},
+            "padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got 'mirror'",
+        ),
+        bad({"bias": 1}, "bias must be True or False, got 1"),
+    )
+
+    def make(
+        self,
+        config: dict[str, Any],
+        in_channels: int,
+        out_channels: int,
+        scale: int,
+        **factory: Any,
+    ) -> nn.Module:
+        return self.layer(in_channels, out_channels, scale_factor=scale, **config, **factory)
+
+    def functional(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        conv = layer.conv
+        return subpixel_conv_reference(
+            x, conv.weight, conv.bias, layer.scale_factor, layer.padding_mode, layer.blur
+        )
+
+    def plain_conv(self, layer: nn.Module) -> tuple[str, nn.Module]:
+        channels = layer.out_channels * layer.scale_factor**self.dims
+        bias = layer.conv.bias is not None
+        conv = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[self.dims]
+        return "conv.", conv(layer.in_channels, channels, layer.kernel_size, bias=bias)
+
+    def interior(self, layer: nn.Module, y: torch.Tensor) -> torch.Tensor:
+        # Zero padding reaches (k-1)//2 low-resolution samples in before, the rest after; the
+        # blur's window then reaches (s-1)//2 before and the rest after (replicate-padded
+        # edges repeat one phase, not a whole period).
+        s, zeros = layer.scale_factor, layer.padding_mode == "zeros"
+        before, after = [], []
+        for k in layer.kernel_size:
+            left = (k - 1) // 2 if zeros else 0
+            right = k - 1 - (k - 1) // 2 if zeros else 0
+            before.append(s * left + ((s - 1) // 2 if layer.blur else 0))
+            after.append(s * right + (s - 1 - (s - 1) // 2 if layer.blur else 0))
+        return crop(y, tuple(before), tuple(after))
+
+
+class TestSubPixelConv2d(SubPixelTester):
+    layer = SubPixelConv2d
+    dims = 2
+    grid: ClassVar[Grid] = {"kernel_size": (1, 3, 4, (3, 5))}
     wrong_rank_message = (
         "input must have shape (N, C, H, W) with 4 dimensions, got a tensor of shape (3, 5, 4)"
     )
@@ -248,22 +425,11 @@ class TestSubPixelConv2d(LayerTester):
         ),
     )
     bad_arguments = (
-        bad({"in_channels": 0}, "in_channels must be a positive integer, got 0"),
-        bad({"out_channels": -1}, "out_channels must be a positive integer, got -1"),
-        bad({"kernel_size": 0}, "kernel_size must be a positive integer, got 0"),
+        *SubPixelTester.bad_arguments,
         bad(
             {"kernel_size": (3, 3, 3)},
             "kernel_size must be an int or a sequence of 2 ints, got (3, 3, 3)",
         ),
-        bad({"scale_factor": 0}, "scale_factor must be an integer >= 1, got 0"),
-        bad({"scale_factor": 1.5}, "scale_factor must be an integer >= 1, got 1.5"),
-        bad({"init": "orthogonal"}, "init must be one of 'icnr', 'default', got 'orthogonal'"),
-        bad({"blur": "yes"}, "blur must be True or False, got 'yes'"),
-        bad(
-            {"padding_mode": "mirror"},
-            "padding_mode must be one of 'zeros', 'reflect', 'replicate', 'circular', got 'mirror'",
-        ),
-        bad({"bias": 1}, "bias must be True or False, got 1"),
     )
     reprs = (
         (
@@ -294,36 +460,74 @@ class TestSubPixelConv2d(LayerTester):
         ),
     )
 
-    def make(
-        self,
-        config: dict[str, Any],
-        in_channels: int,
-        out_channels: int,
-        scale: int,
-        **factory: Any,
-    ) -> nn.Module:
-        return SubPixelConv2d(in_channels, out_channels, scale_factor=scale, **config, **factory)
 
-    def functional(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        conv = layer.conv
-        return subpixel_conv2d(
-            x, conv.weight, conv.bias, layer.scale_factor, layer.padding_mode, layer.blur
-        )
+class TestSubPixelConv1d(SubPixelTester):
+    layer = SubPixelConv1d
+    dims = 1
+    grid: ClassVar[Grid] = {"kernel_size": (1, 3, 4, 5)}
+    wrong_rank_message = (
+        "input must have shape (N, C, W) with 3 dimensions, got a tensor of shape (3, 5)"
+    )
+    wrong_channels_message = (
+        "input has 5 channels (shape (1, 5, 5)), but the layer expects in_channels=4"
+    )
+    bad_inputs = (
+        (
+            {"kernel_size": 5, "padding_mode": "reflect"},
+            (1, 4, 2),
+            "input of shape (1, 4, 2) is too small for padding_mode='reflect': spatial axis 0 "
+            "has size 2, but a filter of size 5 pads it by 2, which must be smaller; use "
+            "padding_mode='replicate' or 'zeros'",
+        ),
+    )
+    reprs = (
+        (
+            {"in_channels": 4, "out_channels": 3, "scale_factor": 4, "init": nn.init.zeros_},
+            "SubPixelConv1d(\n"
+            "  4, 3, kernel_size=(3,), scale_factor=4, init=zeros_, blur=False, "
+            "padding_mode='zeros'\n"
+            "  (conv): Conv1d(4, 12, kernel_size=(3,), stride=(1,), padding=same)\n"
+            ")",
+        ),
+    )
 
-    def plain_conv(self, layer: nn.Module) -> tuple[str, nn.Module]:
-        channels = layer.out_channels * layer.scale_factor**2
-        bias = layer.conv.bias is not None
-        return "conv.", nn.Conv2d(layer.in_channels, channels, layer.kernel_size, bias=bias)
 
-    def interior(self, layer: nn.Module, y: torch.Tensor) -> torch.Tensor:
-        # Zero padding reaches (k-1)//2 low-resolution samples in before, the rest after; the
-        # blur's window then reaches (s-1)//2 before and the rest after (replicate-padded
-        # edges repeat one phase, not a whole period).
-        s, zeros = layer.scale_factor, layer.padding_mode == "zeros"
-        before, after = [], []
-        for k in layer.kernel_size:
-            left = (k - 1) // 2 if zeros else 0
-            right = k - 1 - (k - 1) // 2 if zeros else 0
-            before.append(s * left + ((s - 1) // 2 if layer.blur else 0))
-            after.append(s * right + (s - 1 - (s - 1) // 2 if layer.blur else 0))
-        return crop(y, tuple(before), tuple(after))
+class TestSubPixelConv3d(SubPixelTester):
+    layer = SubPixelConv3d
+    dims = 3
+    grid: ClassVar[Grid] = {"kernel_size": (1, 3, (3, 1, 2))}
+    channels = ((1, 1), (3, 2))
+    wrong_rank_message = (
+        "input must have shape (N, C, D, H, W) with 5 dimensions, got a tensor of shape "
+        "(3, 5, 4, 3)"
+    )
+    wrong_channels_message = (
+        "input has 5 channels (shape (1, 5, 5, 4, 3)), but the layer expects in_channels=4"
+    )
+    bad_inputs = (
+        (
+            {"kernel_size": 3, "padding_mode": "reflect"},
+            (1, 4, 4, 1, 4),
+            "input of shape (1, 4, 4, 1, 4) is too small for padding_mode='reflect': spatial "
+            "axis 1 has size 1, but a filter of size 3 pads it by 1, which must be smaller; use "
+            "padding_mode='replicate' or 'zeros'",
+        ),
+    )
+    reprs = (
+        (
+            {"in_channels": 4, "out_channels": 3, "blur": True, "bias": False},
+            "SubPixelConv3d(\n"
+            "  4, 3, kernel_size=(3, 3, 3), scale_factor=2, init='icnr', blur=True, "
+            "padding_mode='zeros', bias=False\n"
+            "  (conv): Conv3d(4, 24, kernel_size=(3, 3, 3), stride=(1, 1, 1), padding=same, "
+            "bias=False)\n"
+            ")",
+        ),
+    )
+
+
+def test_subpixel_conv2d_is_subpixel_conv() -> None:
+    x, w = torch.randn(1, 4, 5, 6), torch.randn(12, 4, 3, 3)
+    assert torch.equal(
+        subpixel_conv2d(x, w, None, 2, "reflect"), subpixel_conv(x, w, None, 2, "reflect")
+    )

@@ -6,6 +6,7 @@ from checkerscope.functional.subpixel import (
     icnr_,
     icnr_weight,
     nearest_resize_conv_weight,
+    subpixel_conv,
     subpixel_conv2d,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "nearest_resize_conv_weight",
     "resize_conv_fused",
     "resize_conv_reference",
+    "subpixel_conv",
     "subpixel_conv2d",
 ]

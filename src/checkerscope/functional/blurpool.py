@@ -15,6 +15,8 @@ Padding and alignment: a filter of size n pads ``(n-1)//2`` before and ``n-1-(n-
 after each axis (as ``padding="same"`` in torch), then the result is sampled at
 0, stride, 2*stride, ...; so a spatial size L becomes ``ceil(L / stride)`` and, for odd n,
 output i is centred on input ``stride * i``. Even n puts the centre half a sample later.
+The padding is :func:`checkerscope.functional.padding.pad`, whose gradient is deterministic
+on CUDA (torch's reflect padding's is not).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import math
 
 import torch
 import torch.nn.functional as F
+
+from checkerscope.functional.padding import pad
 
 PADDING_MODES = ("reflect", "replicate", "zeros")
 
@@ -74,15 +78,7 @@ def pad_for_filter(
     x: torch.Tensor, kernel_size: tuple[int, ...], padding_mode: str
 ) -> torch.Tensor:
     """Pad the spatial axes of (N, C, *S) ``x`` by ``(n-1)//2`` before, the rest after."""
-    pads: list[int] = []
-    for n in reversed(kernel_size):  # F.pad takes the last axis first
-        before = (n - 1) // 2
-        pads.extend((before, n - 1 - before))
-    if not any(pads):
-        return x
-    if padding_mode == "zeros":
-        return F.pad(x, pads)
-    return F.pad(x, pads, mode=padding_mode)
+    return pad(x, [((n - 1) // 2, n - 1 - (n - 1) // 2) for n in kernel_size], padding_mode)
 
 
 def check_padding_fits(
@@ -114,7 +110,9 @@ def blur(
         torch.Size([1, 4, 5, 5])
     """
     dims = kernel.dim()
-    channels = x.shape[1]
+    # The channel count is fixed by the layer, never a dynamic size: as a Python int it keeps
+    # the depthwise kernel's shape known to torch.jit.trace and the ONNX exporters.
+    channels = int(x.shape[1])
     weight = kernel.to(dtype=x.dtype, device=x.device).expand(channels, 1, *kernel.shape)
     padded = pad_for_filter(x, tuple(kernel.shape), padding_mode)
     return _CONV[dims](padded, weight, stride=stride, groups=channels)

@@ -1,10 +1,11 @@
 """Sub-pixel convolution and its checkerboard-free ICNR initialization.
 
-Sub-pixel convolution (Shi et al. 2016): a stride-1 convolution to ``C_out * s**2`` channels
-at low resolution, then a pixel shuffle that moves channel ``c*s*s + i*s + j`` to output
-channel ``c``, position ``(s*h + i, s*w + j)``. Each of the s**2 sub-kernels writes one phase
-of every s x s block; drawn independently, the phases get different gains, which is a
-checkerboard before any training.
+Sub-pixel convolution (Shi et al. 2016): a stride-1 convolution to ``C_out * s**d`` channels
+at low resolution (d spatial axes), then a pixel shuffle that moves channel
+``c*s*s + i*s + j`` to output channel ``c``, position ``(s*h + i, s*w + j)`` (in 2-D; the
+phase index runs over the axes in order in 1-D and 3-D alike). Each of the s**d sub-kernels
+writes one phase of every s x ... x s block; drawn independently, the phases get different
+gains, which is a checkerboard before any training.
 
 ICNR (Aitken et al. 2017, "Checkerboard artifact free sub-pixel convolution"): draw one
 sub-kernel ``w0`` (C_out, C_in, *K) as ``nn.ConvNd`` would and copy it into all s**d phases.
@@ -13,11 +14,13 @@ nearest resize-convolution whose high-resolution kernel is ``w0`` dilated by s
 (:func:`nearest_resize_conv_weight`). The bias is copied the same way, since a bias that
 differed between phases would itself be a checkerboard.
 
-The convolution here pads like ``padding="same"``: ``(k-1)//2`` before, the rest after.
+The convolution here pads like ``padding="same"``: ``(k-1)//2`` before, the rest after, by
+:func:`checkerscope.functional.padding.pad` (deterministic gradients on CUDA).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -123,7 +126,46 @@ def nearest_resize_conv_weight(sub_kernel: torch.Tensor, scale_factor: int) -> t
     return out
 
 
-def subpixel_conv2d(
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+def pixel_shuffle(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
+    """(N, C * s**d, *S) -> (N, C, *(s * S)) for d = 1, 2 or 3 spatial axes.
+
+    Channel ``c * s**d + p`` goes to channel c, phase p (the phase's digits in base s are its
+    offsets along the axes, first axis first), as ``F.pixel_shuffle`` does in 2-D.
+
+    Example:
+        >>> pixel_shuffle(torch.arange(4.0).view(1, 2, 2), 2)
+        tensor([[[0., 2., 1., 3.]]])
+    """
+    s = scale_factor
+    dims = x.dim() - 2
+    spatial = x.shape[2:]
+    y = x.reshape(x.shape[0], -1, *(s,) * dims, *spatial)
+    # (N, C, p_1..p_d, S_1..S_d) -> (N, C, S_1, p_1, ..., S_d, p_d)
+    order = [0, 1, *(i for a in range(dims) for i in (2 + dims + a, 2 + a))]
+    y = y.permute(order)
+    return y.reshape(x.shape[0], y.shape[1], *(s * n for n in spatial))
+
+
+def _same_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding_mode: str
+) -> torch.Tensor:
+    """A stride-1 convolution with "same" padding of ``padding_mode``."""
+    kernel = tuple(weight.shape[2:])
+    conv = _CONV[x.dim() - 2]
+    if padding_mode == "zeros" and all(k % 2 for k in kernel):  # no padded copy needed
+        return conv(x, weight, bias, padding=tuple((k - 1) // 2 for k in kernel))
+    return conv(pad_for_filter(x, kernel, padding_mode), weight, bias)
+
+
+def _box_blur(y: torch.Tensor, scale_factor: int) -> torch.Tensor:
+    kernel = separable_kernel(box_taps(scale_factor, device=y.device), y.dim() - 2)
+    return blur(y, kernel, 1, "replicate")
+
+
+def subpixel_conv(
     x: torch.Tensor,
     weight: torch.Tensor,
     bias: torch.Tensor | None,
@@ -133,22 +175,63 @@ def subpixel_conv2d(
 ) -> torch.Tensor:
     """Sub-pixel convolution: "same"-padded conv, pixel shuffle, optional zero-order-hold blur.
 
-    Shapes: ``x`` (N, C_in, H, W), ``weight`` (C_out * s**2, C_in, kH, kW), ``bias``
-    (C_out * s**2,) or None; returns (N, C_out, s*H, s*W).
+    Shapes: ``x`` (N, C_in, *S) with 1 to 3 spatial axes, ``weight`` (C_out * s**d, C_in,
+    *K), ``bias`` (C_out * s**d,) or None; returns (N, C_out, *(s * S)).
 
-    ``blur_output=True`` averages each s x s window after the shuffle (Sugawara et al. 2019:
-    a zero-order hold after the upsampler makes a constant input give a constant output for
-    any weights); the window starts ``(s-1)//2`` samples before the output sample and the
+    ``blur_output=True`` averages each s x ... x s window after the shuffle (Sugawara et al.
+    2019: a zero-order hold after the upsampler makes a constant input give a constant output
+    for any weights); the window starts ``(s-1)//2`` samples before the output sample and the
     edges are replicate-padded, so the size is kept and, for even s, the result moves half a
     high-resolution sample later.
+
+    Example:
+        >>> x = torch.randn(1, 4, 8, 8, 8)
+        >>> subpixel_conv(x, torch.randn(3 * 2**3, 4, 3, 3, 3), None, 2).shape
+        torch.Size([1, 3, 16, 16, 16])
+    """
+    y = pixel_shuffle(_same_conv(x, weight, bias, padding_mode), scale_factor)
+    return _box_blur(y, scale_factor) if blur_output else y
+
+
+def subpixel_conv_reference(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    scale_factor: int,
+    padding_mode: str = "zeros",
+    blur_output: bool = False,
+) -> torch.Tensor:
+    """:func:`subpixel_conv` by its definition, one phase at a time. Slow; for tests.
+
+    Phase ``p = (p_1, ..., p_d)`` is the convolution with the sub-kernels of channels
+    ``c * s**d + sum_a p_a * s**(d-a)``, written to every s-th output from offset p.
+    """
+    s = scale_factor
+    dims = x.dim() - 2
+    phases = s**dims
+    padded = pad_for_filter(x, tuple(weight.shape[2:]), padding_mode)
+    c_out = weight.shape[0] // phases
+    out = x.new_zeros((x.shape[0], c_out, *(s * n for n in x.shape[2:])))
+    for index, phase in enumerate(itertools.product(range(s), repeat=dims)):
+        channels = torch.arange(c_out, device=x.device) * phases + index
+        part = _CONV[dims](padded, weight[channels], None if bias is None else bias[channels])
+        out[(..., *(slice(p, None, s) for p in phase))] = part
+    return _box_blur(out, s) if blur_output else out
+
+
+def subpixel_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    scale_factor: int,
+    padding_mode: str = "zeros",
+    blur_output: bool = False,
+) -> torch.Tensor:
+    """:func:`subpixel_conv` for (N, C_in, H, W) inputs, the 2-D layer's functional form.
 
     Example:
         >>> x = torch.randn(1, 4, 8, 8)
         >>> subpixel_conv2d(x, torch.randn(3 * 4, 4, 3, 3), None, 2).shape
         torch.Size([1, 3, 16, 16])
     """
-    padded = pad_for_filter(x, tuple(weight.shape[2:]), padding_mode)
-    y = F.pixel_shuffle(F.conv2d(padded, weight, bias), scale_factor)
-    if blur_output:
-        y = blur(y, separable_kernel(box_taps(scale_factor, device=y.device), 2), 1, "replicate")
-    return y
+    return subpixel_conv(x, weight, bias, scale_factor, padding_mode, blur_output)

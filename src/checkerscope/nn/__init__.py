@@ -4,7 +4,7 @@ from checkerscope.nn.blurpool import AntiAliasedConv1d, AntiAliasedConv2d, BlurP
 from checkerscope.nn.factory import DOWNSAMPLERS, UPSAMPLERS, downsampler, upsampler
 from checkerscope.nn.maxblurpool import MaxBlurPool1d, MaxBlurPool2d
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d, ResizeConvNd
-from checkerscope.nn.subpixel import SubPixelConv2d
+from checkerscope.nn.subpixel import SubPixelConv1d, SubPixelConv2d, SubPixelConv3d, SubPixelConvNd
 
 __all__ = [
     "DOWNSAMPLERS",
@@ -19,7 +19,10 @@ __all__ = [
     "ResizeConv2d",
     "ResizeConv3d",
     "ResizeConvNd",
+    "SubPixelConv1d",
     "SubPixelConv2d",
+    "SubPixelConv3d",
+    "SubPixelConvNd",
     "downsampler",
     "upsampler",
 ]

@@ -9,14 +9,17 @@ that a strided convolution sends back (Odena et al. 2016).
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from checkerscope import checks as v
 from checkerscope.functional import blurpool as B
+from checkerscope.functional.padding import pad
 
 CONV_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 _CONV: dict[int, type[nn.Module]] = {1: nn.Conv1d, 2: nn.Conv2d}
+_CONV_FN = {1: F.conv1d, 2: F.conv2d}
 
 
 class _BlurPoolNd(nn.Module):
@@ -147,7 +150,33 @@ class _AntiAliasedConvNd(nn.Module):
                 d * (k - 1) + 1 for k, d in zip(self.kernel_size, self.dilation, strict=True)
             )
             B.check_padding_fits(x, span, self.padding_mode)
-        return self.blur(self.conv(x))
+        return self.blur(self._convolve(x))
+
+    def _convolve(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.conv(x)`` with its padding spelled out: non-zero modes by :func:`pad`
+        (whose gradient is deterministic on CUDA, unlike torch's reflect padding), zeros as
+        explicit amounts (ONNX runtimes reject "same" padding with dilation)."""
+        conv = self.conv
+        pads = []
+        for k, d, p in zip(self.kernel_size, self.dilation, self._padding_values(), strict=True):
+            total = d * (k - 1) if p is None else 2 * p
+            pads.append((total // 2, total - total // 2))
+        padding: tuple[int, ...] = (0,) * self.dims
+        if self.padding_mode == "zeros" and all(a == b for a, b in pads):
+            padding = tuple(a for a, _ in pads)
+        else:
+            x = pad(x, pads, self.padding_mode)
+        return _CONV_FN[self.dims](
+            x, conv.weight, conv.bias, 1, padding, conv.dilation, conv.groups
+        )
+
+    def _padding_values(self) -> tuple[int | None, ...]:
+        """Per axis: the padding each side, or None for "same"."""
+        if self.padding == "same":
+            return (None,) * self.dims
+        if self.padding == "valid":
+            return (0,) * self.dims
+        return tuple(self.padding)
 
     def extra_repr(self) -> str:
         return f"stride={self.stride}"

@@ -13,9 +13,10 @@ from typing import Any
 from torch import nn
 
 from checkerscope import checks as v
+from checkerscope.functional.resize_conv import MODE_ALIASES
 from checkerscope.nn.blurpool import AntiAliasedConv1d, AntiAliasedConv2d, BlurPool1d, BlurPool2d
 from checkerscope.nn.resize_conv import ResizeConv1d, ResizeConv2d, ResizeConv3d
-from checkerscope.nn.subpixel import SubPixelConv2d
+from checkerscope.nn.subpixel import SubPixelConv1d, SubPixelConv2d, SubPixelConv3d
 
 UPSAMPLERS = (
     "deconv",
@@ -28,19 +29,14 @@ UPSAMPLERS = (
 DOWNSAMPLERS = ("strided_conv", "antialiased", "blurpool")
 
 _DIMS = (1, 2, 3)
-_UP_DIMS = {
-    "deconv": _DIMS,
-    "resize_conv": _DIMS,
-    "bilinear_resize_conv": _DIMS,
-    "subpixel": (2,),
-    "subpixel_icnr": (2,),
-    "subpixel_blur": (2,),
-}
+_UP_DIMS = {kind: _DIMS for kind in UPSAMPLERS}
 _DOWN_DIMS = {"strided_conv": _DIMS, "antialiased": (1, 2), "blurpool": (1, 2)}
 
 _CONV_T = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _RESIZE_CONV = {1: ResizeConv1d, 2: ResizeConv2d, 3: ResizeConv3d}
+_SUBPIXEL = {1: SubPixelConv1d, 2: SubPixelConv2d, 3: SubPixelConv3d}
+_RESIZE_MODE = {"resize_conv": "nearest", "bilinear_resize_conv": "bilinear"}
 _ANTIALIASED = {1: AntiAliasedConv1d, 2: AntiAliasedConv2d}
 _BLURPOOL = {1: BlurPool1d, 2: BlurPool2d}
 
@@ -110,8 +106,9 @@ def upsampler(
     Kinds: "deconv" (``ConvTransposeNd``, kernel ``2*s`` unless ``kernel_size`` is given, padding
     and output_padding from :func:`deconv_padding`), "resize_conv" (nearest) and
     "bilinear_resize_conv" (``ResizeConvNd``), "subpixel" (plain init), "subpixel_icnr" (ICNR),
-    "subpixel_blur" (plain init, zero-order-hold blur; Sugawara et al. 2019). Sub-pixel kinds
-    exist for dims=2 only. Other keyword arguments go to the layer.
+    "subpixel_blur" (plain init, zero-order-hold blur; Sugawara et al. 2019), each for dims
+    1, 2 and 3. Other keyword arguments go to the layer; a resize-convolution's ``mode`` may
+    be passed where it is the kind's own ("nearest" or "nearest-exact" for "resize_conv").
 
     Example:
         >>> import torch
@@ -119,6 +116,10 @@ def upsampler(
         torch.Size([1, 32, 16, 16])
     """
     _check_kind("upsampler", kind, dims, UPSAMPLERS, _UP_DIMS)
+    if kind in _RESIZE_MODE and "mode" in kw:
+        mode = kw["mode"]
+        if isinstance(mode, str) and MODE_ALIASES.get(mode, mode) == _RESIZE_MODE[kind]:
+            del kw["mode"]  # the kind's own mode, under any of its names
     _check_not_fixed(kind, kw, _UP_FIXED)
     v.positive_int("in_channels", in_channels)
     v.positive_int("out_channels", out_channels)
@@ -129,11 +130,11 @@ def upsampler(
         return _CONV_T[dims](
             in_channels, out_channels, kernel_size, s, padding, output_padding, **kw
         )
-    if kind in ("resize_conv", "bilinear_resize_conv"):
-        mode = "nearest" if kind == "resize_conv" else "bilinear"
+    if kind in _RESIZE_MODE:
+        mode = _RESIZE_MODE[kind]
         return _RESIZE_CONV[dims](in_channels, out_channels, scale_factor=s, mode=mode, **kw)
     init = "icnr" if kind == "subpixel_icnr" else "default"
-    return SubPixelConv2d(
+    return _SUBPIXEL[dims](
         in_channels, out_channels, scale_factor=s, init=init, blur=kind == "subpixel_blur", **kw
     )
 

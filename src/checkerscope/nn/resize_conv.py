@@ -48,7 +48,7 @@ class ResizeConvNd(nn.Module):
         self.out_channels = v.positive_int("out_channels", out_channels)
         self.kernel_size = v.ntuple("kernel_size", kernel_size, self.dims)
         self.scale_factor = v.scale_factor("scale_factor", scale_factor)
-        self.mode = v.one_of("mode", mode, R.MODES)
+        self.mode = R.canonical_mode(mode)
         self.padding_mode = v.one_of("padding_mode", padding_mode, R.PADDING_MODES)
         self.impl = v.one_of("impl", impl, R.IMPLS)
         factory = {"device": device, "dtype": dtype}
