@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 from checkerscope.analysis import phase_imbalance
-from checkerscope.nn import ResizeConv1d, ResizeConv2d, ResizeConv3d, SubPixelConv2d
+from checkerscope.nn import (
+    ResizeConv1d,
+    ResizeConv2d,
+    ResizeConv3d,
+    SubPixelConv1d,
+    SubPixelConv2d,
+    SubPixelConv3d,
+)
 
 UPSAMPLERS = {
     "deconv1d k3 s2": (lambda: nn.ConvTranspose1d(2, 3, 3, 2), 16),
@@ -26,6 +33,13 @@ UPSAMPLERS = {
         lambda: SubPixelConv2d(2, 2, 3, scale_factor=3, init="default", blur=True),
         10,
     ),
+    "sub-pixel 1-D default s3": (
+        lambda: SubPixelConv1d(2, 3, 5, scale_factor=3, init="default"),
+        16,
+    ),
+    "sub-pixel 1-D icnr": (lambda: SubPixelConv1d(2, 2, 3), 16),
+    "sub-pixel 3-D default": (lambda: SubPixelConv3d(2, 2, 3, init="default"), 7),
+    "sub-pixel 3-D default blur": (lambda: SubPixelConv3d(2, 2, 3, init="default", blur=True), 7),
 }
 
 

@@ -15,7 +15,9 @@ from checkerscope.nn import (
     MaxBlurPool1d,
     MaxBlurPool2d,
     ResizeConv2d,
+    SubPixelConv1d,
     SubPixelConv2d,
+    SubPixelConv3d,
 )
 
 
@@ -35,6 +37,8 @@ from checkerscope.nn import (
         (ResizeConv2d(4, 4), "resize_conv"),
         (convert(nn.ConvTranspose2d(4, 4, 3, 2, 1)), "resize_conv"),  # a ResizeConvAdapter
         (SubPixelConv2d(4, 4), "subpixel"),
+        (SubPixelConv1d(4, 4), "subpixel"),
+        (SubPixelConv3d(4, 4), "subpixel"),
         (AntiAliasedConv2d(4, 4), "antialiased_conv"),
         (BlurPool1d(4), "blurpool"),
         (BlurPool1d(4, stride=1), None),

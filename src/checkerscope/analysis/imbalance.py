@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from checkerscope.analysis import layers as L
-from checkerscope.nn import SubPixelConv2d
+from checkerscope.nn import SubPixelConvNd
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _conv_phases(m: nn.Module) -> list[list[int]]:
 
 
 def _pair_response(layer: nn.Module) -> torch.Tensor:
-    weighted = layer.conv if isinstance(layer, SubPixelConv2d) else layer
+    weighted = layer.conv if isinstance(layer, SubPixelConvNd) else layer
     w = getattr(weighted, "weight", None)
     w = w.detach().to(torch.float64) if isinstance(w, torch.Tensor) else None
     if L.is_transposed_conv(layer):
@@ -97,18 +97,19 @@ def _pair_response(layer: nn.Module) -> torch.Tensor:
         total = w.sum(dim=tuple(range(2, w.dim())))
         stride = (layer.scale_factor,) * layer.dims
         return total.reshape(*total.shape, *(1,) * layer.dims).expand(*total.shape, *stride)
-    if isinstance(layer, SubPixelConv2d):
-        # Sub-kernel c*s*s + i*s + j writes phase (i, j) of output channel c.
-        s = layer.scale_factor
-        sums = w.sum(dim=(2, 3))  # (C_out * s * s, C_in)
-        pairs = sums.reshape(layer.out_channels, s, s, layer.in_channels).permute(0, 3, 1, 2)
+    if isinstance(layer, SubPixelConvNd):
+        # Sub-kernel c*s^d + (i*s + j)... writes phase (i, j, ...) of output channel c.
+        s, d = layer.scale_factor, layer.dims
+        sums = w.sum(dim=tuple(range(2, w.dim())))  # (C_out * s^d, C_in)
+        pairs = sums.reshape(layer.out_channels, *(s,) * d, layer.in_channels).movedim(-1, 1)
         if layer.blur:
-            # The s x s box after the shuffle averages one full period: every phase gets the mean.
-            pairs = pairs.mean(dim=(2, 3), keepdim=True).expand_as(pairs)
+            # The s^d box after the shuffle averages one full period: every phase gets the mean.
+            axes = tuple(range(2, 2 + d))
+            pairs = pairs.mean(dim=axes, keepdim=True).expand_as(pairs)
         return pairs
     raise ValueError(
         f"phase_imbalance reads ConvTranspose1d/2d/3d, Conv1d/2d/3d, ResizeConv1d/2d/3d and "
-        f"SubPixelConv2d, got {type(layer).__name__}"
+        f"SubPixelConv1d/2d/3d, got {type(layer).__name__}"
     )
 
 

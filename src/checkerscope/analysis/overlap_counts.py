@@ -33,7 +33,7 @@ from torch import nn
 from checkerscope import checks as v
 from checkerscope.analysis import layers as L
 from checkerscope.functional import resize_conv as R
-from checkerscope.nn import SubPixelConv2d
+from checkerscope.nn import SubPixelConvNd
 
 Spec = tuple[int, int]
 
@@ -265,7 +265,7 @@ def _module_stages(m: nn.Module, axis: int, n_in: int, n_out: int) -> list[_Stag
             _interpolation_stage(resize, resize),
             _conv_stage(m.kernel_size[axis], 1, 1, left, right, m.padding_mode),
         ]
-    if isinstance(m, SubPixelConv2d):
+    if isinstance(m, SubPixelConvNd):
         stages = [_module_conv_stage(m.conv, axis), _shuffle_stage(m.scale_factor)]
         if m.blur:
             s = m.scale_factor
@@ -306,7 +306,7 @@ def _is_spatial(m: nn.Module) -> bool:
     return (
         L.is_conv(m)
         or L.is_transposed_conv(m)
-        or isinstance(m, (*L.RESIZE_CONVS, SubPixelConv2d, nn.PixelShuffle, nn.Upsample))
+        or isinstance(m, (*L.RESIZE_CONVS, SubPixelConvNd, nn.PixelShuffle, nn.Upsample))
     )
 
 
@@ -328,7 +328,7 @@ def _read_model(
     def refuse(m: nn.Module, args: tuple[Any, ...], out: Any) -> None:
         raise ValueError(
             f"overlap cannot read a layer of type {type(m).__name__}: it reads ConvNd, "
-            f"ConvTransposeNd, ResizeConvNd, SubPixelConv2d, Upsample, PixelShuffle and "
+            f"ConvTransposeNd, ResizeConvNd, SubPixelConvNd, Upsample, PixelShuffle and "
             f"pointwise layers (activations, normalization, dropout; add yours with pointwise=)"
         )
 
@@ -416,10 +416,10 @@ def overlap(
     ``specs`` is one ``(kernel_size, stride)`` pair or a list of them, applied in order as
     transposed convolutions with padding 0 to an input of spatial ``size`` (an int for 1-D, a
     tuple for n-D, the same layers on every axis). Or a model: its ConvNd, ConvTransposeNd,
-    ResizeConvNd, SubPixelConv2d, Upsample (nearest or linear) and PixelShuffle layers are read,
-    in the order one forward on zeros of shape (1, in_channels, *size) runs them, as a chain;
-    their real padding, output padding, dilation and padding mode are kept, so borders come out
-    as the layers make them. Other layers must be pointwise (activations, normalization,
+    ResizeConvNd, SubPixelConv1d/2d/3d, Upsample (nearest or linear) and PixelShuffle layers are
+    read, in the order one forward on zeros of shape (1, in_channels, *size) runs them, as a
+    chain; their real padding, output padding, dilation and padding mode are kept, so borders
+    come out as the layers make them. Other layers must be pointwise (activations, normalization,
     dropout, or the types in ``pointwise``). An int ``size`` means that size on every axis.
 
     Returns an int64 tensor of the output's spatial shape; in n-D the outer product of the

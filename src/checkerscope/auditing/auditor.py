@@ -201,8 +201,9 @@ def _audit(
     if not original.layers:
         notes.append(
             "no upsampling or strided layer found (ConvTranspose, strided Conv or pooling, "
-            "ResizeConv, SubPixelConv2d, Upsample, PixelShuffle, anti-aliased or blur-pool): "
-            "no layer of this model paints a periodic pattern by construction"
+            "ResizeConv, SubPixelConv1d/2d/3d, Upsample, PixelShuffle, anti-aliased conv, "
+            "blur-pool or max-blur-pool): no layer of this model paints a periodic pattern by "
+            "construction"
         )
     notes += [f"layer {name} was not called by forward" for name in original.not_called]
 

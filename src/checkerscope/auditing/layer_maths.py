@@ -24,7 +24,7 @@ from checkerscope.auditing.layers import (
 from checkerscope.auditing.subpixel import JoinedSubPixel
 from checkerscope.conversion import BlurredAvgPool, ResizeConvAdapter
 from checkerscope.functional.blurpool import binomial_taps, box_taps
-from checkerscope.nn import SubPixelConv2d
+from checkerscope.nn import SubPixelConvNd
 
 
 def layer_imbalance(m: nn.Module) -> float | None:
@@ -44,7 +44,7 @@ def layer_imbalance(m: nn.Module) -> float | None:
         m = copy.deepcopy(m).cpu()  # phase_imbalance does its small sums on the CPU
     if isinstance(m, JoinedSubPixel):
         return phase_imbalance(_phase_sums_as_deconv(m)).imbalance
-    if isinstance(m, (*L.RESIZE_CONVS, SubPixelConv2d)) or L.is_conv(m) or L.is_transposed_conv(m):
+    if isinstance(m, (*L.RESIZE_CONVS, SubPixelConvNd)) or L.is_conv(m) or L.is_transposed_conv(m):
         return phase_imbalance(m).imbalance
     blur = m.blur if isinstance(m, ANTIALIASED_CONVS) else m
     if isinstance(blur, (*BLURPOOLS, *MAXBLURPOOLS)):
@@ -158,7 +158,7 @@ def kernel_and_stride(
         m = m.resize
     if isinstance(m, JoinedSubPixel):
         return tuple(m.conv.kernel_size), (m.scale_factor,) * dims
-    if isinstance(m, (*L.RESIZE_CONVS, SubPixelConv2d)):
+    if isinstance(m, (*L.RESIZE_CONVS, SubPixelConvNd)):
         return tuple(m.kernel_size), (m.scale_factor,) * dims
     if isinstance(m, (*ANTIALIASED_CONVS, *MAXBLURPOOLS)):
         return tuple(m.kernel_size), (m.stride,) * dims

@@ -18,7 +18,7 @@ from checkerscope.nn import (
     BlurPool2d,
     MaxBlurPool1d,
     MaxBlurPool2d,
-    SubPixelConv2d,
+    SubPixelConvNd,
 )
 
 __all__ = [
@@ -34,7 +34,7 @@ __all__ = [
 ANTIALIASED_CONVS = (AntiAliasedConv1d, AntiAliasedConv2d)
 BLURPOOLS = (BlurPool1d, BlurPool2d)
 MAXBLURPOOLS = (MaxBlurPool1d, MaxBlurPool2d)
-SUBPIXELS = (SubPixelConv2d, JoinedSubPixel)
+SUBPIXELS = (SubPixelConvNd, JoinedSubPixel)
 
 
 def per_axis(value: Any) -> tuple[int, ...]:
@@ -80,7 +80,7 @@ def find_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The upsampling and strided layers of ``model`` (see :func:`layer_kind`), outermost only.
 
     Names are those of ``model.named_modules()``; a recognised layer's children (the ``conv``
-    inside a :class:`~checkerscope.nn.SubPixelConv2d`) are not listed again, and a layer
+    inside a :class:`~checkerscope.nn.SubPixelConvNd`) are not listed again, and a layer
     shared by several parents is listed once, under its first name.
 
     Example:
