@@ -66,6 +66,10 @@ def ceil_tails(
         >>> ceil_tails(torch.zeros(1, 1, 5), (2,), 2, (0,), (1,), ceil_mode=True)
         [1]
     """
+    if not ceil_mode:
+        # Floor mode never runs past the end ((L_out - 1) s + 1 <= L1 always); returning
+        # without reading the sizes keeps them symbolic under torch.export and torch.compile.
+        return [0] * (x.dim() - 2)
     tails = []
     for axis, length in enumerate(x.shape[2:]):
         dense = length + 2 * p[axis] - d[axis] * (k[axis] - 1)
@@ -97,14 +101,17 @@ def check_sizes(
     for axis, n in enumerate(x.shape[2:]):
         k, p, d = kernel_size[axis], padding[axis], dilation[axis]
         dense = n + 2 * p - d * (k - 1) + tails[axis]
-        where = f"spatial axis {axis} has size {n}"
+        # Messages are formatted only when raised: formatting a size fixes it under
+        # torch.compile (one graph per input size).
         if dense < 1:
+            where = f"spatial axis {axis} has size {n}"
             raise ValueError(
                 f"input of shape {shape} is too small for kernel_size={k}, padding={p}, "
                 f"dilation={d}: {where}, but the max pool needs at least {n - dense + 1}"
             )
         widest = filter_size - 1 - (filter_size - 1) // 2
         if padding_mode == "reflect" and widest >= dense:
+            where = f"spatial axis {axis} has size {n}"
             raise ValueError(
                 f"input of shape {shape} is too small for padding_mode='reflect': {where}, "
                 f"which the stride-1 max pool turns into {dense}, but a filter of size "
@@ -123,6 +130,13 @@ def dense_max(
     """The stride-1 max pool of ``x`` (N, C, *S), going on ``tails[axis]`` samples past the end
     of each axis over partial windows (the input is extended by -inf there).
 
+    Eager, ``F.max_poolNd`` does it. Under ``torch.compile`` and ``torch.export`` it is the
+    separable form instead (one axis after the other, each the maximum of ``k`` shifted slices
+    of the -inf padded input): ``F.max_pool1d`` fixes the length under ``torch.export``, while
+    slices keep sizes symbolic, so the layer exports and compiles once for every size. Eager,
+    the slices are 1.5-2x slower than the pool, hence the two; both are tested against
+    :func:`max_blur_pool_reference` (eager directly, compiled and exported through the layer).
+
     Example:
         >>> dense_max(torch.tensor([[[1.0, 3.0, 2.0]]]), (2,), (0,), (1,), [1])
         tensor([[[3., 3., 2.]]])
@@ -132,7 +146,18 @@ def dense_max(
         for t in reversed(tails):  # F.pad takes the last axis first
             pads.extend((0, t))
         x = F.pad(x, pads, value=-math.inf)
-    return _MAX_POOL[x.dim() - 2](x, kernel_size, stride=1, padding=padding, dilation=dilation)
+    if not torch.compiler.is_compiling():
+        return _MAX_POOL[x.dim() - 2](x, kernel_size, stride=1, padding=padding, dilation=dilation)
+    for axis in range(x.dim() - 2):
+        k, p, d = kernel_size[axis], padding[axis], dilation[axis]
+        dim = 2 + axis
+        padded = F.pad(x, [0, 0] * (x.dim() - 3 - axis) + [p, p], value=-math.inf) if p else x
+        span = padded.shape[dim] - d * (k - 1)  # the stride-1 map's length on this axis
+        out = padded.narrow(dim, 0, span)
+        for j in range(1, k):
+            out = torch.maximum(out, padded.narrow(dim, j * d, span))
+        x = out
+    return x
 
 
 def max_blur_pool(
