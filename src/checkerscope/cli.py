@@ -399,23 +399,32 @@ def report(
         typer.echo(f"screenshot: {printable(chromium.screenshot(page, screenshot))}")
 
 
+# Options that `audit` and `fix` share, declared once.
+TargetArgument = Annotated[
+    str,
+    typer.Argument(
+        help="'package.module:attr' or 'path/to/file.py:attr': a module, a module class or "
+        "a factory, called with no arguments."
+    ),
+]
+InputShapeOption = Annotated[
+    str,
+    typer.Option(
+        help="Input shape without the batch axis: '128' (a latent), '3,64,64' (an image)."
+    ),
+]
+WeightsOption = Annotated[
+    Path | None,
+    typer.Option(help="A state dict: .safetensors, or a torch file (read weights_only)."),
+]
+
+
 @app.command()
 @one_line_errors
 def audit(
-    target: Annotated[
-        str,
-        typer.Argument(
-            help="'package.module:attr' or 'path/to/file.py:attr': a module, a module class or "
-            "a factory, called with no arguments."
-        ),
-    ],
-    input_shape: str = typer.Option(
-        ..., help="Input shape without the batch axis: '128' (a latent), '3,64,64' (an image)."
-    ),
-    weights: Annotated[
-        Path | None,
-        typer.Option(help="A state dict: .safetensors, or a torch file (read weights_only)."),
-    ] = None,
+    target: TargetArgument,
+    input_shape: InputShapeOption,
+    weights: WeightsOption = None,
     seeds: int = typer.Option(8, min=1, help="Re-initializations (or input draws) to average."),
     trained: bool | None = typer.Option(
         None,
@@ -489,21 +498,10 @@ def _input_shape(text: str) -> tuple[int, ...]:
 @app.command()
 @one_line_errors
 def fix(
-    target: Annotated[
-        str,
-        typer.Argument(
-            help="'package.module:attr' or 'path/to/file.py:attr': a module, a module class or "
-            "a factory, called with no arguments."
-        ),
-    ],
+    target: TargetArgument,
     out: Annotated[Path, typer.Option(help="Write the fixed model's weights here (.safetensors).")],
-    input_shape: str = typer.Option(
-        ..., help="Input shape without the batch axis: '128' (a latent), '3,64,64' (an image)."
-    ),
-    weights: Annotated[
-        Path | None,
-        typer.Option(help="A state dict: .safetensors, or a torch file (read weights_only)."),
-    ] = None,
+    input_shape: InputShapeOption,
+    weights: WeightsOption = None,
     steps: int = typer.Option(200, min=1, help="Distillation steps (Adam)."),
     lr: float = typer.Option(1e-3, help="Adam's learning rate."),
     batch: int = typer.Option(16, min=1, help="Random inputs per distillation step."),
