@@ -55,3 +55,14 @@ def test_bad_values_exit_2_with_the_message(args, message):
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_piped_audit_output_keeps_each_row_on_one_line(monkeypatch) -> None:
+    """Output to a pipe or file (CI logs) is PIPE_WIDTH wide, not rich's 80: names and sizes
+    stay whole instead of folding into pieces."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    args = ["audit", "checkerscope.models:DCGANGenerator", "--input-shape", "64", "--seeds", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output  # a random-init DCGAN is flagged
+    rows = [line for line in result.output.splitlines() if "main.9" in line]
+    assert len(rows) == 1 and "conv_transpose" in rows[0] and "32x32>64x64" in rows[0]

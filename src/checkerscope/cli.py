@@ -29,6 +29,7 @@ from checkerscope.terminal import (
     one_line_errors,
     printable,
 )
+from checkerscope.terminal import console as terminal_console
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -159,7 +160,6 @@ def scan(
     above it, 2 if none did but some file or folder could not be read (listed as errors), or
     on a usage error; 128 + N when stopped by signal N, the rows written so far complete.
     """
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
     from rich.table import Table
     from rich.text import Text
@@ -172,7 +172,7 @@ def scan(
         fail("only one of --json and --csv can write to stdout")
     streams = (("--json", json_out, "json"), ("--csv", csv_out, "csv"))
     scanning.check_outputs(paths, {**{name: out for name, out, _ in streams}, "--html": html})
-    console = Console(stderr="-" in (str(json_out), str(csv_out)))
+    console = terminal_console(stderr="-" in (str(json_out), str(csv_out)))
     summary = scanning.ScanSummary(threshold, top)
     with contextlib.ExitStack() as stack:
         writers = []
@@ -329,7 +329,6 @@ def reproduce(
     runs with DistributedDataParallel (gloo on CPU, nccl on GPU), one process per rank:
     torchrun --nproc_per_node N -m checkerscope reproduce ...
     """
-    from rich.console import Console
     from rich.text import Text
 
     from checkerscope import experiments
@@ -357,7 +356,7 @@ def reproduce(
         raise typer.Exit(code=EXIT_ERROR) from err
     if os.environ.get("RANK", "0") != "0":
         return
-    console = Console()
+    console = terminal_console()
     for claim in results["claims"]:
         marks = {True: ("holds", "green"), False: ("does not hold", "red")}
         mark = marks.get(claim["holds"], ("not decided", "yellow"))
@@ -572,13 +571,12 @@ def fix(
 def _print_audit(report: Any) -> None:
     """The audit's table and verdict on the terminal; names are shown as text, never markup."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from checkerscope.auditing.render import VERDICTS, layer_table, summary_lines
 
-    console = Console()
+    console = terminal_console()
     layers = layer_table(report)
     if layers.rows:  # the rows of str(report), drawn by rich
         table = Table(title=layers.title, box=box.SIMPLE_HEAD)

@@ -21,9 +21,27 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from rich.console import Console
 
 EXIT_CLEAN, EXIT_FLAGGED, EXIT_ERROR = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
+PIPE_WIDTH = 160
+"""Columns of output that goes to a file or a pipe (a CI log): rich's default there, 80, folds
+the audit table's names and sizes into pieces."""
+
+
+def console(stderr: bool = False) -> Console:
+    """The rich Console of a command: the terminal's width on a terminal, ``COLUMNS`` when set,
+    else :data:`PIPE_WIDTH` columns.
+
+    Example:
+        >>> console().width >= 80
+        True
+    """
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not (hasattr(stream, "isatty") and stream.isatty())
+    width = PIPE_WIDTH if piped and "COLUMNS" not in os.environ else None
+    return Console(stderr=stderr, width=width)
 
 
 def printable(text: object) -> str:
