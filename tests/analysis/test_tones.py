@@ -290,3 +290,22 @@ def test_bad_input_is_named(x: object, kwargs: dict, message: str) -> None:
     kwargs = {"sample_rate": 16000, **kwargs}
     with pytest.raises(ValueError, match=message):
         T.tone_score(x, **kwargs)
+
+
+def test_a_nonlinearity_after_resize_conv_makes_a_tone_from_its_phase_variances() -> None:
+    """README, "Sound": a nearest resize-convolution's output phases weight the input
+    differently, so on white noise its variance alternates; linear, that is no tone, but a
+    LeakyReLU after it turns the alternating variance into an alternating mean: a tone at fs/2."""
+    from checkerscope.nn import ResizeConv1d
+
+    torch.manual_seed(0)
+    up = ResizeConv1d(8, 8, 9)
+    with torch.no_grad():
+        y = up(torch.randn(16, 8, 8000))
+    phases = y[..., 100:-100].reshape(16, 8, -1, 2)
+    variance_gap = (phases.var(dim=(0, 2)).diff(dim=-1).abs() / phases.var()).mean()
+    assert float(variance_gap) > 0.05
+    linear = T.tone_score(y, 16000)
+    bent = T.tone_score(F.leaky_relu(y, 0.2), 16000)
+    assert float(linear.score.max()) < 6.0
+    assert float(bent.score.mean()) > 12.0 and set(bent.frequency.tolist()) == {8000.0}
