@@ -359,10 +359,10 @@ by name; run overrides may name them as they name experiments."""
 class GradientsConfig:
     """``gradients``: input gradients of trained networks, strided vs anti-aliased.
 
-    ``seeds`` independently trained pairs of the shared classifier (and, from the GAN, of
-    discriminators: ``gan_variants`` names the strided and the anti-aliased one), each
-    differentiated at ``n_crops`` held-out crops per photograph; ``period`` and ``margin``
-    (border pixels dropped) define the phase ratio; ``shown`` crops go in the figure.
+    ``seeds`` independently trained pairs of the shared classifier, each differentiated at
+    ``n_crops`` held-out crops per photograph (and ``strided_discriminator``'s trained
+    discriminators at that experiment's held-out crops); ``period`` and ``margin`` (border
+    pixels dropped) define the phase ratio; ``shown`` crops go in each figure.
     """
 
     seeds: int
@@ -370,7 +370,6 @@ class GradientsConfig:
     period: int = 2
     margin: int = 2
     shown: int = 4
-    gan_variants: tuple[str, str] = ("strided", "antialiased")
 
 
 GRADIENTS = {

@@ -58,7 +58,6 @@ from checkerscope.report.figures.gradients import gradient_maps, paired_per_seed
 
 KINDS = tuple(clf.KINDS)
 STRIDED_D_ID = STRIDED_D_EXPERIMENT.id
-SHOWN_DISCRIMINATOR_MAPS = 4
 CLAIM = Claim(
     "gradient_artifacts",
     "Trained networks with strided convolutions hand their input a checkerboard gradient: the "
@@ -108,47 +107,45 @@ def gradient_measures(
     }
 
 
-def discriminator_seed(ctx: Context, cfg: C.GanConfig, seed: int) -> dict[str, Any]:
-    """Gradient measures of the strided and the anti-aliased discriminator that
-    ``strided_discriminator`` trains from GAN seed ``seed`` (its config ``cfg``), at that
-    experiment's held-out crops: ``{"strided": {...}, "antialiased": {...}}`` as in
-    :func:`one_seed`."""
-    (variant,), (init,) = cfg.variants, cfg.inits
-    x = held_out_crops(ctx, cfg, seed).to(ctx.device)
-    out: dict[str, Any] = {"crops": (x[:SHOWN_DISCRIMINATOR_MAPS].cpu() + 1) / 2}
+def summary(m: dict[str, Any], shown: int) -> dict[str, Any]:
+    """The numbers of :func:`gradient_measures` kept per network and seed: mean scores over the
+    crops, the phase ratio and the first ``shown`` magnitude maps."""
+    return {
+        "magnitude": float(m["magnitude"].mean()),
+        "signed": float(m["signed"].mean()),
+        "ratio": m["ratio"],
+        "maps": m["maps"][:shown],
+    }
+
+
+def discriminator_seed(
+    ctx: Context, cfg: C.GradientsConfig, gan_cfg: C.GanConfig, seed: int
+) -> dict[str, Any]:
+    """The strided and the anti-aliased discriminator that ``strided_discriminator`` trains
+    from GAN seed ``seed`` (its config ``gan_cfg``), measured at that experiment's held-out
+    crops: ``{"crops": ..., "strided": summary, "antialiased": summary}``."""
+    (variant,), (init,) = gan_cfg.variants, gan_cfg.inits
+    x = held_out_crops(ctx, gan_cfg, seed).to(ctx.device)
+    out: dict[str, Any] = {"crops": (x[: cfg.shown].cpu() + 1) / 2}
     for kind, d in zip(KINDS, STRIDED_D, strict=True):
-        D = trained_gan(ctx, variant, seed, init=init, discriminator=d, config=cfg).D
-        m = gradient_measures(D.eval().requires_grad_(False), x)
-        out[kind] = {
-            "magnitude": float(m["magnitude"].mean()),
-            "signed": float(m["signed"].mean()),
-            "ratio": m["ratio"],
-            "maps": m["maps"][:SHOWN_DISCRIMINATOR_MAPS],
-        }
+        D = trained_gan(ctx, variant, seed, init=init, discriminator=d, config=gan_cfg).D
+        m = gradient_measures(D.eval().requires_grad_(False), x, None, cfg.period, cfg.margin)
+        out[kind] = summary(m, cfg.shown)
     return out
 
 
 def one_seed(ctx: Context, cfg: C.GradientsConfig, index: int, seed: int) -> dict[str, Any]:
     """Seed number ``index``: classifier pair ``index`` measured at held-out crops drawn from
-    ``seed``; the crops, the numbers, the first ``cfg.shown`` gradient maps and the
-    classifiers' descriptions."""
+    ``seed``: ``{"crops": ..., "strided": summary, "antialiased": summary, "about": ...}``."""
     ccfg: C.ClassifierConfig = ctx.shared_config("classifier")
     pair = {kind: clf.trained(ctx, kind, index) for kind in KINDS}
     images = clf.usable(ctx.data.images(), ccfg)
     x, y = clf.photo_crops(images, cfg.n_crops, ccfg.image_size, ccfg.tile, "held_out", seed)
-    nets = {"classifier": {kind: (t.model, y) for kind, t in pair.items()}}
     out: dict[str, Any] = {"crops": (x[: cfg.shown] + 1) / 2}
-    for network, models in nets.items():
-        out[network] = {}
-        for kind, (model, labels) in models.items():
-            m = gradient_measures(model, x.to(ctx.device), labels, cfg.period, cfg.margin)
-            out[network][kind] = {
-                "magnitude": float(m["magnitude"].mean()),
-                "signed": float(m["signed"].mean()),
-                "ratio": m["ratio"],
-                "maps": m["maps"][: cfg.shown],
-            }
-    out["classifiers"] = {kind: t.about for kind, t in pair.items()}
+    for kind, t in pair.items():
+        m = gradient_measures(t.model, x.to(ctx.device), y, cfg.period, cfg.margin)
+        out[kind] = summary(m, cfg.shown)
+    out["about"] = {kind: t.about for kind, t in pair.items()}
     return out
 
 
@@ -160,8 +157,10 @@ def run(ctx: Context) -> ExperimentResult:
     per = ctx.map(lambda s: one_seed(ctx, cfg, *s), seeds, "gradients")
     gan_cfg = C.STRIDED_DISCRIMINATOR[ctx.scale]
     gan_runs = gan_seeds(ctx, gan_cfg.seeds, STRIDED_D_ID)
-    per_gan = ctx.map(lambda s: discriminator_seed(ctx, gan_cfg, s), gan_runs, "discriminators")
-    runs = {"classifier": [p["classifier"] for p in per], "discriminator": per_gan}
+    per_gan = ctx.map(
+        lambda s: discriminator_seed(ctx, cfg, gan_cfg, s), gan_runs, "discriminators"
+    )
+    runs = {"classifier": per, "discriminator": per_gan}
     networks = list(runs)
 
     def each(network: str, key: str) -> dict[str, list[float]]:
@@ -172,7 +171,7 @@ def run(ctx: Context) -> ExperimentResult:
     ratio = {n: each(n, "ratio") for n in networks}
     discriminator = differences(magnitude["discriminator"]["strided"],
                                 magnitude["discriminator"]["antialiased"])  # fmt: skip
-    classifiers = clf.summary([p["classifiers"] for p in per])
+    classifiers = clf.summary([p["about"] for p in per])
     evidence: dict[str, Any] = {
         "seed_is": "an independently trained pair of networks (classifier_seeds) with its own "
         "draw of held-out crops (the experiment's seed)",
@@ -190,9 +189,7 @@ def run(ctx: Context) -> ExperimentResult:
     }
     effect = differences(magnitude["classifier"]["strided"], magnitude["classifier"]["antialiased"])
     ctx.decide(CLAIM.id, per_seed=effect, evidence=evidence)
-    first = per[0]
-    maps = {n: {f"{n} {k}": (first[n] if n == "classifier" else per_gan[0])[k]["maps"]
-                for k in KINDS} for n in networks}  # fmt: skip
+    maps = {n: {f"{n} {k}": runs[n][0][k]["maps"] for k in KINDS} for n in networks}
     scores = {f"{n} {k}": magnitude[n][k][0] for n in networks for k in KINDS}
     captions = {
         "maps": "Input-gradient magnitude of the trained classifiers at held-out crops (first "
@@ -213,7 +210,7 @@ def run(ctx: Context) -> ExperimentResult:
         + f"; chance {classifiers['chance_accuracy']:.0%}.",
     }
     figures = {
-        "maps": gradient_maps(first["crops"], maps["classifier"], scores),
+        "maps": gradient_maps(per[0]["crops"], maps["classifier"], scores),
         "discriminator_maps": gradient_maps(per_gan[0]["crops"], maps["discriminator"], scores),
         "per_seed": paired_per_seed(
             {n: magnitude[n] for n in networks}, "gradient-magnitude score (dB)", THRESHOLD
