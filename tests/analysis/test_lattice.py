@@ -45,10 +45,11 @@ def reference_energy(x: torch.Tensor, p: int) -> tuple[list[float], list[float]]
     directions = [(0.0, 1.0), (1.0, 0.0), (h / side, w / side), (h / side, -w / side)]
     ts = [t for t in range(-r_out, r_out + 1) if abs(t) >= r_in]
     art, bg = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+    peaks, backgrounds = [], []
     for a in range(1, p):
         for b in range(1, p):
             ky, kx = a * h // p, b * w // p
-            art[0] += float(plane[ky, kx])
+            peaks.append(float(plane[ky, kx]))
             ring = [
                 float(plane[(ky + dy) % h, (kx + dx) % w])
                 for dy in range(-r_out, r_out + 1)
@@ -66,7 +67,11 @@ def reference_energy(x: torch.Tensor, p: int) -> tuple[list[float], list[float]]
                         ]
                     )
                 )
-            bg[0] += max(lower_median(ring), *lines) / math.log(2)
+            backgrounds.append(max(lower_median(ring), *lines) / math.log(2))
+    # Each peak in units of its own background, brought back to the mean background.
+    mean = sum(backgrounds) / len(backgrounds)
+    art[0] = sum(peak * mean / local for peak, local in zip(peaks, backgrounds, strict=True))
+    bg[0] = sum(backgrounds)
     for c, axis in ((1, raw[:, 0].clone()), (2, raw[0, :].clone())):
         n = len(axis)
         axis[0] = math.inf  # DC: the mean is removed, so no median may take it

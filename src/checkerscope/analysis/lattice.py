@@ -11,7 +11,13 @@ each compared with the background it can be confused with:
   Chebyshev ring ``2 <= |g - f| <= 4`` around the peak, or, if larger, the median along any of
   four lines through it (a row, a column, and the two lines that 45-degree lines and edges in
   the image put through it), over ``ln 2``. A periodic pattern is a point of the spectrum; a
-  straight line, edge or staircase is a line of it, which the ring alone would miss.
+  straight line, edge or staircase is a line of it, which the ring alone would miss. Each peak
+  is weighed against its own background: the peak energy is the sum of each peak's power over
+  its background, times the period's mean background, so that the ratio to the summed
+  background is the mean of the peaks' whitened powers. Summing powers and backgrounds first
+  would let the peaks nearest DC, where an image is strongest, outweigh the rest: a period-8
+  checkerboard, whose energy sits on those four peaks, was drowned by the background of all
+  49. Under a flat background (noise) both are the same.
 - ``"rows"`` (``b = 0``) and ``"columns"`` (``a = 0``): patterns that repeat down the rows or
   along the columns. These bins sit on a frequency axis, where every horizontal or vertical
   line, frame, letterbox bar and edge of the image puts energy along the whole axis, so they are
@@ -267,7 +273,8 @@ def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Ten
     """Peak and background energies (B, P, 3) of images (B, C, H, W), channels' spectra averaged.
 
     The definition (see the module's docstring): for each period and each of :data:`CLASSES`,
-    the summed power at the peaks and the summed background, floored relative to the total
+    the peak energy (on the 2-D lattice, each peak's power weighed by the period's mean
+    background over its own) and the summed background, floored relative to the total
     power read so that a flat image stays finite. ``x`` is float32 or float64, finite, with
     sides that are multiples of every period, each at least twice the largest; ``periods`` are
     distinct integers >= 2 (arguments are checked by the score's entry points in
@@ -298,9 +305,12 @@ def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Ten
     for group in g.groups:
         ring = power[:, group.rings].median(dim=-1).values
         lines = power[:, group.lines].median(dim=-1).values.amax(dim=-1)
+        local = torch.maximum(torch.maximum(ring, lines) / _LN2, floor[:, None])  # (B, L)
         by_period = group.by_period.to(power.dtype)
-        art = art + power[:, group.peaks] @ by_period
-        bg = bg + torch.maximum(ring, lines) @ by_period / _LN2
+        level = local @ by_period  # (B, P): each period's summed background
+        mean = level / by_period.sum(dim=0).clamp(min=1)
+        art = art + (power[:, group.peaks] * (mean @ by_period.T) / local) @ by_period
+        bg = bg + level
     axes = [_axis_energy(t, axis, floor) for t, axis in zip((down, along), g.axes, strict=True)]
     art = torch.stack([art, axes[0][0], axes[1][0]], dim=2)
     bg = torch.stack([bg, axes[0][1], axes[1][1]], dim=2)
@@ -420,8 +430,11 @@ def lattice_energy_numpy(
     bg = np.zeros_like(art)
     for peaks, ring, lines, by_period in groups:
         line = _lower_median(np.take(power, lines)).max(axis=1)
-        art[0] += np.take(power, peaks) @ by_period
-        bg[0] += np.maximum(_lower_median(np.take(power, ring)), line) @ by_period / _LN2
+        local = np.maximum(np.maximum(_lower_median(np.take(power, ring)), line) / _LN2, floor)
+        level = local @ by_period
+        mean = level / np.maximum(by_period.sum(axis=0), 1)
+        art[0] += (np.take(power, peaks) * (by_period @ mean) / local) @ by_period
+        bg[0] += level
     for classes, neighbours, tops, windows, radius, by_period in sets:
         spectrum = np.array([spectra[i - 1] for i in classes])  # (A, n//2 + 1), a copy
         spectrum[:, 0] = np.inf  # as _axis_energy

@@ -120,7 +120,8 @@ def artifact_energy(
 
     ``x``: (B, C, H, W) or (C, H, W). Returns two tensors of shape (B, len(periods), 3): per
     period and per place (:data:`~checkerscope.analysis.lattice.CLASSES`: ``"lattice"``,
-    ``"rows"``, ``"columns"``) the summed power at the peaks and the summed background (see
+    ``"rows"``, ``"columns"``) the power at the peaks (on the lattice, each peak's weighed by
+    the mean background over its own) and the summed background (see
     :mod:`checkerscope.analysis.lattice`), each summed over the ``tile`` x ``tile`` windows that
     cover the image (Welch's average; ``tile=None`` takes the image whole). ``color="luma"``
     scores RGB (C = 3) on its luma; ``"mean"``, and any other channel count, averages the
@@ -245,12 +246,15 @@ def checkerboard_score(
 
     A pattern of period ``p`` puts all of its energy on the bins ``(a*H/p, b*W/p)`` (each
     window is cropped to a multiple of ``p``, so those frequencies are bins). For each period
-    and each of three places, the summed power there over the summed background expected there
+    and each of three places, the power there over the background expected there
     (:mod:`checkerscope.analysis.lattice` has the exact definition):
 
     - the 2-D lattice (``a, b != 0``): power of Moisan's periodic component, background the
       median of the ring ``2 <= |g - f|_inf <= 4`` around each peak or, if larger, of any of
-      the four lines through it (row, column, both diagonals), ``/ ln 2``;
+      the four lines through it (row, column, both diagonals), ``/ ln 2``; each peak is taken
+      over its own background and the ratios are averaged (as a sum: each peak's power times
+      the mean background over its own), so that the peaks nearest DC, where an image is
+      strongest, do not drown a pattern on them (a period-8 checkerboard) or elsewhere;
     - rows (``b = 0``) and columns (``a = 0``): power of the spectrum of the row (column) sums,
       background from that axis alone: the median of ``2 <= |k - k0| <= 8``, raised to the
       strongest other peak within half a lattice step relative to its own neighbours;
