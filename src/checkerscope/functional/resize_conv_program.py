@@ -13,8 +13,12 @@ folds its axes in S into channels, and is a transposed convolution over the othe
 (T there) with a kernel that is a fixed linear map of ``w``; its output is added to the
 border block of ``y``. Its work is proportional to the border, not the volume.
 
-Every kernel (the main one and each term's) is one column block of ``w @ M``, M fixed:
-:func:`kernels` computes them, :func:`weight_grad` maps their gradients back to ``w``.
+Every kernel (the main one and each term's) is a block of one tensor, ``w`` contracted along
+each spatial axis a with a fixed matrix A_a whose columns are that axis's lifted taps, then its
+left block, then its right block (the kernels of the terms are the tensor products of these
+per-axis maps). :func:`kernels` computes them by d small matrix products, :func:`weight_grad`
+maps their gradients back to ``w`` the same way; a dense (prod k, all columns) matrix would
+cost more than the convolutions in 3-D.
 :mod:`checkerscope.functional.resize_conv_terms` runs the program.
 """
 
@@ -67,25 +71,32 @@ class Program(NamedTuple):
     main: Term
     main_ghosted: Term
     terms: tuple[Term, ...]
-    matrix: tuple[tuple[float, ...], ...]  # (prod k, columns): kernels = w @ matrix
-    widths: tuple[int, ...]  # columns of the main kernel, then of each term's
+    axis_matrices: tuple[tuple[tuple[float, ...], ...], ...]  # per axis A_a: (k, columns)
+    # Per convolution (main, then each term), per axis: its (start, length) in A_a's columns.
+    columns: tuple[tuple[tuple[int, int], ...], ...]
     ghosted: bool
     ghosts: tuple[int, ...]  # per axis
     ghost_pads: tuple[int, ...]  # the same as F.pad's argument: last axis first, both ends
 
 
-def _axis_matrix(plan: AxisPlan, block: BorderBlock | None) -> list[list[float]]:
-    """(k, columns): the lift (columns: taps) or a border block (columns: count x strip)."""
-    if block is None:
-        return [list(col) for col in zip(*plan.lift, strict=True)]
-    return [
-        [block.table[n][i][j] for n in range(block.count) for i in range(block.strip)]
-        for j in range(plan.kernel_size)
-    ]
+def _axis_matrix(plan: AxisPlan, blocks: tuple[BorderBlock, ...]) -> list[list[float]]:
+    """A_a, (k, columns): the lift (columns: taps), then each block (columns: count x strip)."""
+    rows = [list(col) for col in zip(*plan.lift, strict=True)]
+    for block in blocks:
+        for j in range(plan.kernel_size):
+            table = block.table
+            rows[j] += [table[n][i][j] for n in range(block.count) for i in range(block.strip)]
+    return rows
 
 
-def _kron(a: list[list[float]], b: list[list[float]]) -> list[list[float]]:
-    return [[x * y for x in ra for y in rb] for ra in a for rb in b]
+def _axis_columns(plan: AxisPlan, block: str) -> tuple[int, int]:
+    """(start, length) of the lift (block "") or of the left/right block in A_a's columns."""
+    if not block:
+        return 0, plan.taps
+    left = plan.left.count * plan.left.strip
+    if block == "left":
+        return plan.taps, left
+    return plan.taps + left, plan.right.count * plan.right.strip
 
 
 def _term(
@@ -143,16 +154,14 @@ def program(
                 if all((plans[a].right if e else plans[a].left).count for a, e in pairs):
                     terms.append(_term(plans, axes, sides))
     main = _term(plans, (), ())
-    columns: list[list[list[float]]] = []
+    columns = []
     for term in (main, *terms):
         ends = dict(zip(term.axes, term.sides, strict=True))
-        matrix = [[1.0]]
-        for a, p in enumerate(plans):
-            block = (p.right if ends[a] else p.left) if a in ends else None
-            matrix = _kron(matrix, _axis_matrix(p, block))
-        columns.append(matrix)
-    joined = tuple(tuple(v for m in columns for v in m[row]) for row in range(len(columns[0])))
-    widths = tuple(len(m[0]) for m in columns)
+        blocks = [("right" if ends[a] else "left") if a in ends else "" for a in range(len(plans))]
+        columns.append(tuple(_axis_columns(p, b) for p, b in zip(plans, blocks, strict=True)))
+    matrices = tuple(
+        tuple(map(tuple, _axis_matrix(p, () if p.exact else (p.left, p.right)))) for p in plans
+    )
     # In 1-D the border terms are two small matrix products, which cost less than the
     # extended input's copy and its wider forward (measured on oneDNN, 16 x 128 x 1024:
     # about 1% against 12% of a ConvTranspose1d); in 2-D and 3-D the ghosts cost less.
@@ -160,22 +169,27 @@ def program(
     ghosts = tuple(p.ghost for p in plans)
     pads = tuple(g for g in reversed(ghosts) for _ in range(2))
     ghosted_main = _term(plans, (), (), True)
-    return Program(plans, main, ghosted_main, tuple(terms), joined, widths, ghosted, ghosts, pads)
+    return Program(
+        plans, main, ghosted_main, tuple(terms), matrices, tuple(columns), ghosted, ghosts, pads
+    )
 
 
-_MATRICES: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
+_MATRICES: dict[tuple[int, torch.device, torch.dtype], tuple[torch.Tensor, ...]] = {}
 
 
-def _matrix(prog: Program, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _matrices(prog: Program, device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
     # Built from Python numbers each time while tracing or compiling (a cached tensor made
-    # under a fake-tensor mode would leak out of it); cached in eager, as building it costs
-    # more than a small convolution. Programs live in program()'s cache, so id() is a key.
+    # under a fake-tensor mode would leak out of it); cached in eager. Programs live in
+    # program()'s cache, so id() is a key.
+    def build() -> tuple[torch.Tensor, ...]:
+        return tuple(torch.tensor(m, dtype=dtype, device=device) for m in prog.axis_matrices)
+
     if torch.jit.is_tracing() or torch.compiler.is_compiling():
-        return torch.tensor(prog.matrix, dtype=dtype, device=device)
+        return build()
     key = (id(prog), device, dtype)
     if key not in _MATRICES:
         with torch.inference_mode(False), torch.no_grad():
-            _MATRICES[key] = torch.tensor(prog.matrix, dtype=dtype, device=device)
+            _MATRICES[key] = build()
     return _MATRICES[key]
 
 
@@ -190,20 +204,36 @@ def kernel_shape(term: Term, c_out: int, c_in: int) -> list[int]:
     return [c_in * math.prod(term.strips), c_out * math.prod(term.counts), *taps]
 
 
+def _block(t: torch.Tensor, columns: tuple[tuple[int, int], ...]) -> torch.Tensor:
+    for a, (start, length) in enumerate(columns):
+        t = t.narrow(2 + a, start, length)
+    return t
+
+
 def kernels(prog: Program, weight: torch.Tensor, count: int | None = None) -> list[torch.Tensor]:
     """The kernels (C_in', C_out', *taps) of the main convolution and of each term.
 
-    The first ``count`` of them (all by default), in the weight's dtype, from one matrix
-    product with the program's matrix.
+    The first ``count`` of them (all by default), in the weight's dtype: ``w`` (C_out, C_in,
+    *k) contracted with each axis's A_a, one matrix product per axis, then each kernel's
+    block permuted into place.
     """
     c_out, c_in = weight.shape[:2]
     convs = (prog.main, *prog.terms)[:count]
-    compute = compute_dtype(weight)
-    matrix = _matrix(prog, weight.device, compute)[:, : sum(prog.widths[: len(convs)])]
-    flat = weight.to(compute).reshape(c_out * c_in, -1) @ matrix
+    columns = prog.columns[: len(convs)]
+    t = weight.to(compute_dtype(weight))
+    matrices = _matrices(prog, weight.device, t.dtype)
+    # Only the columns some kernel uses: the main kernel alone needs only the taps.
+    used = [max(sum(c[a]) for c in columns) for a in range(len(matrices))]
+    # Last axis first, each a matrix product that needs no transpose:
+    # (..., k_a, C_{a+1}, ..., C_d) -> (..., C_a, C_{a+1}, ..., C_d) by A_a^T on the left.
+    done = 1
+    for a in reversed(range(len(matrices))):
+        t = matrices[a][:, : used[a]].t() @ t.reshape(-1, matrices[a].shape[0], done)
+        done *= used[a]
+    t = t.reshape(c_out, c_in, *used)
     out = []
-    for term, part in zip(convs, flat.split(prog.widths[: len(convs)], 1), strict=True):
-        kernel = part.reshape(c_out, c_in, *term.block_shape).permute(term.order)
+    for term, cols in zip(convs, columns, strict=True):
+        kernel = _block(t, cols).reshape(c_out, c_in, *term.block_shape).permute(term.order)
         out.append(kernel.reshape(kernel_shape(term, c_out, c_in)).to(weight.dtype))
     return out
 
@@ -212,11 +242,18 @@ def weight_grad(prog: Program, weight: torch.Tensor, grads: list[torch.Tensor]) 
     """The gradient of the weight, from those of all the kernels: :func:`kernels` backwards."""
     c_out, c_in = weight.shape[:2]
     compute = compute_dtype(weight)
-    parts = []
-    for term, grad in zip((prog.main, *prog.terms), grads, strict=True):
+    matrices = _matrices(prog, weight.device, compute)
+    sizes = [len(m[0]) for m in prog.axis_matrices]
+    whole = weight.new_zeros((c_out, c_in, *sizes), dtype=compute)
+    for term, cols, grad in zip((prog.main, *prog.terms), prog.columns, grads, strict=True):
         permuted = [(c_out, c_in, *term.block_shape)[i] for i in term.order]
         inverse = sorted(range(len(term.order)), key=term.order.__getitem__)
         part = grad.to(compute).reshape(permuted).permute(inverse)
-        parts.append(part.reshape(c_out * c_in, -1))
-    flat = torch.cat(parts, 1) @ _matrix(prog, weight.device, compute).t()
-    return flat.reshape(weight.shape).to(weight.dtype)
+        block = _block(whole, cols)
+        block.copy_(part.reshape(block.shape))  # the blocks are disjoint
+    rest = math.prod(sizes)
+    for matrix in matrices:  # first axis first: (..., C_a, ...) back to (..., k_a, ...)
+        rest //= matrix.shape[1]
+        whole = matrix @ whole.reshape(-1, matrix.shape[1], rest)
+    whole = whole.reshape(weight.shape)
+    return whole.to(weight.dtype)
