@@ -22,7 +22,7 @@ and faulted back in, which adds more jitter than the differences measured here.
 Peak memory on CPU is the growth of the peak resident set (VmHWM) over one fwd+bwd, each
 case in a fresh subprocess; on CUDA, ``torch.cuda.max_memory_allocated``.
 
-    python benchmarks/layers.py [--threads 1] [--rounds 11] [--device cpu|cuda]
+    python benchmarks/layers.py [--threads 1] [--rounds 11] [--device cpu|cuda] [--tables targets,grid,sweep]
                                 [--dtype float32|bfloat16] [--markdown FILE] [--quick]
 
 ``--device cuda`` times with CUDA synchronization (float32 or bfloat16, against cuDNN's
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import os
 import platform
@@ -44,10 +45,17 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import nn
 
 from checkerscope.functional.resize_conv import auto_impl
+from checkerscope.functional.resize_conv_cost import (
+    FUSED_SECONDS,
+    REFERENCE_SECONDS,
+    fused_counts,
+    reference_counts,
+)
 from checkerscope.nn import ResizeConv1d, ResizeConv2d, ResizeConv3d
 
 FUSED_VS_DECONV_MAX = 1.05  # fused time (and peak memory) / ConvTransposeNd's
@@ -96,8 +104,14 @@ class Case:
             "deconv again": deconv,
         }
 
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.batch, self.in_channels, *(self.size,) * self.dims)
+
     def auto_choice(self) -> str:
-        return auto_impl((self.kernel,) * self.dims, self.scale, self.mode)
+        kernel = (self.kernel,) * self.dims
+        return auto_impl(
+            kernel, self.scale, self.mode, "reflect", self.input_shape(), self.out_channels
+        )
 
 
 def grid_shape(dims: int, quick: bool) -> tuple[int, int, int, int]:
@@ -165,10 +179,16 @@ def clock(device: str) -> Callable[[], float]:
 
 
 def time_side_by_side(
-    case: Case, device: str, dtype: torch.dtype, rounds: int, warmup: int
+    case: Case,
+    device: str,
+    dtype: torch.dtype,
+    rounds: int,
+    warmup: int,
+    names: tuple[str, ...] | None = None,
 ) -> dict[str, list[float]]:
-    """Seconds per fwd+bwd of each layer of ``case``, interleaved round by round."""
-    runs = {name: setup(make, case, device, dtype) for name, make in case.layers().items()}
+    """Seconds per fwd+bwd of each layer of ``case`` (or of ``names``), interleaved."""
+    layers = {n: make for n, make in case.layers().items() if names is None or n in names}
+    runs = {name: setup(make, case, device, dtype) for name, make in layers.items()}
     for run in runs.values():
         for _ in range(warmup):
             step(*run)
@@ -322,6 +342,72 @@ def grid_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+SWEEP_SIZES = {
+    1: (16, 32, 64, 128, 256, 1024),
+    2: (4, 6, 8, 12, 16, 24, 32),
+    3: (3, 4, 6, 8, 12, 16, 24),
+}
+
+
+def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool) -> list[str]:
+    """``impl="auto"`` against the faster path over input sizes, and the cost model refitted.
+
+    Every kernel (3, 5), scale (2, 4), mode and dimension at the grid's batch and channels,
+    from a few samples per axis up; the seconds per count of
+    :mod:`checkerscope.functional.resize_conv_cost` refitted to these times (relative least
+    squares) are printed beside the ones the library uses.
+    """
+    ratios, counts, seconds = [], {"fused": [], "reference": []}, {"fused": [], "reference": []}
+    for dims in (1, 2, 3):
+        batch, c_in, c_out, _ = grid_shape(dims, quick)
+        for mode, kernel, scale in itertools.product(("nearest", "bilinear"), (3, 5), (2, 4)):
+            for size in SWEEP_SIZES[dims][:2] if quick else SWEEP_SIZES[dims]:
+                case = Case(dims, batch, c_in, c_out, size, kernel, scale, mode)
+                times = time_side_by_side(
+                    case, device, dtype, rounds, warmup, ("fused", "reference")
+                )
+                best = statistics.median(map(min, times["fused"], times["reference"]))
+                taken = statistics.median(times[case.auto_choice()])
+                ratios.append((taken / best, case))
+                shape, ks = case.input_shape(), (kernel,) * dims
+                counts["fused"].append(fused_counts(ks, scale, mode, "reflect", shape, c_out))
+                counts["reference"].append(reference_counts(ks, scale, mode, shape, c_out))
+                for name in seconds:
+                    seconds[name].append(statistics.median(times[name]))
+                print(
+                    f"{case.describe()} k{kernel} s{scale} {mode}: auto/best "
+                    f"{taken / best:.3f} ({case.auto_choice()})",
+                    flush=True,
+                )
+    fitted = {}
+    for name in seconds:
+        x, y = np.array(counts[name], float), np.array(seconds[name])
+        fitted[name] = np.linalg.lstsq(x / y[:, None], np.ones(len(y)), rcond=None)[0]
+    worst = sorted(ratios, key=lambda r: -r[0])[:5]
+    within = sum(r <= FUSED_VS_DECONV_MAX for r, _ in ratios)
+    return [
+        f'impl="auto" over input sizes ({", ".join(map(str, SWEEP_SIZES[1]))} samples in 1-D, '
+        f"{', '.join(map(str, SWEEP_SIZES[2]))} px in 2-D, {', '.join(map(str, SWEEP_SIZES[3]))} "
+        f"in 3-D; every kernel, scale and mode above): auto / best within 5% in {within} of "
+        f"{len(ratios)} cases; the worst:",
+        "",
+        "| case | kernel | scale | mode | auto takes | auto / best |",
+        "|---|---|---|---|---|---|",
+        *(
+            f"| {c.describe()} | {c.kernel} | {c.scale} | {c.mode} | {c.auto_choice()} | {r:.2f} |"
+            for r, c in worst
+        ),
+        "",
+        "Cost model (seconds per multiply-add, per convolution call, per element moved), "
+        "refitted to this run against the library's (`functional/resize_conv_cost.py`): fused "
+        f"{' / '.join(f'{v:.3g}' for v in fitted['fused'])} against "
+        f"{' / '.join(f'{v:.3g}' for v in FUSED_SECONDS)}; reference "
+        f"{' / '.join(f'{v:.3g}' for v in fitted['reference'])} against "
+        f"{' / '.join(f'{v:.3g}' for v in REFERENCE_SECONDS)}.",
+        "",
+    ]
+
+
 def machine(args: argparse.Namespace) -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -347,7 +433,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=11, help="timed rounds per case")
     parser.add_argument("--warmup", type=int, default=2, help="untimed passes per layer")
     parser.add_argument("--malloc", default="retain", choices=["retain", "default"])
-    parser.add_argument("--tables", default="targets,grid", help="targets, grid or both")
+    parser.add_argument(
+        "--tables", default="targets,grid,sweep", help="comma-separated: targets, grid, sweep"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the script")
     parser.add_argument("--markdown", help="also write the tables to this markdown file")
     parser.add_argument("--memory-job", help=argparse.SUPPRESS)  # the subprocess's work
@@ -412,6 +500,8 @@ def main() -> None:
             *grid_table(rows),
             "",
         ]
+    if "sweep" in tables:
+        out += sweep(args.device, dtype, rounds, warmup, args.quick)
     text = "\n".join(out)
     print("\n" + text)
     if args.markdown:

@@ -13,17 +13,20 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch.overrides import TorchFunctionMode
+from torch.utils.flop_counter import FlopCounterMode
 
 from checkerscope.functional.resize_conv import (
     MODES,
     PADDING_MODES,
     auto_impl,
+    eager_shape,
     fused_supported,
     resize_conv,
     resize_conv_fused,
     resize_conv_reference,
     same_padding,
 )
+from checkerscope.functional.resize_conv_cost import reference_counts
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -287,11 +290,12 @@ def test_cuda_equals_cpu(padding_mode: str) -> None:
 
 def test_auto_is_fused_and_reference_is_the_definition() -> None:
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(1, 2, 5, 5, generator=gen)
-    w = torch.randn(3, 2, 3, 3, generator=gen)
+    x = torch.randn(2, 32, 48, 48, generator=gen)
+    w = torch.randn(16, 32, 3, 3, generator=gen)
     fused = resize_conv_fused(x, w, None, 2, "bilinear", "reflect")
     reference = resize_conv_reference(x, w, None, 2, "bilinear", "reflect")
     assert not torch.equal(fused, reference)  # same operator, different float rounding
+    assert auto_impl((3, 3), 2, "bilinear", "reflect", tuple(x.shape), 16) == "fused"
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", impl="auto"), fused)
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "fused"), fused)
     assert torch.equal(resize_conv(x, w, None, 2, "bilinear", "reflect", "reference"), reference)
@@ -300,17 +304,50 @@ def test_auto_is_fused_and_reference_is_the_definition() -> None:
 @pytest.mark.parametrize("dims", [1, 2, 3])
 @pytest.mark.parametrize("mode", MODES)
 def test_auto_runs_the_path_auto_impl_names(dims: int, mode: str) -> None:
-    """Bit for bit the fused or the reference path, as ``auto_impl`` says, for every
-    kernel and scale of the benchmark grid; scale 1 is always the reference."""
+    """Bit for bit the fused or the reference path, as ``auto_impl`` says for the input's
+    shape, for every kernel and scale of the benchmark grid; scale 1 is always the
+    reference, and both paths are taken."""
     gen = torch.Generator().manual_seed(dims)
-    x = torch.randn(1, 2, *(6, 5, 4)[:dims], generator=gen)
-    for k, s in itertools.product((1, 3, 5), (1, 2, 4)):
-        w = torch.randn(3, 2, *(k,) * dims, generator=gen)
-        impl = auto_impl((k,) * dims, s, mode)
-        assert impl in ("fused", "reference")
+    taken = set()
+    for size, k, s in itertools.product((3, {1: 2048, 2: 48, 3: 16}[dims]), (1, 3, 5), (1, 2, 4)):
+        x = torch.randn(2, 16, *(size,) * dims, generator=gen)
+        w = torch.randn(16, 16, *(k,) * dims, generator=gen)
+        impl = auto_impl((k,) * dims, s, mode, "replicate", tuple(x.shape), 16)
         assert impl == "reference" or s > 1
+        taken.add(impl)
         want = resize_conv(x, w, None, s, mode, "replicate", impl)
         assert torch.equal(resize_conv(x, w, None, s, mode, "replicate", "auto"), want)
+    assert taken == {"fused", "reference"}
+
+
+def test_auto_reads_sizes_in_eager_mode_only() -> None:
+    """Small 3-D inputs take the reference, large ones the fused path; without a shape
+    (tracing, compiling, exporting: :func:`eager_shape` is None) the fused path."""
+    small, large = (1, 32, 4, 4, 4), (1, 32, 32, 32, 32)
+    assert auto_impl((3, 3, 3), 2, "bilinear", "reflect", small, 16) == "reference"
+    assert auto_impl((3, 3, 3), 2, "bilinear", "reflect", large, 16) == "fused"
+    assert auto_impl((3, 3, 3), 2, "bilinear") == "fused"
+    x = torch.randn(small)
+    assert eager_shape(x) == small
+    seen = []
+
+    def record(t: torch.Tensor) -> torch.Tensor:
+        seen.append(eager_shape(t))
+        return t * 2
+
+    torch.jit.trace(record, (x,), check_trace=False)
+    assert seen == [None]
+
+
+def test_reference_counts_are_the_convolutions_flops() -> None:
+    """The cost model's multiply-adds of the reference equal torch's FLOP count / 2 for one
+    forward and backward (input and weight gradients)."""
+    x = torch.randn(2, 3, 6, 5, requires_grad=True)
+    w = torch.randn(4, 3, 3, 3, requires_grad=True)
+    with FlopCounterMode(display=False) as counter:
+        resize_conv_reference(x, w, None, 2, "nearest", "zeros").sum().backward()
+    counts = reference_counts((3, 3), 2, "nearest", tuple(x.shape), 4)
+    assert counts.macs == counter.get_total_flops() // 2
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from checkerscope import checks as v
 from checkerscope.functional.padding import pad
+from checkerscope.functional.resize_conv_cost import faster_path
 from checkerscope.functional.resize_conv_plan import axis_plan, same_padding
 from checkerscope.functional.resize_conv_program import kernels, program
 from checkerscope.functional.resize_conv_terms import FusedTerms, run
@@ -186,17 +187,42 @@ def resize_conv_fused(
     return run(prog, x, bias, kernels(prog, weight))
 
 
-def auto_impl(kernel_size: tuple[int, ...], scale_factor: int, mode: str) -> str:
-    """The path ``impl="auto"`` takes: "fused" or "reference" (see the rule below).
+def auto_impl(
+    kernel_size: tuple[int, ...],
+    scale_factor: int,
+    mode: str,
+    padding_mode: str = "reflect",
+    input_shape: tuple[int, ...] | None = None,
+    out_channels: int | None = None,
+) -> str:
+    """The path ``impl="auto"`` takes: "fused" or "reference".
+
+    At scale 1 there is nothing to fuse: the reference is one padded convolution. Given the
+    input's shape (N, C_in, *spatial) and ``out_channels``, the path that
+    :func:`checkerscope.functional.resize_conv_cost.faster_path` predicts is faster (the
+    reference on small inputs, where the fused path's border terms cost more than they
+    save); without them (while tracing, compiling or exporting, where a size read in Python
+    would be a guard) the fused path.
 
     Example:
         >>> auto_impl((3, 3), 2, "nearest"), auto_impl((3, 3), 1, "nearest")
         ('fused', 'reference')
+        >>> auto_impl((3, 3, 3), 2, "bilinear", "reflect", (1, 4, 4, 4, 4), 2)
+        'reference'
     """
-    # At scale 1 there is nothing to fuse: the reference is one padded convolution.
     if scale_factor == 1:
         return "reference"
-    return "fused"
+    if input_shape is None or out_channels is None:
+        return "fused"
+    return faster_path(kernel_size, scale_factor, mode, padding_mode, input_shape, out_channels)
+
+
+def eager_shape(x: torch.Tensor) -> tuple[int, ...] | None:
+    """``x``'s shape as Python ints, or None while tracing, compiling or exporting."""
+    if torch.jit.is_tracing() or torch.compiler.is_compiling():
+        return None
+    shape = tuple(x.shape)
+    return shape if all(type(n) is int for n in shape) else None
 
 
 def resize_conv(
@@ -208,7 +234,8 @@ def resize_conv(
     padding_mode: str = "reflect",
     impl: str = "auto",
 ) -> torch.Tensor:
-    """Resize-convolution, by ``impl``: "reference", "fused", or "auto" (:func:`auto_impl`).
+    """Resize-convolution, by ``impl``: "reference", "fused", or "auto" (:func:`auto_impl`,
+    which in eager mode reads the input's shape).
 
     Shapes as :func:`resize_conv_reference`; ``mode`` may also be "nearest-exact", which is
     "nearest" at an integer scale.
@@ -230,7 +257,8 @@ def resize_conv(
     kernel_size = tuple(weight.shape[2:])
     check_reflect_fits(x, kernel_size, scale_factor, padding_mode)
     if impl == "auto":
-        impl = auto_impl(kernel_size, scale_factor, mode)
+        shape = eager_shape(x)
+        impl = auto_impl(kernel_size, scale_factor, mode, padding_mode, shape, weight.shape[0])
     if impl == "reference":
         return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
     return resize_conv_fused(x, weight, bias, scale_factor, mode, padding_mode)

@@ -1,0 +1,127 @@
+"""What ``impl="auto"`` weighs: the predicted time of the fused and the reference paths.
+
+Each path's forward + backward is predicted from three counts that the layer's numbers and
+the input's shape fix:
+
+* multiply-adds of its convolutions (the fused path's transposed convolution has fewer taps
+  than the reference's convolution of the upsampled input, so it wins on large inputs);
+* convolution calls: the fused path makes one per border term (up to 26 in 3-D) and their
+  fixed cost, not their work, dominates on small inputs;
+* elements moved: the fused path's kernels (rebuilt from ``w`` on every call) and the
+  reference's upsampled input.
+
+The seconds per count (:data:`FUSED_SECONDS`, :data:`REFERENCE_SECONDS`; a transposed and a
+plain convolution do not run at the same rate) were fitted, one torch thread, to forward + backward
+times of both paths over kernel 3 and 5, scale 2 and 4, both modes and 1-D to 3-D inputs
+from 3 to 1024 samples per axis (``python benchmarks/layers.py --tables sweep``) on the
+machine named there; only their ratios matter to the choice. On another machine the rule is
+right away from the crossover and may miss near it, where the two paths cost about the
+same: the benchmark's "auto / best" column measures it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from checkerscope.functional.resize_conv_program import program
+
+
+class Counts(NamedTuple):
+    """What one forward + backward of a path costs: multiply-adds, calls, elements moved."""
+
+    macs: float
+    calls: float
+    moved: float
+
+
+# Seconds per multiply-add, per convolution call and per element moved, one CPU thread,
+# fitted (relative least squares) to 159 measured cases of each path; see the docstring.
+FUSED_SECONDS = Counts(macs=1.19e-11, calls=1.03e-4, moved=3.97e-9)
+REFERENCE_SECONDS = Counts(macs=1.16e-11, calls=0.0, moved=7.5e-10)
+
+
+def fused_counts(
+    kernel_size: tuple[int, ...],
+    scale_factor: int,
+    mode: str,
+    padding_mode: str,
+    input_shape: tuple[int, ...],
+    out_channels: int,
+) -> Counts:
+    """Counts of the fused path for an input of ``input_shape`` (N, C_in, *spatial).
+
+    Example:
+        >>> fused_counts((3, 3), 2, "nearest", "reflect", (1, 8, 32, 32), 4).calls
+        11
+    """
+    prog = program(kernel_size, scale_factor, mode, padding_mode)
+    batch, c_in, *sizes = input_shape
+    taps = math.prod(p.taps for p in prog.plans)
+    extended = [n + 2 * g for n, g in zip(sizes, prog.ghosts, strict=True)]
+    main = math.prod(extended if prog.ghosted else sizes) * taps
+    terms = sum(
+        math.prod(t.strips)
+        * math.prod(t.counts)
+        * math.prod(sizes[a] * prog.plans[a].taps for a in t.conv_axes)
+        for t in prog.terms
+    )
+    # Ghosted: one forward call, then the input gradient, the weight gradient and one weight
+    # gradient per term; otherwise a forward and a backward call per convolution.
+    n = len(prog.terms)
+    calls = 3 + n if prog.ghosted else 2 * (1 + n)
+    kernels = sum(math.prod(length for _, length in cols) for cols in prog.columns)
+    return Counts(
+        3 * batch * c_in * out_channels * (main + terms), calls, 2 * c_in * out_channels * kernels
+    )
+
+
+def reference_counts(
+    kernel_size: tuple[int, ...],
+    scale_factor: int,
+    mode: str,
+    input_shape: tuple[int, ...],
+    out_channels: int,
+) -> Counts:
+    """Counts of the reference path (interpolate, pad, convolve) for ``input_shape``.
+
+    Example:
+        >>> reference_counts((3, 3), 2, "nearest", (1, 8, 32, 32), 4).macs
+        3538944
+    """
+    batch, c_in, *sizes = input_shape
+    up = [scale_factor * n for n in sizes]
+    macs = 3 * batch * c_in * out_channels * math.prod(up) * math.prod(kernel_size)
+    padded = math.prod(u + k - 1 for u, k in zip(up, kernel_size, strict=True))
+    # Linear interpolation reads 2 samples per axis.
+    moved = 3 * batch * c_in * padded * (2 ** len(sizes) if mode == "bilinear" else 1)
+    return Counts(macs, 0, moved)
+
+
+def predicted_seconds(counts: Counts, seconds: Counts) -> float:
+    """The time ``seconds`` (per count) predicts for ``counts``."""
+    return sum(n * t for n, t in zip(counts, seconds, strict=True))
+
+
+def faster_path(
+    kernel_size: tuple[int, ...],
+    scale_factor: int,
+    mode: str,
+    padding_mode: str,
+    input_shape: tuple[int, ...],
+    out_channels: int,
+) -> str:
+    """ "fused" or "reference", whichever :func:`predicted_seconds` says is faster.
+
+    Example:
+        >>> faster_path((3, 3), 2, "nearest", "reflect", (8, 64, 32, 32), 32)
+        'fused'
+        >>> faster_path((3, 3, 3), 2, "bilinear", "reflect", (1, 4, 4, 4, 4), 2)
+        'reference'
+    """
+    fused = fused_counts(kernel_size, scale_factor, mode, padding_mode, input_shape, out_channels)
+    reference = reference_counts(kernel_size, scale_factor, mode, input_shape, out_channels)
+    faster = predicted_seconds(fused, FUSED_SECONDS) <= predicted_seconds(
+        reference, REFERENCE_SECONDS
+    )
+    return "fused" if faster else "reference"
