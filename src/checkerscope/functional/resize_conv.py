@@ -165,7 +165,7 @@ def resize_conv_fused(
     per axis, the work of ``ConvTranspose2d(kernel_size=4, stride=2, padding=1)``. At the
     borders, either the input is extended by a replicated sample at each end (where that is
     exact: replicate padding, nearest with zeros or with reflect padding narrower than s; in
-    2-D and 3-D), or small border terms are added (:mod:`resize_conv_program`); inputs shorter
+    3-D), or small border terms are added (:mod:`resize_conv_program`); inputs shorter
     than those terms need (:func:`fused_supported`) run the reference. Shapes as
     :func:`resize_conv_reference`; the arguments are not checked here, :func:`resize_conv`
     checks them.

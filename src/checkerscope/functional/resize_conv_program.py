@@ -162,10 +162,13 @@ def program(
     matrices = tuple(
         tuple(map(tuple, _axis_matrix(p, () if p.exact else (p.left, p.right)))) for p in plans
     )
-    # In 1-D the border terms are two small matrix products, which cost less than the
-    # extended input's copy and its wider forward (measured on oneDNN, 16 x 128 x 1024:
-    # about 1% against 12% of a ConvTranspose1d); in 2-D and 3-D the ghosts cost less.
-    ghosted = len(plans) > 1 and all(p.ghost_exact for p in plans)
+    # Ghosts only in 3-D. In 1-D the border terms are two small matrix products, which cost
+    # less than the extended input's copy and its wider forward (measured on oneDNN,
+    # 16 x 128 x 1024: about 1% against 12% of a ConvTranspose1d). In 2-D both cost about
+    # the same time (within 5% either way at the benchmark's three shapes), but the extended
+    # input and its gradient raise the peak memory to about 1.2x a ConvTranspose2d's, the
+    # border terms to 1.07x. In 3-D the 26 border terms cost 10-17% more time than ghosts.
+    ghosted = len(plans) == 3 and all(p.ghost_exact for p in plans)
     ghosts = tuple(p.ghost for p in plans)
     pads = tuple(g for g in reversed(ghosts) for _ in range(2))
     ghosted_main = _term(plans, (), (), True)
