@@ -19,11 +19,13 @@ more, wall time. "noise" is a second, identical ConvTransposeNd against the firs
 closer to 1 than it are not resolved. By default glibc is told to keep freed memory
 (``--malloc retain``): otherwise the large tensors of each pass are returned to the system
 and faulted back in, which adds more jitter than the differences measured here.
-Peak memory on CPU is the growth of the peak resident set (VmHWM) over one fwd+bwd, each
-case in a fresh subprocess; on CUDA, ``torch.cuda.max_memory_allocated``.
+Peak memory on CPU is the growth of the peak resident set (VmHWM) over one fwd+bwd after a
+first one (which also fills oneDNN's caches, once per process), each case in a fresh
+subprocess; on CUDA, ``torch.cuda.max_memory_allocated``.
 
-    python benchmarks/layers.py [--threads 1] [--rounds 11] [--device cpu|cuda] [--tables targets,grid,sweep]
-                                [--dtype float32|bfloat16] [--markdown FILE] [--quick]
+    python benchmarks/layers.py [--threads 1] [--rounds 11] [--device cpu|cuda]
+                                [--dtype float32|bfloat16] [--tables targets,grid,sweep]
+                                [--markdown FILE] [--quick]
 
 ``--device cuda`` times with CUDA synchronization (float32 or bfloat16, against cuDNN's
 transposed convolution); it needs a GPU, and has not been run in this repository yet.
@@ -240,10 +242,12 @@ def peaks_here(case: Case, device: str, dtype: torch.dtype, names: list[str]) ->
     out = []
     for name in names:
         layer, x, grad = setup(case.layers()[name], case, device, dtype)
+        # Warm-up: cuDNN's workspaces and the allocator's first blocks, oneDNN's primitive
+        # and weight caches; filled once per process, not per step.
+        step(layer, x, grad)
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
         if device.startswith("cuda"):
-            step(layer, x, grad)  # warm-up: cuDNN workspaces and the allocator's first blocks
-            layer.zero_grad(set_to_none=True)
-            x.grad = None
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             before = torch.cuda.memory_allocated()

@@ -110,4 +110,3 @@ def test_quick_run_decides_the_claim_and_measures_the_gans_discriminators(
     assert d["deciding"] is False and len(d["strided_minus_antialiased_db_per_gan_seed"]) == 3
     measured = evidence["magnitude_score_db_per_seed"]["discriminator"]
     assert min(measured["strided"]) > max(measured["antialiased"])  # k4 s2 at random init: a grid
-

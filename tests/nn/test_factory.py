@@ -134,7 +134,7 @@ def test_subpixel_kinds_exist_in_every_dimension() -> None:
 
 @pytest.mark.parametrize("dims", [1, 2, 3])
 def test_resize_conv_accepts_its_own_mode_by_any_name(dims: int) -> None:
-    """"nearest-exact" is "nearest" at an integer scale, so the nearest kind takes it."""
+    """ "nearest-exact" is "nearest" at an integer scale, so the nearest kind takes it."""
     for mode in ("nearest", "nearest-exact"):
         layer = upsampler("resize_conv", 2, 3, dims=dims, mode=mode)
         assert isinstance(layer, (ResizeConv1d, ResizeConv2d, ResizeConv3d)[dims - 1])
