@@ -197,12 +197,13 @@ def auto_impl(
 ) -> str:
     """The path ``impl="auto"`` takes: "fused" or "reference".
 
-    At scale 1 there is nothing to fuse: the reference is one padded convolution. Given the
-    input's shape (N, C_in, *spatial) and ``out_channels``, the path that
+    At scale 1 there is nothing to fuse: the reference is one padded convolution. In 3-D,
+    given the input's shape (N, C_in, *spatial) and ``out_channels``, the path that
     :func:`checkerscope.functional.resize_conv_cost.faster_path` predicts is faster (the
-    reference on small inputs, where the fused path's border terms cost more than they
+    reference on small volumes, where the fused path's 26 border terms cost more than they
     save); without them (while tracing, compiling or exporting, where a size read in Python
-    would be a guard) the fused path.
+    would be a guard), and in 1-D and 2-D, where that model did not carry over to layers it
+    was not fitted on, the fused path.
 
     Example:
         >>> auto_impl((3, 3), 2, "nearest"), auto_impl((3, 3), 1, "nearest")
@@ -212,7 +213,7 @@ def auto_impl(
     """
     if scale_factor == 1:
         return "reference"
-    if input_shape is None or out_channels is None:
+    if input_shape is None or out_channels is None or len(kernel_size) != 3:
         return "fused"
     return faster_path(kernel_size, scale_factor, mode, padding_mode, input_shape, out_channels)
 

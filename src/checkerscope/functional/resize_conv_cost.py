@@ -11,12 +11,15 @@ the input's shape fix:
   reference's upsampled input.
 
 The seconds per count (:data:`FUSED_SECONDS`, :data:`REFERENCE_SECONDS`; a transposed and a
-plain convolution do not run at the same rate) were fitted, one torch thread, to forward + backward
-times of both paths over kernel 3 and 5, scale 2 and 4, both modes and 1-D to 3-D inputs
-from 3 to 1024 samples per axis (``python benchmarks/layers.py --tables sweep``) on the
-machine named there; only their ratios matter to the choice. On another machine the rule is
-right away from the crossover and may miss near it, where the two paths cost about the
-same: the benchmark's "auto / best" column measures it.
+plain convolution do not run at the same rate) were fitted, one torch thread, to forward +
+backward times of both paths in 3-D over kernel 3 and 5, scale 2 and 4, both modes and inputs
+from 3 to 24 samples per axis (``python benchmarks/layers.py --tables sweep``) on the machine
+named there; only their ratios matter to the choice. :func:`checkerscope.functional.
+resize_conv.auto_impl` consults it in 3-D only: fitted to 1-D and 2-D sweeps, the same model
+predicted the reference faster for a DCGAN generator's layers (batch 32, 4 to 16 px), where
+the fused path was 23% faster. On another machine the rule is right away from the crossover
+and may miss near it, where the two paths cost about the same: the benchmark's sweep
+measures "auto / best".
 """
 
 from __future__ import annotations
@@ -36,9 +39,9 @@ class Counts(NamedTuple):
 
 
 # Seconds per multiply-add, per convolution call and per element moved, one CPU thread,
-# fitted (relative least squares) to 160 measured cases of each path; see the docstring.
-FUSED_SECONDS = Counts(macs=1.30e-11, calls=1.05e-4, moved=4.07e-9)
-REFERENCE_SECONDS = Counts(macs=1.19e-11, calls=0.0, moved=7.4e-10)
+# fitted (relative least squares) to 56 measured 3-D cases of each path; see the docstring.
+FUSED_SECONDS = Counts(macs=1.07e-11, calls=6.86e-5, moved=4.35e-9)
+REFERENCE_SECONDS = Counts(macs=1.13e-11, calls=0.0, moved=4.79e-10)
 
 
 def fused_counts(

@@ -231,7 +231,11 @@ def kernels(prog: Program, weight: torch.Tensor, count: int | None = None) -> li
     # (..., k_a, C_{a+1}, ..., C_d) -> (..., C_a, C_{a+1}, ..., C_d) by A_a^T on the left.
     done = 1
     for a in reversed(range(len(matrices))):
-        t = matrices[a][:, : used[a]].t() @ t.reshape(-1, matrices[a].shape[0], done)
+        matrix = matrices[a][:, : used[a]]
+        if done == 1:  # one product; a batch of tiny ones costs more
+            t = t.reshape(-1, matrix.shape[0]) @ matrix
+        else:
+            t = matrix.t() @ t.reshape(-1, matrix.shape[0], done)
         done *= used[a]
     t = t.reshape(c_out, c_in, *used)
     out = []
@@ -257,6 +261,9 @@ def weight_grad(prog: Program, weight: torch.Tensor, grads: list[torch.Tensor]) 
     rest = math.prod(sizes)
     for matrix in matrices:  # first axis first: (..., C_a, ...) back to (..., k_a, ...)
         rest //= matrix.shape[1]
-        whole = matrix @ whole.reshape(-1, matrix.shape[1], rest)
+        if rest == 1:  # one product; a batch of tiny ones costs more
+            whole = whole.reshape(-1, matrix.shape[1]) @ matrix.t()
+        else:
+            whole = matrix @ whole.reshape(-1, matrix.shape[1], rest)
     whole = whole.reshape(weight.shape)
     return whole.to(weight.dtype)
