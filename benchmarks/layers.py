@@ -371,7 +371,8 @@ def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool
                     case, device, dtype, rounds, warmup, ("fused", "reference")
                 )
                 best = statistics.median(map(min, times["fused"], times["reference"]))
-                taken = statistics.median(times[case.auto_choice()])
+                choice = case.auto_choice()
+                taken = statistics.median(times[choice])
                 ratios.append((taken / best, case))
                 shape, ks = case.input_shape(), (kernel,) * dims
                 if dims == 3:
@@ -381,7 +382,7 @@ def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool
                         seconds[name].append(statistics.median(times[name]))
                 print(
                     f"{case.describe()} k{kernel} s{scale} {mode}: auto/best "
-                    f"{taken / best:.3f} ({case.auto_choice()})",
+                    f"{taken / best:.3f} ({choice})",
                     flush=True,
                 )
     fitted = {}

@@ -24,6 +24,7 @@ measures "auto / best".
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -106,6 +107,9 @@ def predicted_seconds(counts: Counts, seconds: Counts) -> float:
     return sum(n * t for n, t in zip(counts, seconds, strict=True))
 
 
+# Called on every eager 3-D forward with ``impl="auto"``; the answer depends only on these
+# few numbers, so it is worked out once per layer configuration and input shape.
+@functools.lru_cache(maxsize=1024)
 def faster_path(
     kernel_size: tuple[int, ...],
     scale_factor: int,

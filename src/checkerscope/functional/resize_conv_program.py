@@ -83,8 +83,8 @@ def _axis_matrix(plan: AxisPlan, blocks: tuple[BorderBlock, ...]) -> list[list[f
     """A_a, (k, columns): the lift (columns: taps), then each block (columns: count x strip)."""
     rows = [list(col) for col in zip(*plan.lift, strict=True)]
     for block in blocks:
+        table = block.table
         for j in range(plan.kernel_size):
-            table = block.table
             rows[j] += [table[n][i][j] for n in range(block.count) for i in range(block.strip)]
     return rows
 
@@ -250,7 +250,7 @@ def weight_grad(prog: Program, weight: torch.Tensor, grads: list[torch.Tensor]) 
     c_out, c_in = weight.shape[:2]
     compute = compute_dtype(weight)
     matrices = _matrices(prog, weight.device, compute)
-    sizes = [len(m[0]) for m in prog.axis_matrices]
+    sizes = [m.shape[1] for m in matrices]
     whole = weight.new_zeros((c_out, c_in, *sizes), dtype=compute)
     for term, cols, grad in zip((prog.main, *prog.terms), prog.columns, grads, strict=True):
         permuted = [(c_out, c_in, *term.block_shape)[i] for i in term.order]
