@@ -109,25 +109,37 @@ class Case:
     def input_shape(self) -> tuple[int, ...]:
         return (self.batch, self.in_channels, *(self.size,) * self.dims)
 
-    def auto_choice(self) -> str:
+    def auto_choice(self, device: str) -> str:
         kernel = (self.kernel,) * self.dims
         return auto_impl(
-            kernel, self.scale, self.mode, "reflect", self.input_shape(), self.out_channels
+            kernel,
+            self.scale,
+            self.mode,
+            "reflect",
+            self.input_shape(),
+            self.out_channels,
+            torch.device(device).type,
         )
 
 
-def grid_shape(dims: int, quick: bool) -> tuple[int, int, int, int]:
-    """(batch, in, out, size) of the grid in ``dims`` dimensions."""
+def grid_shape(dims: int, quick: bool, batch_scale: int = 1) -> tuple[int, int, int, int]:
+    """(batch, in, out, size) of the grid in ``dims`` dimensions (batch times ``batch_scale``)."""
     if quick:
-        return shapes(quick)[dims][0][1]
-    return {1: (8, 64, 32, 1024), 2: (8, 64, 32, 32), 3: (1, 32, 16, 12)}[dims]
+        return shapes(quick, batch_scale)[dims][0][1]
+    batch, c_in, c_out, size = {1: (8, 64, 32, 1024), 2: (8, 64, 32, 32), 3: (1, 32, 16, 12)}[dims]
+    return batch * batch_scale, c_in, c_out, size
 
 
-def shapes(quick: bool) -> dict[int, list[tuple[str, tuple[int, int, int, int]]]]:
-    """Per dims: (label, (batch, in, out, size)); the first is the benchmark shape."""
+def shapes(
+    quick: bool, batch_scale: int = 1
+) -> dict[int, list[tuple[str, tuple[int, int, int, int]]]]:
+    """Per dims: (label, (batch, in, out, size)); the first is the benchmark shape. Every batch
+    is multiplied by ``batch_scale``."""
     if quick:
-        return {d: [("quick", (2, 8, 4, {1: 64, 2: 12, 3: 6}[d]))] for d in (1, 2, 3)}
-    return {
+        return {
+            d: [("quick", (2 * batch_scale, 8, 4, {1: 64, 2: 12, 3: 6}[d]))] for d in (1, 2, 3)
+        }
+    base = {
         1: [
             ("benchmark", (16, 128, 64, 1024)),
             ("batch and channels", (32, 256, 128, 1024)),
@@ -143,6 +155,10 @@ def shapes(quick: bool) -> dict[int, list[tuple[str, tuple[int, int, int, int]]]
             ("batch and channels", (4, 128, 64, 16)),
             ("larger volumes", (1, 32, 16, 48)),
         ],
+    }
+    return {
+        d: [(label, (b * batch_scale, *rest)) for label, (b, *rest) in labelled]
+        for d, labelled in base.items()
     }
 
 
@@ -330,7 +346,7 @@ def target_table(rows: list[tuple[str, Row]]) -> list[str]:
     return lines
 
 
-def grid_table(rows: list[Row]) -> list[str]:
+def grid_table(rows: list[Row], device: str) -> list[str]:
     lines = [
         "| dims | mode | k | s | fused / deconv | reference / fused | auto takes | auto / best "
         "| peak memory fused / deconv | noise |",
@@ -340,7 +356,7 @@ def grid_table(rows: list[Row]) -> list[str]:
         c = r.case
         lines.append(
             f"| {c.dims}-D | {c.mode} | {c.kernel} | {c.scale} | {r.fused_vs_deconv:.3f} | "
-            f"{r.reference_vs_fused:.2f} | {c.auto_choice()} | {r.auto_vs_best:.3f} | "
+            f"{r.reference_vs_fused:.2f} | {c.auto_choice(device)} | {r.auto_vs_best:.3f} | "
             f"{r.memory_vs_deconv:.3f} | {r.noise:.3f} |"
         )
     return lines
@@ -353,7 +369,9 @@ SWEEP_SIZES = {
 }
 
 
-def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool) -> list[str]:
+def sweep(
+    device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool, batch_scale: int
+) -> list[str]:
     """``impl="auto"`` against the faster path over input sizes, and the cost model refitted.
 
     Every kernel (3, 5), scale (2, 4), mode and dimension at the grid's batch and channels,
@@ -363,7 +381,7 @@ def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool
     """
     ratios, counts, seconds = [], {"fused": [], "reference": []}, {"fused": [], "reference": []}
     for dims in (1, 2, 3):
-        batch, c_in, c_out, _ = grid_shape(dims, quick)
+        batch, c_in, c_out, _ = grid_shape(dims, quick, batch_scale)
         for mode, kernel, scale in itertools.product(("nearest", "bilinear"), (3, 5), (2, 4)):
             for size in SWEEP_SIZES[dims][:2] if quick else SWEEP_SIZES[dims]:
                 case = Case(dims, batch, c_in, c_out, size, kernel, scale, mode)
@@ -371,7 +389,7 @@ def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool
                     case, device, dtype, rounds, warmup, ("fused", "reference")
                 )
                 best = statistics.median(map(min, times["fused"], times["reference"]))
-                choice = case.auto_choice()
+                choice = case.auto_choice(device)
                 taken = statistics.median(times[choice])
                 ratios.append((taken / best, case))
                 shape, ks = case.input_shape(), (kernel,) * dims
@@ -404,7 +422,8 @@ def sweep(device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool
         "| case | kernel | scale | mode | auto takes | auto / best |",
         "|---|---|---|---|---|---|",
         *(
-            f"| {c.describe()} | {c.kernel} | {c.scale} | {c.mode} | {c.auto_choice()} | {r:.2f} |"
+            f"| {c.describe()} | {c.kernel} | {c.scale} | {c.mode} | {c.auto_choice(device)} "
+            f"| {r:.2f} |"
             for r, c in worst
         ),
         "",
@@ -426,8 +445,13 @@ def machine(args: argparse.Namespace) -> str:
         cpu = f"{names[0]} ({len(names)} logical CPUs)" if names else cpu
     except OSError:
         pass
+    if args.device.startswith("cuda"):
+        cudnn = torch.backends.cudnn.version()
+        cpu = f"{torch.cuda.get_device_name(args.device)}, CUDA {torch.version.cuda}, cuDNN {cudnn}"
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     clocked = "thread CPU time" if args.threads == 1 else "wall time"
+    if args.device.startswith("cuda"):
+        clocked = "wall time between synchronizations"
     return (
         f"{datetime.date.today()}, torch {torch.__version__}, {cpu}, device {args.device} "
         f"{args.dtype}, {args.threads} torch thread(s), {clocked}, load average {load} "
@@ -445,6 +469,9 @@ def main() -> None:
     parser.add_argument("--malloc", default="retain", choices=["retain", "default"])
     parser.add_argument(
         "--tables", default="targets,grid,sweep", help="comma-separated: targets, grid, sweep"
+    )
+    parser.add_argument(
+        "--batch-scale", type=int, default=1, help="multiply every batch (a GPU: past launch costs)"
     )
     parser.add_argument("--quick", action="store_true", help="tiny shapes: checks the script")
     parser.add_argument("--markdown", help="also write the tables to this markdown file")
@@ -470,7 +497,7 @@ def main() -> None:
     out = [f"`{command}`: {machine(args)}.", ""]
     print(out[0], flush=True)
     tables = args.tables.split(",")
-    by_dims = shapes(args.quick)
+    by_dims = shapes(args.quick, args.batch_scale)
     if "targets" in tables:
         rows = []
         for dims, labelled in by_dims.items():
@@ -495,23 +522,25 @@ def main() -> None:
     if "grid" in tables:
         rows = []
         for dims in (1, 2, 3):
-            batch, c_in, c_out, size = grid_shape(dims, args.quick)
+            batch, c_in, c_out, size = grid_shape(dims, args.quick, args.batch_scale)
             for mode in ("nearest", "bilinear"):
                 for kernel in (3, 5):
                     for scale in (2, 4):
                         case = Case(dims, batch, c_in, c_out, size, kernel, scale, mode)
                         row = measure(case, args.device, dtype, rounds, warmup, args.threads)
                         rows.append(row)
-                        print(grid_table([row])[-1], flush=True)
-        shown = ", ".join(Case(d, *grid_shape(d, args.quick)).describe() for d in (1, 2, 3))
+                        print(grid_table([row], args.device)[-1], flush=True)
+        shown = ", ".join(
+            Case(d, *grid_shape(d, args.quick, args.batch_scale)).describe() for d in (1, 2, 3)
+        )
         out += [
             f"Every dimension, mode, kernel and scale ({shown}; deconv: kernel 2s, stride s):",
             "",
-            *grid_table(rows),
+            *grid_table(rows, args.device),
             "",
         ]
     if "sweep" in tables:
-        out += sweep(args.device, dtype, rounds, warmup, args.quick)
+        out += sweep(args.device, dtype, rounds, warmup, args.quick, args.batch_scale)
     text = "\n".join(out)
     print("\n" + text)
     if args.markdown:

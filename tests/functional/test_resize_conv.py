@@ -322,6 +322,26 @@ def test_auto_runs_the_path_auto_impl_names(dims: int, mode: str) -> None:
     assert taken == ({"fused", "reference"} if dims == 3 else set())
 
 
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_auto_takes_the_reference_on_cuda(dims: int) -> None:
+    """On CUDA every configuration and size takes the reference (measured faster on an H200
+    at the benchmark's shapes); the CPU's choice for the same configurations includes the
+    fused path, so the device is what decides."""
+    on_cpu = set()
+    for size, k, s, mode in itertools.product((3, 32), (3, 5), (2, 4), MODES):
+        shape = (8, 16, *(size,) * dims)
+        assert auto_impl((k,) * dims, s, mode, "reflect", shape, 16, "cuda") == "reference"
+        on_cpu.add(auto_impl((k,) * dims, s, mode, "reflect", shape, 16, "cpu"))
+    assert "fused" in on_cpu
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_auto_on_cuda_runs_the_reference() -> None:
+    x, w = torch.randn(2, 8, 16, 16, device="cuda"), torch.randn(4, 8, 3, 3, device="cuda")
+    want = resize_conv(x, w, None, 2, "nearest", "reflect", "reference")
+    assert torch.equal(resize_conv(x, w, None, 2, "nearest", "reflect", "auto"), want)
+
+
 def test_auto_reads_sizes_in_eager_mode_only() -> None:
     """Small 3-D inputs take the reference, large ones the fused path; without a shape
     (tracing, compiling, exporting: :func:`eager_shape` is None) the fused path, and in 2-D

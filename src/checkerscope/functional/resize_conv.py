@@ -194,10 +194,16 @@ def auto_impl(
     padding_mode: str = "reflect",
     input_shape: tuple[int, ...] | None = None,
     out_channels: int | None = None,
+    device_type: str = "cpu",
 ) -> str:
     """The path ``impl="auto"`` takes: "fused" or "reference".
 
-    At scale 1 there is nothing to fuse: the reference is one padded convolution. In 3-D,
+    At scale 1 there is nothing to fuse: the reference is one padded convolution. On CUDA,
+    the reference: its few large kernels beat the fused path's many small ones (its border
+    terms) at the shapes of ``benchmarks/layers.py``, by 1.1x to 7.7x on an H200 (float32 and
+    bfloat16, torch 2.11), in 65 of 66 cases (the other: a 48^3 volume in float32, where the
+    fused path was 18% faster); those shapes take 0.4-1 ms per step, launch-bound. On the CPU
+    in 3-D,
     given the input's shape (N, C_in, *spatial) and ``out_channels``, the path that
     :func:`checkerscope.functional.resize_conv_cost.faster_path` predicts is faster (the
     reference on small volumes, where the fused path's 26 border terms cost more than they
@@ -210,8 +216,10 @@ def auto_impl(
         ('fused', 'reference')
         >>> auto_impl((3, 3, 3), 2, "bilinear", "reflect", (1, 4, 4, 4, 4), 2)
         'reference'
+        >>> auto_impl((3, 3), 2, "nearest", device_type="cuda")
+        'reference'
     """
-    if scale_factor == 1:
+    if scale_factor == 1 or device_type == "cuda":
         return "reference"
     if input_shape is None or out_channels is None or len(kernel_size) != 3:
         return "fused"
@@ -259,7 +267,9 @@ def resize_conv(
     check_reflect_fits(x, kernel_size, scale_factor, padding_mode)
     if impl == "auto":
         shape = eager_shape(x)
-        impl = auto_impl(kernel_size, scale_factor, mode, padding_mode, shape, weight.shape[0])
+        impl = auto_impl(
+            kernel_size, scale_factor, mode, padding_mode, shape, weight.shape[0], x.device.type
+        )
     if impl == "reference":
         return resize_conv_reference(x, weight, bias, scale_factor, mode, padding_mode)
     return resize_conv_fused(x, weight, bias, scale_factor, mode, padding_mode)

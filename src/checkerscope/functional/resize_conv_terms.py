@@ -163,7 +163,7 @@ def onednn_unsafe(x: torch.Tensor, kernel: torch.Tensor, weight_grad: bool) -> b
     than the kernel take torch's own kernel instead, which is right there and costs little
     at that depth (``tests/functional/test_onednn_guard.py`` runs the cases in a subprocess).
     """
-    return weight_grad and x.dim() == 5 and x.shape[2] < kernel.shape[2]
+    return weight_grad and x.is_cpu and x.dim() == 5 and x.shape[2] < kernel.shape[2]
 
 
 def _term_inputs(prog: Program, x: torch.Tensor) -> list[torch.Tensor]:
