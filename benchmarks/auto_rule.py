@@ -1,0 +1,323 @@
+"""A cost model for ``impl="auto"`` in 1-D and 2-D, fitted and tested (issue 14; not adopted).
+
+Today ``auto`` takes the fused path in 1-D and 2-D on the CPU, which is up to 85x slower than
+the reference at a few pixels with hundreds of channels (its kernels, rebuilt from the weight
+every call, grow as C_in x C_out). The candidate: the model of
+:mod:`checkerscope.functional.resize_conv_cost` (multiply-adds, calls, elements moved) plus
+two counts, fitted per dimension: the fused path's border-block elements (each term folds
+an input block into channels and adds an output block back, forward and backward) and the
+reference's operations per step (convolution, a padding per axis, the interpolation; linear:
+a blend per phase and axis), forward and backward.
+
+Two separate runs on the CPU, one torch thread, thread CPU time, fused and reference timed
+side by side in rotating order (``layers.time_side_by_side``), raw times saved as JSON:
+
+* ``--set training``: batch 1, 8, 32; channels 16->8, 64->32, 256->128; 16, 64, 256, 1024
+  samples (1-D) or 4, 8, 16, 32 px (2-D); kernel 3, 5; scale 2, 4; nearest and bilinear,
+  thinned (seeded) to ``--budget`` seconds as the 3-D model predicts them (cases predicted
+  over 2 s a step dropped first);
+* ``--set evaluation``: the layers benchmark's sweep cases in 1-D and 2-D; a DCGAN
+  generator's upsampling layers (nz 100, ngf 64, 64x64: 4->8 px 512->256 channels, 8->16
+  256->128, 16->32 128->64, 32->64 64->3) at batch 32 and 1, k3 s2, both modes; a
+  vocoder-like 1-D stack (512->256 at 64 samples, 256->128 at 256, 128->64 at 1024) at
+  batch 4, scale 4 and 2, kernel 3 and 5, both modes.
+
+``--fit TRAINING.json [--evaluate EVALUATION.json]`` fits the seconds per count per
+dimension (:func:`fit_seconds`) to the training times only and prints them, then how often
+``auto`` is within 5% of the faster path on the evaluation set, always-fused (the rule before
+issue 14) against the fitted model. The rule, fixed before the evaluation run: adopt the
+model only if that count rises in 1-D and in 2-D and no case within 5% before is worse than
+1.10 after. It was not met (2026-11-29, one shared 2-core CPU): within 5% rose from 43 to
+68 of 72 cases in 1-D and from 36 to 71 of 72 in 2-D, but a DCGAN's last layer (batch 1,
+64->3 channels, 32->64 px, nearest), where the fused path was best, took the reference at
+1.56x: the reference's convolution with 3 output channels ran 2.3x slower than its
+multiply-adds predict (training had 8 output channels or more). So the library is unchanged.
+
+    python benchmarks/auto_rule.py --set training --json train.json [--rounds 7]
+    python benchmarks/auto_rule.py --set evaluation --json eval.json [--rounds 11]
+    python benchmarks/auto_rule.py --fit train.json --evaluate eval.json [--markdown FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import random
+import statistics
+import sys
+
+import numpy as np
+import scipy.optimize
+import torch
+
+from checkerscope.functional.resize_conv_cost import (
+    FUSED_SECONDS,
+    REFERENCE_SECONDS,
+    fused_counts,
+    predicted_seconds,
+    reference_counts,
+)
+from checkerscope.functional.resize_conv_program import program
+from layers import RETAIN, SWEEP_SIZES, Case, time_side_by_side
+
+WITHIN = 1.05  # auto / best counted as right
+WORSE = 1.10  # a case right before must not get worse than this
+PATHS = ("fused", "reference")
+MODES = ("nearest", "bilinear")
+
+
+def training_cases() -> list[tuple[str, Case]]:
+    sizes = {1: (16, 64, 256, 1024), 2: (4, 8, 16, 32)}
+    return [
+        ("training", Case(dims, batch, c_in, c_out, size, k, s, mode))
+        for dims in (1, 2)
+        for batch, (c_in, c_out), size, k, s, mode in itertools.product(
+            (1, 8, 32), ((16, 8), (64, 32), (256, 128)), sizes[dims], (3, 5), (2, 4), MODES
+        )
+    ]
+
+
+def evaluation_cases() -> list[tuple[str, Case]]:
+    out = [
+        ("sweep", Case(dims, 8, 64, 32, size, k, s, mode))
+        for dims in (1, 2)
+        for mode, k, s in itertools.product(MODES, (3, 5), (2, 4))
+        for size in SWEEP_SIZES[dims]
+    ]
+    dcgan = ((4, 512, 256), (8, 256, 128), (16, 128, 64), (32, 64, 3))
+    out += [
+        ("dcgan", Case(2, batch, c_in, c_out, size, 3, 2, mode))
+        for batch in (32, 1)
+        for mode in MODES
+        for size, c_in, c_out in dcgan
+    ]
+    vocoder = ((64, 512, 256), (256, 256, 128), (1024, 128, 64))
+    out += [
+        ("vocoder", Case(1, 4, c_in, c_out, size, k, s, mode))
+        for s in (4, 2)
+        for mode in MODES
+        for k in (3, 5)
+        for size, c_in, c_out in vocoder
+    ]
+    return out
+
+
+def library_counts(case: Case) -> dict[str, tuple[float, ...]]:
+    """The library's counts of each path (reflect padding): multiply-adds, calls, moved."""
+    kernel, shape = (case.kernel,) * case.dims, case.input_shape()
+    fused = fused_counts(kernel, case.scale, case.mode, "reflect", shape, case.out_channels)
+    return {
+        "fused": tuple(fused),
+        "reference": tuple(
+            reference_counts(kernel, case.scale, case.mode, shape, case.out_channels)
+        ),
+    }
+
+
+def counts(case: Case) -> dict[str, tuple[float, ...]]:
+    """The candidate's counts: fused (multiply-adds, calls, moved, border elements) and
+    reference (multiply-adds, operations, moved)."""
+    prog = program((case.kernel,) * case.dims, case.scale, case.mode, "reflect")
+    sizes = (case.size,) * case.dims
+    blocks = sum(
+        case.in_channels * math.prod(t.strips) * math.prod(sizes[a] for a in t.conv_axes)
+        + case.out_channels
+        * math.prod(t.counts)
+        * math.prod(case.scale * sizes[a] for a in t.conv_axes)
+        for t in prog.terms
+    )
+    # Ghosted, only the backward's weight gradient reads the blocks.
+    border = (1 if prog.ghosted else 2) * case.batch * blocks
+    ops = 1 + case.dims + (case.dims * case.scale if case.mode == "bilinear" else 1)
+    library = library_counts(case)
+    macs, _, moved = library["reference"]
+    return {"fused": (*library["fused"], border), "reference": (macs, 2 * ops, moved)}
+
+
+def fit_seconds(x: list[tuple[float, ...]], seconds: list[float]) -> tuple[float, ...]:
+    """Seconds per count that best predict ``seconds`` in relative terms: non-negative least
+    squares of (predicted - measured) / measured."""
+    a, y = np.array(x, float), np.array(seconds, float)
+    scale = a.max(axis=0)
+    scale[scale == 0] = 1.0
+    return tuple(
+        map(float, scipy.optimize.nnls(a / scale / y[:, None], np.ones(len(y)))[0] / scale)
+    )
+
+
+def predicted(case: Case, seconds: dict[str, tuple[float, ...]]) -> dict[str, float]:
+    n = counts(case)
+    return {name: float(np.dot(n[name], seconds[name])) for name in PATHS}
+
+
+def thinned(cases: list[tuple[str, Case]], budget: float, steps: int) -> list[tuple[str, Case]]:
+    """A seeded random subset whose time, as the library's (3-D) model predicts it, fits
+    ``budget`` seconds; cases over 16 s in all (2 s a step at 7 rounds) dropped."""
+
+    def cost(case: Case) -> float:
+        n = library_counts(case)
+        return steps * (
+            predicted_seconds(n["fused"], FUSED_SECONDS)
+            + predicted_seconds(n["reference"], REFERENCE_SECONDS)
+        )
+
+    cheap = [t for t in sorted(cases, key=lambda t: cost(t[1])) if cost(t[1]) < 16]
+    random.Random(0).shuffle(cheap)
+    kept, spent = [], 0.0
+    for t in cheap:
+        if spent + cost(t[1]) <= budget:
+            kept.append(t)
+            spent += cost(t[1])
+    return kept
+
+
+def measure(which: str, path: str, rounds: int, budget: float) -> None:
+    cases = training_cases() if which == "training" else evaluation_cases()
+    if which == "training":
+        cases = thinned(cases, budget, rounds + 1)
+    rows = []
+    for i, (tag, case) in enumerate(cases):
+        times = time_side_by_side(case, "cpu", torch.float32, rounds, 1, PATHS)
+        rows.append({"set": tag, "case": case.__dict__, "times": times, "load": os.getloadavg()})
+        print(
+            f"{i + 1}/{len(cases)} {tag} {case.describe()} k{case.kernel} s{case.scale} "
+            f"{case.mode}: "
+            + ", ".join(f"{n} {1e3 * statistics.median(times[n]):.2f} ms" for n in PATHS),
+            flush=True,
+        )
+    with open(path, "w") as f:
+        json.dump({"torch": torch.__version__, "threads": 1, "rounds": rounds, "rows": rows}, f)
+
+
+def auto_vs_best(times: dict[str, list[float]], choice: str) -> float:
+    """Median time of ``choice`` over the median per-round best of the two paths."""
+    return statistics.median(times[choice]) / statistics.median(map(min, *times.values()))
+
+
+def fit(rows: list[dict]) -> dict[int, dict[str, tuple[float, ...]]]:
+    """Per dimension, per path: the seconds per count fitted to ``rows`` (training)."""
+    fitted = {}
+    for dims in (1, 2):
+        cases = [(Case(**r["case"]), r["times"]) for r in rows if r["case"]["dims"] == dims]
+        fitted[dims] = {
+            n: fit_seconds(
+                [counts(c)[n] for c, _ in cases], [statistics.median(t[n]) for _, t in cases]
+            )
+            for n in PATHS
+        }
+    return fitted
+
+
+def report(training: list[dict], evaluation: list[dict] | None) -> list[str]:
+    fitted = fit(training)
+    out = [
+        "Fitted to the training run (seconds per multiply-add / call / element moved "
+        "[/ border element]; error: |predicted / measured - 1|):",
+        "",
+        "| dims | path | cases | seconds per count | median error | 90th pct error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for dims, seconds in fitted.items():
+        cases = [(Case(**r["case"]), r["times"]) for r in training if r["case"]["dims"] == dims]
+        for name, s in seconds.items():
+            err = sorted(
+                abs(predicted(c, seconds)[name] / statistics.median(t[name]) - 1) for c, t in cases
+            )
+            out.append(
+                f"| {dims}-D | {name} | {len(err)} | "
+                f"{' / '.join(f'{v:.3g}' for v in s)} | {statistics.median(err):.2f} "
+                f"| {err[int(0.9 * (len(err) - 1))]:.2f} |"
+            )
+    if evaluation is None:
+        return out
+    results = []
+    for r in evaluation:
+        case = Case(**r["case"])
+        p = predicted(case, fitted[case.dims])
+        choice = "fused" if p["fused"] <= p["reference"] else "reference"
+        results.append(
+            (
+                r["set"],
+                case,
+                auto_vs_best(r["times"], "fused"),
+                auto_vs_best(r["times"], choice),
+                choice,
+            )
+        )
+    out += [
+        "",
+        f"Evaluation: cases with auto / best <= {WITHIN}, always fused -> fitted model:",
+        "",
+        "| dims | set | cases | within 5% before | after | worst before | after "
+        "| geometric mean before | after |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    adopt = True
+    for dims in (1, 2):
+        mine = [x for x in results if x[1].dims == dims]
+        for tag in ("sweep", "dcgan", "vocoder", "all"):
+            rows = [x for x in mine if tag in ("all", x[0])]
+            if rows:
+                before, after = [x[2] for x in rows], [x[3] for x in rows]
+                out.append(
+                    f"| {dims}-D | {tag} | {len(rows)} | {sum(v <= WITHIN for v in before)} | "
+                    f"{sum(v <= WITHIN for v in after)} | {max(before):.2f} | {max(after):.2f} | "
+                    f"{math.exp(statistics.mean(map(math.log, before))):.3f} | "
+                    f"{math.exp(statistics.mean(map(math.log, after))):.3f} |"
+                )
+        rises = sum(x[3] <= WITHIN for x in mine) > sum(x[2] <= WITHIN for x in mine)
+        adopt = adopt and rises and not any(x[2] <= WITHIN < WORSE < x[3] for x in mine)
+    worst = sorted(results, key=lambda x: -x[3])[:8]
+    out += [
+        "",
+        "Worst after:",
+        "",
+        "| set | case | k | s | mode | takes | before | after |",
+        "|---|---|---|---|---|---|---|---|",
+        *(
+            f"| {t} | {c.describe()} | {c.kernel} | {c.scale} | {c.mode} | {ch} | {b:.2f} "
+            f"| {a:.2f} |"
+            for t, c, b, a, ch in worst
+        ),
+        "",
+        f"Rule met: {'yes' if adopt else 'no'}.",
+    ]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", choices=["training", "evaluation"], help="measure this set")
+    parser.add_argument("--json", help="where --set writes its raw times")
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--budget", type=float, default=700.0, help="training: seconds")
+    parser.add_argument("--fit", help="training JSON to fit")
+    parser.add_argument("--evaluate", help="evaluation JSON to score the fit on")
+    parser.add_argument("--markdown", help="also write the tables to this markdown file")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.set:
+        if any(os.environ.get(k) != v for k, v in RETAIN.items()):
+            os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **RETAIN})
+        measure(args.set, args.json, args.rounds, args.budget)
+        return
+    if not args.fit:
+        parser.error("give --set (to measure) or --fit (to fit)")
+    with open(args.fit) as f:
+        training = json.load(f)["rows"]
+    evaluation = None
+    if args.evaluate:
+        with open(args.evaluate) as f:
+            evaluation = json.load(f)["rows"]
+    text = "\n".join(report(training, evaluation))
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
