@@ -39,8 +39,10 @@ the same thing as that of a 256 x 256 one instead of growing with the image's ar
 
 THRESHOLD = 12.0
 """Scores above this many dB are flagged. Fixed on the ``dev`` split of the validation set
-(``benchmarks/score_validation.py --split dev``), where every clean image scored at least 2 dB
-below it, before the held-out split was scored; the README gives the held-out rates per class."""
+(``benchmarks/score_validation.py --split dev``) before the held-out split was scored, and not
+moved since. The margin is thin: over dev seeds 0-5 (60 images per class) the highest clean
+score is 11.8 dB (flat grey with lines at any angle). The README gives the held-out rates per
+class."""
 
 COLORS = ("luma", "mean")
 
