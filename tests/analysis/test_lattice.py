@@ -19,8 +19,10 @@ from checkerscope.analysis.lattice import (
     axis_neighbours,
     lattice_energy,
     lattice_energy_numpy,
+    noise_maximum,
     plane_geometry,
     radii,
+    shells,
 )
 from checkerscope.analysis.spectra import periodic_smooth
 
@@ -45,11 +47,12 @@ def reference_energy(x: torch.Tensor, p: int) -> tuple[list[float], list[float]]
     directions = [(0.0, 1.0), (1.0, 0.0), (h / side, w / side), (h / side, -w / side)]
     ts = [t for t in range(-r_out, r_out + 1) if abs(t) >= r_in]
     art, bg = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
-    peaks, backgrounds = [], []
+    peaks, backgrounds, shell_of = [], [], []
     for a in range(1, p):
         for b in range(1, p):
             ky, kx = a * h // p, b * w // p
             peaks.append(float(plane[ky, kx]))
+            shell_of.append(tuple(sorted((min(a, p - a), min(b, p - b)))))
             ring = [
                 float(plane[(ky + dy) % h, (kx + dx) % w])
                 for dy in range(-r_out, r_out + 1)
@@ -68,10 +71,18 @@ def reference_energy(x: torch.Tensor, p: int) -> tuple[list[float], list[float]]
                     )
                 )
             backgrounds.append(max(lower_median(ring), *lines) / math.log(2))
-    # Each peak in units of its own background, brought back to the mean background.
-    mean = sum(backgrounds) / len(backgrounds)
-    art[0] = sum(peak * mean / local for peak, local in zip(peaks, backgrounds, strict=True))
-    bg[0] = sum(backgrounds)
+    # Per shell, each peak in units of its own background, brought back to the shell's mean
+    # background; the shell where that ratio is highest, over the noise's expected highest.
+    shell_art, shell_bg, sizes = {}, {}, {}
+    for key in dict.fromkeys(shell_of):
+        members = [i for i, k in enumerate(shell_of) if k == key]
+        mean = sum(backgrounds[i] for i in members) / len(members)
+        shell_art[key] = sum(peaks[i] * mean / backgrounds[i] for i in members)
+        shell_bg[key] = sum(backgrounds[i] for i in members)
+        sizes[key] = (len(members) + 1) // 2  # conjugate peaks (a, b), (p-a, p-b): one bin
+    top = max(shell_art, key=lambda k: shell_art[k] / shell_bg[k])
+    art[0] = shell_art[top] / noise_maximum(tuple(sorted(sizes.values())))
+    bg[0] = shell_bg[top]
     for c, axis in ((1, raw[:, 0].clone()), (2, raw[0, :].clone())):
         n = len(axis)
         axis[0] = math.inf  # DC: the mean is removed, so no median may take it
@@ -114,14 +125,48 @@ def test_energy_matches_brute_force(h: int, w: int, c: int, p: int, seed: int) -
 def test_a_pure_pattern_puts_all_its_energy_on_its_peaks(p: int) -> None:
     """A tiled random p x p tile: its phase means are itself, so nothing of it drives the smooth
     part, and the peaks hold (HW)^2 / p^2 times the summed squared deviations of the tile
-    (Parseval on the p x p grid: no FFT on one side), the backgrounds nothing but the floor."""
+    (Parseval on the p x p grid), the backgrounds nothing but the floor. Peak (a, b) holds
+    (HW / p^2)^2 |T(a, b)|^2 of the tile's own p x p DFT T: the axes hold theirs, the 2-D
+    lattice that of its shell with the most power per peak, over the noise's maximum."""
     h, w = 8 * p, 6 * p
     tile = torch.rand(3, p, p, dtype=torch.float64, generator=torch.Generator().manual_seed(p))
     x = tile.repeat(1, h // p, w // p)
     expected = (h * w) ** 2 / p**2 * (tile - tile.mean(dim=(1, 2), keepdim=True)).square()
+    peaks = (h * w / p**2) ** 2 * torch.fft.fft2(tile).abs().square().mean(dim=0)  # (p, p)
+    peaks[0, 0] = 0.0
+    assert float(peaks.sum()) == pytest.approx(float(expected.sum(dim=(1, 2)).mean()), rel=1e-9)
+    shell, noise = shells(p)
+    by_shell = [peaks[1:, 1:].flatten()[shell == i] for i in range(int(shell.max()) + 1)]
+    lattice = max(by_shell, key=lambda t: float(t.mean())).sum() / noise
     art, bg = lattice_energy(x[None], (p,))
-    assert float(art.sum()) == pytest.approx(float(expected.sum(dim=(1, 2)).mean()), rel=1e-9)
+    assert art[0, 0].tolist() == pytest.approx(
+        [float(lattice), float(peaks[1:, 0].sum()), float(peaks[0, 1:].sum())], rel=1e-9
+    )
     assert float(bg.max()) < 1e-12 * float(art.sum())
+
+
+def test_shells_and_own_peaks() -> None:
+    """Period 8 among (2, 4, 8): 49 peaks, of which the 9 with a and b even are period 4's
+    (and (4, 4) period 2's); the rest fall in 7 shells by their distance from DC."""
+    shell, noise = shells(8, (2, 4))
+    grid = shell.view(7, 7)
+    assert (grid[1::2, 1::2] == -1).all() and int((shell == -1).sum()) == 9
+    assert int(shell.max()) + 1 == 7
+    assert grid[0, 0] == grid[0, 6] == grid[6, 6] == grid[6, 0]  # the 4 peaks nearest DC
+    assert grid[0, 1] == grid[1, 0] != grid[0, 0]
+    alone, noise_alone = shells(8)  # scored alone, period 8 owns every peak: 10 shells
+    assert int((alone == -1).sum()) == 0 and int(alone.max()) + 1 == 10
+    assert 1 < noise < noise_alone < 3
+
+
+def test_noise_maximum_is_the_mean_highest_of_gamma_means() -> None:
+    gen = torch.Generator().manual_seed(0)
+    sizes = (2, 2, 2, 2, 4, 4, 4)
+    draws = torch.stack(
+        [torch.empty(200_000, k).exponential_(generator=gen).mean(dim=1) for k in sizes]
+    )
+    assert noise_maximum(sizes) == pytest.approx(float(draws.amax(dim=0).mean()), rel=0.01)
+    assert noise_maximum((1,)) == pytest.approx(1.0)  # one exponential: its mean
 
 
 def test_lines_lie_in_the_ring_and_windows_between_peaks() -> None:

@@ -11,13 +11,17 @@ each compared with the background it can be confused with:
   Chebyshev ring ``2 <= |g - f| <= 4`` around the peak, or, if larger, the median along any of
   four lines through it (a row, a column, and the two lines that 45-degree lines and edges in
   the image put through it), over ``ln 2``. A periodic pattern is a point of the spectrum; a
-  straight line, edge or staircase is a line of it, which the ring alone would miss. Each peak
-  is weighed against its own background: the peak energy is the sum of each peak's power over
-  its background, times the period's mean background, so that the ratio to the summed
-  background is the mean of the peaks' whitened powers. Summing powers and backgrounds first
-  would let the peaks nearest DC, where an image is strongest, outweigh the rest: a period-8
-  checkerboard, whose energy sits on those four peaks, was drowned by the background of all
-  49. Under a flat background (noise) both are the same.
+  straight line, edge or staircase is a line of it, which the ring alone would miss. A period
+  is scored on its own peaks only: those on the lattice of a smaller period of the set scored
+  (for (2, 4, 8): a period-8 pattern's with ``a`` or ``b`` odd) belong to that period, so a
+  period-4 pattern does not also score as period 8. The peaks are grouped in shells at the
+  same distance from DC (:func:`shells`); each peak is weighed against its own background and
+  each shell's peak energy is the sum of its peaks' powers over their backgrounds, times the
+  shell's mean background, so that the ratio to the shell's summed background is the mean of
+  its peaks' whitened powers. The period's energies are those of the shell where that ratio is
+  highest, the peak energy divided by the noise's expected highest ratio
+  (:func:`noise_maximum`). Averaging over every peak would dilute a pattern whose energy sits
+  on a few: a period-8 checkerboard puts 73% of it on the four peaks nearest DC, of 49.
 - ``"rows"`` (``b = 0``) and ``"columns"`` (``a = 0``): patterns that repeat down the rows or
   along the columns. These bins sit on a frequency axis, where every horizontal or vertical
   line, frame, letterbox bar and edge of the image puts energy along the whole axis, so they are
@@ -26,6 +30,8 @@ each compared with the background it can be confused with:
   ``2 <= |k - k0| <= 8`` around the peak, raised to the strongest other peak within half a
   lattice step once each bin is divided by its own neighbours' median: content of a longer
   period (lines of text, table rows) puts a comb of peaks there, of which the lattice bin is one.
+  Every peak of the period is read here, smaller periods' too: on their own, a period's odd
+  peaks would lose the comb's other teeth that raise their background.
 
 One definition, two implementations: :func:`lattice_energy` (torch; batches, any float dtype and
 device, differentiable) is the definition; :func:`lattice_energy_numpy` (NumPy/SciPy, one image
@@ -42,6 +48,8 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
+import scipy.integrate
+import scipy.special
 import torch
 
 from checkerscope.analysis.spectra import smooth_factors
@@ -153,13 +161,62 @@ def axis_neighbours(n: int, radius: tuple[int, int]) -> torch.Tensor:
     return _fold(k[:, None] + _offsets(*radius), n)
 
 
+@functools.lru_cache(maxsize=64)
+def shells(p: int, smaller: tuple[int, ...] = ()) -> tuple[torch.Tensor, float]:
+    """The shell of each period-``p`` lattice peak, in :func:`plane_geometry`'s order
+    ((p-1)**2,), and :func:`noise_maximum` of those shells.
+
+    Peak ``(a, b)`` is at ``(min(a, p-a), min(b, p-b))`` lattice steps from DC along the two
+    axes; a shell holds the peaks at the same steps in either order, so at the same distance
+    from DC in cycles per pixel, whatever the image's sides. Peaks on the lattice of a period
+    in ``smaller`` (``a*q`` and ``b*q`` multiples of ``p``) are that period's: shell -1.
+
+    Example:
+        >>> shell, noise = shells(4, (2,))  # (2, 2) is period 2's
+        >>> shell.view(3, 3).tolist(), round(noise, 3)
+        ([[0, 1, 0], [1, -1, 1], [0, 1, 0]], 1.375)
+    """
+    k = torch.arange(1, p)
+    a, b = (t.flatten() for t in torch.meshgrid(k, k, indexing="ij"))
+    taken = torch.zeros_like(a, dtype=torch.bool)
+    for q in smaller:
+        taken |= (a * q % p == 0) & (b * q % p == 0)
+    steps = torch.sort(torch.stack([torch.minimum(a, p - a), torch.minimum(b, p - b)], 1), 1)
+    shell = torch.unique(steps.values, dim=0, return_inverse=True)[1]
+    kept = torch.unique(shell[~taken])
+    shell = torch.where(taken, -1, torch.searchsorted(kept, shell))
+    # Peaks (a, b) and (p-a, p-b) are one bin (conjugates) in the same shell: count bins once.
+    same = torch.minimum(a * p + b, (p - a) * p + (p - b))
+    sizes = [len(torch.unique(same[shell == i])) for i in range(len(kept))]
+    return shell, noise_maximum(tuple(sizes))
+
+
+@functools.lru_cache(maxsize=64)
+def noise_maximum(sizes: tuple[int, ...]) -> float:
+    """The expected highest of independent means of ``sizes[i]`` unit exponentials.
+
+    Under white noise each bin's power over its background is exponential with mean 1 (the
+    median over ``ln 2``), so a shell of ``k`` bins has a mean ratio of Gamma(k, 1/k) and the
+    highest of a period's shells is on average this: dividing by it keeps noise at about 0 dB.
+
+    Example:
+        >>> round(noise_maximum((1,)), 6), round(noise_maximum((2, 2)), 6)
+        (1.0, 1.375)
+    """
+
+    def below(t: float) -> float:
+        return float(np.prod([scipy.special.gammainc(k, k * t) for k in sizes]))
+
+    return float(scipy.integrate.quad(lambda t: 1.0 - below(t), 0.0, np.inf, limit=200)[0])
+
+
 class _Group(NamedTuple):
     """Lattice peaks of every period whose rings and lines have the same widths."""
 
     peaks: torch.Tensor  # (L,) positions in the list of bins read
     rings: torch.Tensor  # (L, R)
     lines: torch.Tensor  # (L, 4, M)
-    by_period: torch.Tensor  # (L, P) 0/1: which period each peak is of
+    by_shell: torch.Tensor  # (L, S) 0/1: which shell (of every period's) each peak is in
 
 
 class _Axis(NamedTuple):
@@ -179,6 +236,8 @@ class _Geometry(NamedTuple):
     kx: torch.Tensor  # (N,) their columns
     groups: tuple[_Group, ...]
     axes: tuple[_Axis, _Axis]  # rows (length h), columns (length w)
+    shells: tuple[torch.Tensor, ...]  # per period: its shells' indices among the S
+    noise: tuple[float, ...]  # per period: noise_maximum of its shells
 
 
 def _axis(n: int, periods: tuple[int, ...], device: torch.device) -> _Axis:
@@ -196,7 +255,11 @@ def _axis(n: int, periods: tuple[int, ...], device: torch.device) -> _Axis:
 def geometry(h: int, w: int, periods: tuple[int, ...], device: torch.device) -> _Geometry:
     """Every index :func:`lattice_energy` reads for ``h`` x ``w`` images, on ``device``: a few
     thousand lattice bins, not the whole spectrum, and two axes."""
-    parts = [plane_geometry(h, w, p) for p in periods]
+    owned = [shells(p, tuple(q for q in periods if q < p)) for p in periods]
+    parts = [
+        [t[shell >= 0] for t in plane_geometry(h, w, p)]
+        for p, (shell, _) in zip(periods, owned, strict=True)
+    ]
     bins, position = torch.unique(
         torch.cat([t.flatten() for part in parts for t in part]), return_inverse=True
     )
@@ -206,19 +269,22 @@ def geometry(h: int, w: int, periods: tuple[int, ...], device: torch.device) -> 
         for t in part:
             moved[-1].append(position[k : k + t.numel()].view(t.shape))
             k += t.numel()
+    first = np.cumsum([0] + [int(shell.max()) + 1 for shell, _ in owned])  # shells numbered on
     groups = []
     for widths in dict.fromkeys((r.shape[1], li.shape[2]) for _, r, li in moved):
         members = [i for i, (_, r, li) in enumerate(moved) if (r.shape[1], li.shape[2]) == widths]
-        owner = torch.cat([torch.full((len(moved[i][0]),), i) for i in members])
-        one_hot = torch.nn.functional.one_hot(owner, len(periods)).double()
+        shell = torch.cat([owned[i][0][owned[i][0] >= 0] + first[i] for i in members])
+        one_hot = torch.nn.functional.one_hot(shell, int(first[-1])).double()
         groups.append(
             _Group(*(torch.cat([moved[i][j] for i in members]).to(device) for j in range(3)),
                    one_hot.to(device))
         )  # fmt: skip
     half = w // 2 + 1
     axes = (_axis(h, periods, device), _axis(w, periods, device))
+    by_period = tuple(torch.arange(first[i], first[i + 1]).to(device) for i in range(len(periods)))
+    noise = tuple(n for _, n in owned)
     return _Geometry(bins.to(device), (bins // half).to(device), (bins % half).to(device),
-                     tuple(groups), axes)  # fmt: skip
+                     tuple(groups), axes, by_period, noise)  # fmt: skip
 
 
 def _power(z: torch.Tensor) -> torch.Tensor:
@@ -273,8 +339,9 @@ def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Ten
     """Peak and background energies (B, P, 3) of images (B, C, H, W), channels' spectra averaged.
 
     The definition (see the module's docstring): for each period and each of :data:`CLASSES`,
-    the peak energy (on the 2-D lattice, each peak's power weighed by the period's mean
-    background over its own) and the summed background, floored relative to the total
+    the peak energy (on the 2-D lattice, that of the period's highest shell of own peaks, each
+    peak's power weighed by the shell's mean background over its own, over
+    :func:`noise_maximum`) and the summed background, floored relative to the total
     power read so that a flat image stays finite. ``x`` is float32 or float64, finite, with
     sides that are multiples of every period, each at least twice the largest; ``periods`` are
     distinct integers >= 2 (arguments are checked by the score's entry points in
@@ -300,17 +367,25 @@ def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Ten
     tiny = torch.finfo(power.dtype)
     total = power.sum(dim=1) + down.sum(dim=1) + along.sum(dim=1)
     floor = (total * tiny.eps).clamp(min=tiny.tiny)
-    art = torch.zeros(x.shape[0], len(periods), dtype=power.dtype, device=x.device)
-    bg = torch.zeros_like(art)
+    art_s = torch.zeros(x.shape[0], g.groups[0].by_shell.shape[1], dtype=power.dtype,
+                        device=x.device)  # fmt: skip
+    bg_s = torch.zeros_like(art_s)
     for group in g.groups:
         ring = power[:, group.rings].median(dim=-1).values
         lines = power[:, group.lines].median(dim=-1).values.amax(dim=-1)
         local = torch.maximum(torch.maximum(ring, lines) / _LN2, floor[:, None])  # (B, L)
-        by_period = group.by_period.to(power.dtype)
-        level = local @ by_period  # (B, P): each period's summed background
-        mean = level / by_period.sum(dim=0).clamp(min=1)
-        art = art + (power[:, group.peaks] * (mean @ by_period.T) / local) @ by_period
-        bg = bg + level
+        by_shell = group.by_shell.to(power.dtype)
+        level = local @ by_shell  # (B, S): each shell's summed background
+        mean = level / by_shell.sum(dim=0).clamp(min=1)
+        art_s = art_s + (power[:, group.peaks] * (mean @ by_shell.T) / local) @ by_shell
+        bg_s = bg_s + level
+    ratio = art_s / bg_s
+    art, bg = [], []
+    for shell, noise in zip(g.shells, g.noise, strict=True):  # each period's highest shell
+        top = ratio[:, shell].argmax(dim=1, keepdim=True)
+        art.append(art_s[:, shell].gather(1, top)[:, 0] / noise)
+        bg.append(bg_s[:, shell].gather(1, top)[:, 0])
+    art, bg = torch.stack(art, dim=1), torch.stack(bg, dim=1)
     axes = [_axis_energy(t, axis, floor) for t, axis in zip((down, along), g.axes, strict=True)]
     art = torch.stack([art, axes[0][0], axes[1][0]], dim=2)
     bg = torch.stack([bg, axes[0][1], axes[1][1]], dim=2)
@@ -321,8 +396,9 @@ def lattice_energy(x: torch.Tensor, periods: tuple[int, ...]) -> tuple[torch.Ten
 def _numpy_geometry(h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype) -> tuple:
     """What :func:`lattice_energy_numpy` reads, as NumPy arrays: the rows ``ky`` and columns
     ``kx`` that hold every lattice bin, the smooth-component factors on that (Ky, Kx) grid, a
-    0/1 weight of the listed bins, which ``kx`` are multiples of ``w / lcm(periods)``, the groups'
-    positions in the grid, and each axis's peaks and windows for all periods at once."""
+    0/1 weight of the listed bins, which ``kx`` are multiples of ``w / lcm(periods)``, each
+    period's shells and their noise maximum, the groups' positions in the grid, and each axis's
+    peaks and windows for all periods at once."""
     cpu = torch.device("cpu")
     g = geometry(h, w, periods, cpu)
     ky, row = torch.unique(g.ky, return_inverse=True)
@@ -340,9 +416,10 @@ def _numpy_geometry(h: int, w: int, periods: tuple[int, ...], dtype: torch.dtype
     weights = (torch.polar(torch.ones_like(j), 2 * math.pi * j * (m - 1) / m) - 1) * pairs / w
     grid = (ky, kx, a[ky][:, kx], b[ky][:, kx], listed, comb, weights)
     groups = tuple(
-        (position[gr.peaks], position[gr.rings], position[gr.lines], gr.by_period.to(dtype))
+        (position[gr.peaks], position[gr.rings], position[gr.lines], gr.by_shell.to(dtype))
         for gr in g.groups
     )
+    grid = (*grid, g.shells, torch.tensor(g.noise, dtype=dtype))
     sets = []
     for axis in g.axes:
         # Windows padded to one width by repeating their first bin, which leaves the max as it is.
@@ -395,7 +472,9 @@ def lattice_energy_numpy(
     """
     c, h, w = x.shape
     dtype = torch.float64 if x.dtype == np.float64 else torch.float32
-    (ky, kx, a, b, listed, comb, weights), groups, sets = _numpy_geometry(h, w, periods, dtype)
+    (ky, kx, a, b, listed, comb, weights, by_period, noise), groups, sets = _numpy_geometry(
+        h, w, periods, dtype
+    )
     # No bin read here is DC, so the mean changes nothing but rounding, which DC would
     # otherwise spread over the faint bins of the rings.
     x = x - x.mean(axis=(1, 2), keepdims=True, dtype=x.dtype)
@@ -428,13 +507,19 @@ def lattice_energy_numpy(
     floor = x.dtype.type(max(total * tiny.eps, tiny.tiny))
     art = np.zeros((len(CLASSES), len(periods)), dtype=x.dtype)
     bg = np.zeros_like(art)
-    for peaks, ring, lines, by_period in groups:
+    art_s = np.zeros(groups[0][3].shape[1], dtype=x.dtype)
+    bg_s = np.zeros_like(art_s)
+    for peaks, ring, lines, by_shell in groups:
         line = _lower_median(np.take(power, lines)).max(axis=1)
         local = np.maximum(np.maximum(_lower_median(np.take(power, ring)), line) / _LN2, floor)
-        level = local @ by_period
-        mean = level / np.maximum(by_period.sum(axis=0), 1)
-        art[0] += (np.take(power, peaks) * (by_period @ mean) / local) @ by_period
-        bg[0] += level
+        level = local @ by_shell
+        mean = level / np.maximum(by_shell.sum(axis=0), 1)
+        art_s += (np.take(power, peaks) * (by_shell @ mean) / local) @ by_shell
+        bg_s += level
+    ratio = art_s / bg_s
+    for i, shell in enumerate(by_period):  # each period's highest shell
+        top = shell[ratio[shell].argmax()]
+        art[0, i], bg[0, i] = art_s[top] / noise[i], bg_s[top]
     for classes, neighbours, tops, windows, radius, by_period in sets:
         spectrum = np.array([spectra[i - 1] for i in classes])  # (A, n//2 + 1), a copy
         spectrum[:, 0] = np.inf  # as _axis_energy
