@@ -80,6 +80,63 @@ def training_cases() -> list[tuple[str, Case]]:
     ]
 
 
+def few_channel_cases() -> list[tuple[str, Case]]:
+    """Training cases added in the second attempt: 1 to 8 channels on one side (RGB in and
+    out, mono audio), where a convolution runs below its rate per multiply-add."""
+    sizes = {1: (64, 256, 1024), 2: (8, 16, 32, 64)}
+    return [
+        ("few", Case(dims, batch, c_in, c_out, size, k, s, mode))
+        for dims in (1, 2)
+        for batch, (c_in, c_out), size, k, s, mode in itertools.product(
+            (1, 8), ((64, 3), (3, 64), (32, 4), (8, 8)), sizes[dims], (3, 5), (2, 4), MODES
+        )
+    ]
+
+
+def fresh_cases() -> list[tuple[str, Case]]:
+    """The second evaluation set, fixed before it was measured (k3 s2 unless said):
+    an SRGAN-like x4 upsampler's stages (64->64 at 24 and 48 px, batch 1 and 16, nearest);
+    a U-Net decoder (512->256 at 8 px, 256->128 at 16, 128->64 at 32, 64->32 at 64; batch 1
+    and 8; both modes); a StyleGAN-like 512-channel stack (4 to 32 px, batch 4, both modes);
+    final RGB layers (64->3 and 32->3 at 64 and 128 px, batch 1 and 8, both modes); a 1-D
+    decoder (256->128 at 128, 128->64 at 512, 64->1 at 2048; batch 1 and 8; scale 2 and 4;
+    kernel 3 and 5; both modes)."""
+    out = [
+        ("srgan", Case(2, batch, 64, 64, size, 3, 2, "nearest"))
+        for batch in (1, 16)
+        for size in (24, 48)
+    ]
+    unet = ((8, 512, 256), (16, 256, 128), (32, 128, 64), (64, 64, 32))
+    out += [
+        ("unet", Case(2, batch, c_in, c_out, size, 3, 2, mode))
+        for batch in (1, 8)
+        for mode in MODES
+        for size, c_in, c_out in unet
+    ]
+    out += [
+        ("stylegan", Case(2, 4, 512, 512, size, 3, 2, mode))
+        for mode in MODES
+        for size in (4, 8, 16, 32)
+    ]
+    out += [
+        ("rgb", Case(2, batch, c_in, 3, size, 3, 2, mode))
+        for batch in (1, 8)
+        for mode in MODES
+        for c_in in (64, 32)
+        for size in (64, 128)
+    ]
+    decoder = ((128, 256, 128), (512, 128, 64), (2048, 64, 1))
+    out += [
+        ("decoder", Case(1, batch, c_in, c_out, size, k, s, mode))
+        for batch in (1, 8)
+        for s in (2, 4)
+        for k in (3, 5)
+        for mode in MODES
+        for size, c_in, c_out in decoder
+    ]
+    return out
+
+
 def evaluation_cases() -> list[tuple[str, Case]]:
     out = [
         ("sweep", Case(dims, 8, 64, 32, size, k, s, mode))
@@ -174,9 +231,17 @@ def thinned(cases: list[tuple[str, Case]], budget: float, steps: int) -> list[tu
     return kept
 
 
+SETS = {
+    "training": training_cases,
+    "few": few_channel_cases,
+    "evaluation": evaluation_cases,
+    "fresh": fresh_cases,
+}
+
+
 def measure(which: str, path: str, rounds: int, budget: float) -> None:
-    cases = training_cases() if which == "training" else evaluation_cases()
-    if which == "training":
+    cases = SETS[which]()
+    if which in ("training", "few"):
         cases = thinned(cases, budget, rounds + 1)
     rows = []
     for i, (tag, case) in enumerate(cases):
@@ -290,7 +355,7 @@ def report(training: list[dict], evaluation: list[dict] | None) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=["training", "evaluation"], help="measure this set")
+    parser.add_argument("--set", choices=list(SETS), help="measure this set")
     parser.add_argument("--json", help="where --set writes its raw times")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--budget", type=float, default=700.0, help="training: seconds")
