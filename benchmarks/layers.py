@@ -48,13 +48,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import scipy.optimize
 import torch
 from torch import nn
 
 from checkerscope.functional.resize_conv import auto_impl
 from checkerscope.functional.resize_conv_cost import (
-    FUSED_SECONDS,
-    REFERENCE_SECONDS,
+    CHANNEL_BLOCK,
+    SECONDS,
+    Counts,
     fused_counts,
     reference_counts,
 )
@@ -109,6 +111,16 @@ class Case:
     def input_shape(self) -> tuple[int, ...]:
         return (self.batch, self.in_channels, *(self.size,) * self.dims)
 
+    def counts(self) -> dict[str, Counts]:
+        """The cost model's counts of each path for this case (reflect padding; channels
+        blocked as the library counts them in this dimension)."""
+        kernel, shape, c_out = (self.kernel,) * self.dims, self.input_shape(), self.out_channels
+        block = CHANNEL_BLOCK[self.dims]
+        return {
+            "fused": fused_counts(kernel, self.scale, self.mode, "reflect", shape, c_out, block),
+            "reference": reference_counts(kernel, self.scale, self.mode, shape, c_out, block),
+        }
+
     def auto_choice(self, device: str) -> str:
         kernel = (self.kernel,) * self.dims
         return auto_impl(
@@ -136,9 +148,7 @@ def shapes(
     """Per dims: (label, (batch, in, out, size)); the first is the benchmark shape. Every batch
     is multiplied by ``batch_scale``."""
     if quick:
-        return {
-            d: [("quick", (2 * batch_scale, 8, 4, {1: 64, 2: 12, 3: 6}[d]))] for d in (1, 2, 3)
-        }
+        return {d: [("quick", (2 * batch_scale, 8, 4, {1: 64, 2: 12, 3: 6}[d]))] for d in (1, 2, 3)}
     base = {
         1: [
             ("benchmark", (16, 128, 64, 1024)),
@@ -369,6 +379,17 @@ SWEEP_SIZES = {
 }
 
 
+def fit_seconds(counts: list[Counts], seconds: list[float]) -> Counts:
+    """Seconds per count that best predict ``seconds`` from ``counts`` in relative terms:
+    non-negative least squares of (predicted - measured) / measured; a count that is zero
+    in every case gets 0."""
+    x, y = np.array(counts, float), np.array(seconds, float)
+    scale = x.max(axis=0)
+    scale[scale == 0] = 1.0
+    fitted = scipy.optimize.nnls(x / scale / y[:, None], np.ones(len(y)))[0] / scale
+    return Counts(*map(float, fitted))
+
+
 def sweep(
     device: str, dtype: torch.dtype, rounds: int, warmup: int, quick: bool, batch_scale: int
 ) -> list[str]:
@@ -376,10 +397,14 @@ def sweep(
 
     Every kernel (3, 5), scale (2, 4), mode and dimension at the grid's batch and channels,
     from a few samples per axis up; the seconds per count of
-    :mod:`checkerscope.functional.resize_conv_cost` refitted to the 3-D times (relative least
-    squares; ``auto`` consults the model in 3-D only) are printed beside the library's.
+    :mod:`checkerscope.functional.resize_conv_cost` refitted per dimension to these times
+    (:func:`fit_seconds`) are printed beside the library's (1-D and 2-D: fitted the same way
+    to the broader grid and the few-channel cases of ``benchmarks/auto_rule.py``; 3-D: to an
+    earlier run of this sweep).
     """
-    ratios, counts, seconds = [], {"fused": [], "reference": []}, {"fused": [], "reference": []}
+    ratios = []
+    counts: dict[tuple[int, str], list[Counts]] = {}
+    seconds: dict[tuple[int, str], list[float]] = {}
     for dims in (1, 2, 3):
         batch, c_in, c_out, _ = grid_shape(dims, quick, batch_scale)
         for mode, kernel, scale in itertools.product(("nearest", "bilinear"), (3, 5), (2, 4)):
@@ -392,27 +417,24 @@ def sweep(
                 choice = case.auto_choice(device)
                 taken = statistics.median(times[choice])
                 ratios.append((taken / best, case))
-                shape, ks = case.input_shape(), (kernel,) * dims
-                if dims == 3:
-                    counts["fused"].append(fused_counts(ks, scale, mode, "reflect", shape, c_out))
-                    counts["reference"].append(reference_counts(ks, scale, mode, shape, c_out))
-                    for name in seconds:
-                        seconds[name].append(statistics.median(times[name]))
+                for name, n in case.counts().items():
+                    counts.setdefault((dims, name), []).append(n)
+                    seconds.setdefault((dims, name), []).append(statistics.median(times[name]))
                 print(
                     f"{case.describe()} k{kernel} s{scale} {mode}: auto/best "
                     f"{taken / best:.3f} ({choice})",
                     flush=True,
                 )
-    fitted = {}
-    for name in seconds:
-        x, y = np.array(counts[name], float), np.array(seconds[name])
-        fitted[name] = np.linalg.lstsq(x / y[:, None], np.ones(len(y)), rcond=None)[0]
     worst = sorted(ratios, key=lambda r: -r[0])[:8]
     within = ", ".join(
         f"{sum(r <= FUSED_VS_DECONV_MAX for r, c in ratios if c.dims == d)} of "
         f"{sum(c.dims == d for _, c in ratios)} in {d}-D"
         for d in (1, 2, 3)
     )
+
+    def shown(n: Counts) -> str:
+        return " / ".join(f"{v:.3g}" for v in n)
+
     return [
         f'impl="auto" over input sizes ({", ".join(map(str, SWEEP_SIZES[1]))} samples in 1-D, '
         f"{', '.join(map(str, SWEEP_SIZES[2]))} px in 2-D, {', '.join(map(str, SWEEP_SIZES[3]))} "
@@ -427,12 +449,17 @@ def sweep(
             for r, c in worst
         ),
         "",
-        "Cost model (seconds per multiply-add, per convolution call, per element moved), "
-        "refitted to this run against the library's (`functional/resize_conv_cost.py`): fused "
-        f"{' / '.join(f'{v:.3g}' for v in fitted['fused'])} against "
-        f"{' / '.join(f'{v:.3g}' for v in FUSED_SECONDS)}; reference "
-        f"{' / '.join(f'{v:.3g}' for v in fitted['reference'])} against "
-        f"{' / '.join(f'{v:.3g}' for v in REFERENCE_SECONDS)}.",
+        "Cost model (seconds per multiply-add, per call, per element moved, per border-block "
+        "element), refitted to this run against the library's (`functional/resize_conv_cost.py`):",
+        "",
+        "| dims | path | refitted | library |",
+        "|---|---|---|---|",
+        *(
+            f"| {d}-D | {name} | {shown(fit_seconds(counts[d, name], seconds[d, name]))} "
+            f"| {shown(SECONDS[d][i])} |"
+            for d in (1, 2, 3)
+            for i, name in enumerate(("fused", "reference"))
+        ),
         "",
     ]
 

@@ -202,26 +202,27 @@ def auto_impl(
     the reference: its few large kernels beat the fused path's many small ones (its border
     terms) at the shapes of ``benchmarks/layers.py``, by 1.1x to 7.7x on an H200 (float32 and
     bfloat16, torch 2.11), in 65 of 66 cases (the other: a 48^3 volume in float32, where the
-    fused path was 18% faster); those shapes take 0.4-1 ms per step, launch-bound. On the CPU
-    in 3-D,
+    fused path was 18% faster); those shapes take 0.4-1 ms per step, launch-bound. On the CPU,
     given the input's shape (N, C_in, *spatial) and ``out_channels``, the path that
-    :func:`checkerscope.functional.resize_conv_cost.faster_path` predicts is faster (the
-    reference on small volumes, where the fused path's 26 border terms cost more than they
-    save); without them (while tracing, compiling or exporting, where a size read in Python
-    would be a guard), and in 1-D and 2-D, where that model did not carry over to layers it
-    was not fitted on, the fused path.
+    :func:`checkerscope.functional.resize_conv_cost.faster_path` predicts is faster, in 1-D,
+    2-D and 3-D: the reference on small inputs, and at a few pixels with hundreds of
+    channels, where the fused path's border terms and kernels cost more than they save.
+    Without them (while tracing, compiling or exporting, where a size read in Python would be
+    a guard), the fused path.
 
     Example:
         >>> auto_impl((3, 3), 2, "nearest"), auto_impl((3, 3), 1, "nearest")
         ('fused', 'reference')
-        >>> auto_impl((3, 3, 3), 2, "bilinear", "reflect", (1, 4, 4, 4, 4), 2)
+        >>> auto_impl((3, 3), 2, "bilinear", "reflect", (1, 512, 4, 4), 256)
         'reference'
+        >>> auto_impl((3, 3), 2, "nearest", "reflect", (32, 128, 16, 16), 64)
+        'fused'
         >>> auto_impl((3, 3), 2, "nearest", device_type="cuda")
         'reference'
     """
     if scale_factor == 1 or device_type == "cuda":
         return "reference"
-    if input_shape is None or out_channels is None or len(kernel_size) != 3:
+    if input_shape is None or out_channels is None:
         return "fused"
     return faster_path(kernel_size, scale_factor, mode, padding_mode, input_shape, out_channels)
 
