@@ -398,9 +398,9 @@ def sweep(
     Every kernel (3, 5), scale (2, 4), mode and dimension at the grid's batch and channels,
     from a few samples per axis up; the seconds per count of
     :mod:`checkerscope.functional.resize_conv_cost` refitted per dimension to these times
-    (:func:`fit_seconds`) are printed beside the library's (1-D and 2-D: fitted the same way
-    to the broader grid and the few-channel cases of ``benchmarks/auto_rule.py``; 3-D: to an
-    earlier run of this sweep).
+    (:func:`fit_seconds`) are printed beside the library's (fitted the same way to the
+    broader grids of ``benchmarks/auto_rule.py``: 1-D and 2-D with few-channel cases, 3-D
+    with volumes of 3 to 16 samples per axis).
     """
     ratios = []
     counts: dict[tuple[int, str], list[Counts]] = {}
