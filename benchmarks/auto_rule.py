@@ -69,9 +69,7 @@ import torch
 from checkerscope.functional.resize_conv_cost import (
     Counts,
     cpu_channel_block,
-    fused_counts,
     predicted_seconds,
-    reference_counts,
 )
 from layers import RETAIN, SWEEP_SIZES, Case, fit_seconds, time_side_by_side
 
@@ -210,19 +208,16 @@ def evaluation_cases() -> list[tuple[str, Case]]:
     return out
 
 
-def counts(case: Case, block: int) -> dict[str, Counts]:
-    """Each path's counts for ``case`` (reflect padding), channels rounded up to ``block``."""
-    kernel, shape, c_out = (case.kernel,) * case.dims, case.input_shape(), case.out_channels
-    return {
-        "fused": fused_counts(kernel, case.scale, case.mode, "reflect", shape, c_out, block),
-        "reference": reference_counts(kernel, case.scale, case.mode, shape, c_out, block),
-    }
-
-
 def predicted(case: Case, seconds: dict[str, Counts], block: int) -> dict[str, float]:
     """Each path's time as ``seconds`` (per count) predicts it, channels blocked by ``block``."""
-    n = counts(case, block)
+    n = case.counts(block)
     return {name: predicted_seconds(n[name], seconds[name]) for name in PATHS}
+
+
+def cheaper(case: Case, seconds: dict[str, Counts], block: int) -> str:
+    """The path ``seconds`` predicts faster for ``case`` (ties: fused, as the library)."""
+    p = predicted(case, seconds, block)
+    return "fused" if p["fused"] <= p["reference"] else "reference"
 
 
 def previous_choice(case: Case) -> str:
@@ -230,8 +225,7 @@ def previous_choice(case: Case) -> str:
     if case.dims < 3:
         return "fused"
     (fused, reference), block = PREVIOUS_3D
-    p = predicted(case, {"fused": fused, "reference": reference}, block)
-    return "fused" if p["fused"] <= p["reference"] else "reference"
+    return cheaper(case, {"fused": fused, "reference": reference}, block)
 
 
 def thinned(cases: list[tuple[str, Case]], budget: float, steps: int) -> list[tuple[str, Case]]:
@@ -296,7 +290,7 @@ def fit(rows: list[dict]) -> dict[int, dict[str, Counts]]:
         cases = [(Case(**r["case"]), r["times"]) for r in rows if r["case"]["dims"] == dims]
         fitted[dims] = {
             n: fit_seconds(
-                [counts(c, BLOCK)[n] for c, _ in cases],
+                [c.counts(BLOCK)[n] for c, _ in cases],
                 [statistics.median(t[n]) for _, t in cases],
             )
             for n in PATHS
@@ -305,8 +299,7 @@ def fit(rows: list[dict]) -> dict[int, dict[str, Counts]]:
 
 
 def fitted_choice(case: Case, fitted: dict[int, dict[str, Counts]]) -> str:
-    p = predicted(case, fitted[case.dims], BLOCK)
-    return "fused" if p["fused"] <= p["reference"] else "reference"
+    return cheaper(case, fitted[case.dims], BLOCK)
 
 
 def report(training: list[dict], evaluation: list[dict] | None) -> list[str]:

@@ -111,11 +111,11 @@ class Case:
     def input_shape(self) -> tuple[int, ...]:
         return (self.batch, self.in_channels, *(self.size,) * self.dims)
 
-    def counts(self) -> dict[str, Counts]:
+    def counts(self, block: int | None = None) -> dict[str, Counts]:
         """The cost model's counts of each path for this case (reflect padding; channels
-        blocked as the library counts them in this dimension)."""
+        rounded up to ``block``, by default as the library counts them in this dimension)."""
         kernel, shape, c_out = (self.kernel,) * self.dims, self.input_shape(), self.out_channels
-        block = CHANNEL_BLOCK[self.dims]
+        block = CHANNEL_BLOCK[self.dims] if block is None else block
         return {
             "fused": fused_counts(kernel, self.scale, self.mode, "reflect", shape, c_out, block),
             "reference": reference_counts(kernel, self.scale, self.mode, shape, c_out, block),
