@@ -472,7 +472,7 @@ def lattice_energy_numpy(
     """
     c, h, w = x.shape
     dtype = torch.float64 if x.dtype == np.float64 else torch.float32
-    (ky, kx, a, b, listed, comb, weights, by_period, noise), groups, sets = _numpy_geometry(
+    (ky, kx, a, b, listed, comb, weights, period_shells, noise), groups, sets = _numpy_geometry(
         h, w, periods, dtype
     )
     # No bin read here is DC, so the mean changes nothing but rounding, which DC would
@@ -517,7 +517,7 @@ def lattice_energy_numpy(
         art_s += (np.take(power, peaks) * (by_shell @ mean) / local) @ by_shell
         bg_s += level
     ratio = art_s / bg_s
-    for i, shell in enumerate(by_period):  # each period's highest shell
+    for i, shell in enumerate(period_shells):  # each period's highest shell
         top = shell[ratio[shell].argmax()]
         art[0, i], bg[0, i] = art_s[top] / noise[i], bg_s[top]
     for classes, neighbours, tops, windows, radius, by_period in sets:
