@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,7 @@ from checkerscope.functional.resize_conv_cost import (
     fused_counts,
     reference_counts,
 )
+from checkerscope.functional.resize_conv_program import DENSE_TAPS, kernels, program, weight_grad
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -220,6 +222,41 @@ def test_nearest_3x3_is_a_4_tap_transposed_convolution() -> None:
     expected = F.conv_transpose2d(x, taps, b, stride=2, padding=1)
     torch.testing.assert_close(resize_conv_fused(x, w, b, 2, "nearest", "zeros"), expected)
     torch.testing.assert_close(resize_conv_reference(x, w, b, 2, "nearest", "zeros"), expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    dims=st.integers(1, 3),
+    data=st.data(),
+    s=st.integers(2, 4),
+    mode=st.sampled_from(MODES),
+    padding_mode=st.sampled_from(PADDING_MODES),
+    seed=st.integers(0, 2**16),
+)
+def test_kernels_dense_and_per_axis_agree(
+    dims: int, data: st.DataObject, s: int, mode: str, padding_mode: str, seed: int
+) -> None:
+    """The fused path's kernels from ``w`` by dense matrices (one product for all, or one
+    each) and by per-axis products, and the weight gradient mapped back by each: equal."""
+    kernel = tuple(data.draw(st.lists(st.integers(1, 5), min_size=dims, max_size=dims)))
+    prog = program(kernel, s, mode, padding_mode)
+    assert prog.dense == (math.prod(kernel) <= DENSE_TAPS)
+    variants = {
+        "dense, one product": prog._replace(dense=True, plain=prog.plain),
+        "dense, one each": prog._replace(dense=True, plain=False),
+        "per axis": prog._replace(dense=False),
+    }
+    if not prog.plain:
+        del variants["dense, one product"]  # its kernels are not column blocks of one product
+    gen = torch.Generator().manual_seed(seed)
+    weight = torch.randn(3, 2, *kernel, generator=gen, dtype=torch.float64)
+    results = {name: kernels(p, weight) for name, p in variants.items()}
+    grads = [torch.randn(k.shape, generator=gen, dtype=torch.float64) for k in results["per axis"]]
+    expected_grad = weight_grad(variants["per axis"], weight, grads)
+    for name, p in variants.items():
+        for got, expected in zip(results[name], results["per axis"], strict=True):
+            torch.testing.assert_close(got, expected, msg=name)
+        torch.testing.assert_close(weight_grad(p, weight, grads), expected_grad, msg=name)
 
 
 # ------------------------------------------------------------------------ gradcheck
