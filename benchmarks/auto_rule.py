@@ -50,7 +50,10 @@ in 2-D and no case within 5% before is worse than 1.10 after.
   constants (``--previous library``). Rule, fixed before the evaluation sets were measured:
   adopt a dimension's refit only if, on its evaluation set (fresh, fresh-volumes), the count
   within 5% does not fall and the worst does not rise, and the count within 5% on training
-  rises.
+  rises. 2026-11-30, idle 2-core CPU: 2-D adopted (training 490 -> 497 of 531; evaluation
+  43 of 44 and worst 1.07 either way); 1-D not (training 430 -> 430; evaluation 48 of 48
+  either way); 3-D not (training 252 -> 252), although its evaluation would have improved
+  (23 -> 24 of 24, worst 1.68 -> 1.02: a 3-D U-Net layer, 128->64 at 8^3, nearest).
 
 To rerun (from ``benchmarks/``; about 10, 4 and 8 minutes, and 6 and 2 in 3-D)::
 
