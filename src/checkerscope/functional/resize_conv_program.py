@@ -16,9 +16,10 @@ border block of ``y``. Its work is proportional to the border, not the volume.
 Every kernel (the main one and each term's) is a block of one tensor, ``w`` contracted along
 each spatial axis a with a fixed matrix A_a whose columns are that axis's lifted taps, then its
 left block, then its right block (the kernels of the terms are the tensor products of these
-per-axis maps). :func:`kernels` computes them by d matrix products, one per axis,
-:func:`weight_grad` maps their gradients back to ``w`` the same way; a dense (prod k, all
-columns) matrix would cost more than the convolutions in 3-D.
+per-axis maps). :func:`kernels` computes them, up to :data:`DENSE_TAPS` kernel taps, as ``w``
+times each kernel's dense (prod k, entries) matrix, the Kronecker product of the axes' column
+blocks; beyond, by d matrix products, one per axis (a dense matrix would cost more than the
+convolutions for 3-D k=7). :func:`weight_grad` maps their gradients back the same way.
 :mod:`checkerscope.functional.resize_conv_terms` runs the program.
 """
 
