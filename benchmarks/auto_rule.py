@@ -236,28 +236,30 @@ def cheaper(case: Case, seconds: dict[str, Counts], block: int) -> str:
     return "fused" if p["fused"] <= p["reference"] else "reference"
 
 
+def by_path(pair: tuple[Counts, Counts]) -> dict[str, Counts]:
+    """(fused, reference) seconds per count, as ``predicted`` takes them."""
+    return dict(zip(PATHS, pair, strict=True))
+
+
 def previous_choice(case: Case, previous: str = "issue14") -> str:
     """The rule to beat. "issue14": the rule before issue 14's fits, always fused in 1-D and
     2-D, :data:`PREVIOUS_3D` in 3-D; "library": the library's constants (``SECONDS``)."""
     if previous == "library":
-        fused, reference = SECONDS[case.dims]
-        return cheaper(case, {"fused": fused, "reference": reference}, BLOCK)
+        return cheaper(case, by_path(SECONDS[case.dims]), BLOCK)
     if case.dims < 3:
         return "fused"
-    (fused, reference), block = PREVIOUS_3D
-    return cheaper(case, {"fused": fused, "reference": reference}, block)
+    pair, block = PREVIOUS_3D
+    return cheaper(case, by_path(pair), block)
 
 
 def thinned(cases: list[tuple[str, Case]], budget: float, steps: int) -> list[tuple[str, Case]]:
     """A seeded random subset whose time, as the library's (3-D) model predicts it, fits
     ``budget`` seconds; cases over 16 s in all (2 s a step at 7 rounds) dropped."""
 
-    (fused, reference), block = PREVIOUS_3D
+    pair, block = PREVIOUS_3D
 
     def cost(case: Case) -> float:
-        return steps * sum(
-            predicted(case, {"fused": fused, "reference": reference}, block).values()
-        )
+        return steps * sum(predicted(case, by_path(pair), block).values())
 
     cheap = [t for t in sorted(cases, key=lambda t: cost(t[1])) if cost(t[1]) < 16]
     random.Random(0).shuffle(cheap)

@@ -317,10 +317,11 @@ def weight_grad(prog: Program, weight: torch.Tensor, grads: list[torch.Tensor]) 
     convs = (prog.main, *prog.terms)
     if prog.dense:
         parts = [
-            _unpermute(grad.to(compute), (c_in, c_out, *term.block_shape), _swapped(term.order))
+            _unpermute(
+                grad.to(compute), (c_in, c_out, *term.block_shape), _swapped(term.order)
+            ).reshape(c_in * c_out, -1)
             for term, grad in zip(convs, grads, strict=True)
         ]
-        parts = [part.reshape(c_in * c_out, -1) for part in parts]
         if prog.plain:
             whole = torch.cat(parts, dim=1) @ matrices[0].t()
         else:
